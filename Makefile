@@ -1,0 +1,46 @@
+# Top-level entry points. Each target installs missing Debian packages first (scripts/install-deps.sh is a
+# fast no-op when everything is present), then configures and builds with CMake.
+BUILD_DIR ?= build
+ASAN_BUILD_DIR ?= build-asan
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build test test-asan quickstart bench cuda format clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+# Every test: unit, golden and CLI end-to-end (Release build), then the unit tests again under ASan+UBSan.
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-asan
+
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOAI_SANITIZE=ON \
+	  -DMOAI_BUILD_BENCH=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(ASAN_BUILD_DIR) -j $(JOBS)
+	@cd $(ASAN_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --output-on-failure -j $(JOBS) -LE 'slow|cli'
+
+quickstart: build
+	@scripts/quickstart.sh $(BUILD_DIR)/moai
+
+bench: build
+	@scripts/bench.sh $(BUILD_DIR)
+
+# Compile the CUDA backend (no GPU needed to build it).
+cuda: deps
+	@cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOAI_CUDA=ON $(CMAKE_FLAGS) >/dev/null
+	@cmake --build build-cuda -j $(JOBS)
+
+format:
+	@find src tests bench -name '*.h' -o -name '*.cpp' -o -name '*.cu' -o -name '*.cuh' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) build-cuda
