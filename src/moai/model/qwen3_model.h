@@ -1,0 +1,119 @@
+#pragma once
+// The Qwen3 model (HF Qwen3ForCausalLM semantics) written once against ops::Backend.
+//
+// Memory: parameters, gradients each one contiguous device buffer cut by ParamLayout (AdamW moments
+// live in train::AdamW, same layout); activations in one arena sized at construction for
+// (max_batch, max_seq). forward/backward never allocate.
+//
+// Training step for one micro-batch:
+//   double loss = model.forward(batch, loss_config, step_valid_tokens, /*want_grad=*/true);
+//   model.backward();                       // gradients accumulate (+=) into grads()
+// where step_valid_tokens is the number of labels != -100 in the WHOLE optimizer step (all
+// micro-batches and ranks), so summing the returned values over micro-batches (and all-reducing
+// over ranks) gives the step's mean loss and the gradients are those of that mean. zero_grads()
+// before the first micro-batch of a step.
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "moai/model/param_layout.h"
+#include "moai/model/qwen3_config.h"
+#include "moai/ops/ops.h"
+
+namespace moai::model {
+
+// One micro-batch, host memory, row-major [batch, seq]. Matches what the data loaders produce.
+struct Batch {
+  int64_t batch = 0;
+  int64_t seq = 0;
+  std::span<const int32_t> input_ids;  // [B,T], each in [0, vocab)
+  std::span<const int32_t> labels;  // [B,T] already shifted (target of position t), -100 = ignored;
+                                    // empty = no loss (forward_logits only)
+  std::span<const int32_t>
+      position_ids;  // [B,T]; empty = 0..T-1 in every row (restart per packed document)
+  std::span<const int32_t>
+      segment_ids;  // [B,T]; empty = plain causal; else attention stays inside equal ids
+};
+
+struct ModelOptions {
+  int64_t max_batch = 1;
+  int64_t max_seq = 0;                  // 0 = config.max_position_embeddings
+  bool training = true;                 // allocate gradients and the activations backward needs
+  bool gradient_checkpointing = false;  // keep only layer inputs; recompute each layer in backward
+};
+
+class Qwen3Model {
+ public:
+  Qwen3Model(const Qwen3Config& config, ops::Backend& backend, const ModelOptions& options);
+  ~Qwen3Model();
+  Qwen3Model(const Qwen3Model&) = delete;
+  Qwen3Model& operator=(const Qwen3Model&) = delete;
+
+  const Qwen3Config& config() const { return config_; }
+  const ParamLayout& layout() const { return layout_; }
+  const ModelOptions& options() const { return options_; }
+  ops::Backend& backend() { return backend_; }
+
+  // Device buffers of layout().total_floats() floats. grads() is null unless options.training.
+  float* params() { return params_; }
+  const float* params() const { return params_; }
+  float* grads() { return grads_; }
+
+  // HF-style init: linear/embedding weights N(0, initializer_range) from `seed` (deterministic),
+  // norms 1.
+  void init_weights(uint64_t seed);
+  void set_params(const float* host_params);  // host buffer of layout().total_floats()
+  void get_params(float* host_params) const;
+  void get_grads(float* host_grads) const;
+  void zero_grads();
+  void set_gradient_checkpointing(bool enabled) { options_.gradient_checkpointing = enabled; }
+
+  // Runs the model on `batch` and returns sum over valid tokens of the row loss / loss_normalizer
+  // (loss_normalizer <= 0 means this batch's own valid-token count). With want_grad (training
+  // models only) the classifier's share of backward runs here and backward() must follow before the
+  // next forward. Throws InputError for ids/labels/positions out of range or a batch larger than
+  // the arena.
+  double forward(const Batch& batch, const ops::LossConfig& loss, double loss_normalizer,
+                 bool want_grad);
+  // Accumulates d(returned loss)/d(params) into grads().
+  void backward();
+
+  // Per-row losses of the last forward (host, [B*T], 0 where ignored; unnormalised row losses).
+  void get_token_losses(float* host_out) const;
+  int64_t last_valid_tokens() const { return last_valid_tokens_; }
+
+  // Logits for selected flat rows (b*T + t) of the batch: host_out[rows.size(), V]. Labels are not
+  // needed.
+  void forward_logits(const Batch& batch, std::span<const int64_t> rows, float* host_out);
+
+  // Bytes held: parameters, gradients, activation arena (for `moai model info` and the benchmark).
+  size_t param_bytes() const;
+  size_t grad_bytes() const;
+  size_t activation_bytes() const;
+
+  static int64_t count_valid_labels(const Batch& batch, int ignore_index = -100);
+
+ private:
+  struct Arena;
+  void check_batch(const Batch& batch, bool need_labels) const;
+  void upload_batch(const Batch& batch);
+  void forward_layers(int64_t n_tokens);
+  void layer_forward(int64_t layer, int64_t batch, int64_t seq);
+  void layer_backward(int64_t layer, int64_t batch, int64_t seq);
+
+  Qwen3Config config_;
+  ops::Backend& backend_;
+  ModelOptions options_;
+  ParamLayout layout_;
+  float* params_ = nullptr;
+  float* grads_ = nullptr;
+  std::unique_ptr<Arena> arena_;
+  int64_t cur_batch_ = 0;
+  int64_t cur_seq_ = 0;
+  bool has_segments_ = false;
+  bool pending_backward_ = false;
+  int64_t last_valid_tokens_ = 0;
+};
+
+}  // namespace moai::model
