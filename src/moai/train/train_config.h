@@ -1,0 +1,130 @@
+#pragma once
+// Everything `moai train` needs to know, in one struct, filled in three layers: built-in defaults,
+// then a YAML file (--config, the original project's configs/training_config.yaml layout or flat
+// keys), then command-line flags. One table (train_config_fields) names every setting once; it
+// drives the YAML reader, the flag overrides, the --help text and the resolved config saved in each
+// checkpoint, so the four cannot drift apart. Unknown keys are errors, never ignored.
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace moai::train {
+
+struct TrainConfig {
+  // What to train on.
+  std::string mode = "pretrain";        // pretrain | sft
+  std::vector<std::string> dataset;     // prepared data dirs, corpus files/dirs (nargs='+')
+  std::string dataset_config;           // name:config style subset for the first dataset
+  std::vector<std::string> train_file;  // extra local files
+  std::string text_column;              // JSON field holding the text (empty: auto-detect)
+  std::string tokenizer_path;
+  std::string eval_dataset;  // held-out data; empty: split eval_fraction off the training data
+  double eval_fraction = 0.01;
+
+  // Model.
+  std::string model_config;       // HF-style config.json (or preset file) for a new model
+  std::string pretrained_model;   // HF model dir to start from (pretrain: continue; sft: fine-tune)
+  std::string model_inline_json;  // the YAML file's model: section, as JSON (internal, not a flag)
+
+  // Where results go.
+  std::string output_dir;
+  std::string run_name;
+
+  // Optimisation.
+  double num_epochs = 1.0;
+  int64_t batch_size = 4;  // micro-batch per rank
+  int64_t gradient_accumulation_steps = 8;
+  int64_t max_seq_length = 2048;
+  int64_t max_steps = -1;  // <= 0: num_epochs over the data
+  double learning_rate = 3e-4;
+  double weight_decay = 0.1;
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.95;
+  double adam_epsilon = 1e-8;
+  double max_grad_norm = 1.0;  // <= 0 disables clipping
+
+  // Schedule.
+  std::string lr_scheduler = "linear";  // linear | cosine | constant | wsd
+  int64_t warmup_steps = -1;            // < 0: warmup_ratio of the run
+  double warmup_ratio = 0.02;
+  double stable_ratio = 0.78;  // wsd: informational, must equal 1 - warmup_ratio - decay_ratio
+  double decay_ratio = 0.20;
+  std::string decay_shape = "cosine";  // wsd: linear | cosine | 1-sqrt
+  double min_lr_ratio = -1.0;          // < 0: 0 for linear/cosine/constant, 0.1 for wsd
+
+  // Loss (the model layer computes it).
+  std::string loss_type =
+      "cross_entropy";  // cross_entropy | focal | label_smoothing | multi_objective
+  double ce_weight = 0.6;
+  double focal_weight = 0.3;
+  double smooth_weight = 0.1;
+  double focal_gamma = 2.0;
+  double smoothing = 0.1;
+
+  // Numerics and memory.
+  bool bf16 = false;
+  bool fp16 = false;
+  bool gradient_checkpointing = false;
+  bool packing = false;
+  bool sequential = false;
+
+  // Bookkeeping.
+  int64_t logging_steps = 100;
+  int64_t save_steps = 1000;
+  int64_t save_total_limit = 3;               // <= 0 keeps every checkpoint
+  int64_t eval_steps = 1000;                  // <= 0: evaluate only at the end
+  int64_t eval_batches = 0;                   // > 0: cap evaluation at this many micro-batches
+  std::string evaluation_strategy = "steps";  // steps | no
+  std::string resume_from_checkpoint;         // PATH | auto | empty
+  int64_t seed = 42;
+  int64_t threads = 0;         // 0: default
+  int64_t max_bad_steps = 10;  // consecutive non-finite steps before stopping
+  double peak_tflops = 0;      // per rank, for MFU; 0: not shown
+
+  // Accepted for compatibility with the original's flags and YAML; they have no effect in moai and
+  // say so when set to a non-default value (see docs/training.md).
+  int64_t num_proc = 4;
+  int64_t dataloader_num_workers = 4;
+  bool flash_attention = false;
+  bool compile = false;
+  std::string cache_dir;
+};
+
+// One entry of the settings table. `member` points into TrainConfig.
+using ConfigMember =
+    std::variant<std::string TrainConfig::*, std::vector<std::string> TrainConfig::*,
+                 int64_t TrainConfig::*, double TrainConfig::*, bool TrainConfig::*>;
+struct ConfigField {
+  const char* name;
+  ConfigMember member;
+  const char* help;
+  bool is_flag = true;  // false: YAML/internal only
+};
+const std::vector<ConfigField>& train_config_fields();
+const ConfigField* find_config_field(const std::string& name);  // canonical names and aliases
+
+// Sets one setting from text ("true"/"false" for booleans, comma-free lists get one element per
+// call when append is true). InputError "where: name: expected ..., got ..." on a bad value or
+// unknown key.
+void set_config_value(TrainConfig& config, const std::string& name, const std::string& value,
+                      const std::string& where, bool append = false);
+std::string get_config_value(const TrainConfig& config, const ConfigField& field);
+
+// Reads a YAML file into config (on top of what is there). Accepts the original's sections
+// (model/data/training/loss/evaluation) and flat top-level keys. Warnings for accepted no-op keys
+// are appended to `notes`.
+void load_train_config_yaml(TrainConfig& config, const std::string& path,
+                            std::vector<std::string>* notes = nullptr);
+
+// Checks cross-field rules (mode, positive sizes, ratios); InputError naming the field.
+void validate_train_config(const TrainConfig& config);
+
+// Notes for accepted settings that do nothing in moai and were set to a non-default value.
+std::vector<std::string> inert_setting_notes(const TrainConfig& config);
+
+// The resolved config as JSON text (saved in checkpoints) and back.
+std::string train_config_to_json(const TrainConfig& config);
+TrainConfig train_config_from_json(const std::string& json_text, const std::string& where);
+
+}  // namespace moai::train
