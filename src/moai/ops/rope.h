@@ -46,8 +46,8 @@ struct RopeTables {
 std::vector<float> rope_inv_freq(const RopeParams& params, int64_t seq_len,
                                  float* attention_factor);
 
-// cos/sin tables for positions [0, max_pos).
-RopeTables rope_tables(const RopeParams& params, int64_t max_pos);
+// cos/sin tables for positions [0, max_pos); seq_len as for rope_inv_freq (dynamic scaling only).
+RopeTables rope_tables(const RopeParams& params, int64_t max_pos, int64_t seq_len = 0);
 
 // Parses "default"/"linear"/"dynamic"/"yarn" (InputError naming `where` otherwise).
 RopeType rope_type_from_string(const std::string& name, const std::string& where);

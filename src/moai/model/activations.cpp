@@ -1,0 +1,109 @@
+#include "moai/model/activations.h"
+
+#include <algorithm>
+
+namespace moai::model {
+namespace {
+
+// Records (pointer slot, float count) requests, then makes one allocation and points every slot into it.
+class Carver {
+ public:
+  void add(float** slot, int64_t count) { requests_.push_back({reinterpret_cast<void**>(slot), count}); }
+  void add(int32_t** slot, int64_t count) { requests_.push_back({reinterpret_cast<void**>(slot), count}); }
+  size_t total_bytes() const {
+    size_t total = 0;
+    for (const Request& request : requests_) total += aligned(request.count);
+    return total;
+  }
+  void assign(void* memory) const {
+    char* cursor = static_cast<char*>(memory);
+    for (const Request& request : requests_) {
+      *request.slot = cursor;
+      cursor += aligned(request.count);
+    }
+  }
+
+ private:
+  struct Request {
+    void** slot;
+    int64_t count;
+  };
+  static size_t aligned(int64_t count) { return (static_cast<size_t>(count) * 4 + 63) / 64 * 64; }
+  std::vector<Request> requests_;
+};
+
+}  // namespace
+
+Qwen3Model::Arena::Arena(ops::Backend& b, const Qwen3Config& c, int64_t max_batch, int64_t max_seq, bool training,
+                         bool checkpointing)
+    : backend(b) {
+  const int64_t N = max_batch * max_seq, C = c.hidden_size, F = c.intermediate_size;
+  const int64_t QD = c.q_dim(), KD = c.kv_dim(), H = c.num_attention_heads, KV = c.num_key_value_heads;
+  const int64_t L = c.num_hidden_layers;
+  max_tokens = N;
+  Carver carver;
+  // Inference and checkpointing keep only the residual stream per layer; other activations share one slot.
+  const bool per_layer = training && !checkpointing;
+  residual.resize(size_t(L + 1));
+  layers.resize(size_t(L));
+  for (int64_t l = 0; l <= L; ++l) carver.add(&residual[size_t(l)], N * C);
+  const int64_t slots = per_layer ? L : 1;
+  for (int64_t l = 0; l < slots; ++l) {
+    LayerActivations& a = layers[size_t(l)];
+    carver.add(&a.ln1, N * C);
+    carver.add(&a.rstd1, N);
+    carver.add(&a.q_raw, N * QD);
+    carver.add(&a.q_rstd, N * H);
+    carver.add(&a.q, N * QD);
+    carver.add(&a.k_raw, N * KD);
+    carver.add(&a.k_rstd, N * KV);
+    carver.add(&a.k, N * KD);
+    carver.add(&a.v, N * KD);
+    carver.add(&a.att, N * QD);
+    carver.add(&a.lse, N * H);
+    carver.add(&a.res_mid, N * C);
+    carver.add(&a.ln2, N * C);
+    carver.add(&a.rstd2, N);
+    carver.add(&a.gate, N * F);
+    carver.add(&a.up, N * F);
+    carver.add(&a.act, N * F);
+  }
+  if (training) {
+    carver.add(&grad.dres, N * C);
+    carver.add(&grad.dln, N * C);
+    carver.add(&grad.datt, N * QD);
+    carver.add(&grad.dq, N * QD);
+    carver.add(&grad.dk, N * KD);
+    carver.add(&grad.dk_raw, N * KD);
+    carver.add(&grad.dv, N * KD);
+    carver.add(&grad.dgate, N * F);
+    carver.add(&grad.dup, N * F);
+    carver.add(&grad.dact, N * F);
+    carver.add(&dfinal, N * C);
+  }
+  carver.add(&final_norm, N * C);
+  carver.add(&final_rstd, N);
+  carver.add(&losses, N);
+  // forward_logits works in chunks of rows so that [rows, V] stays near 16 MB.
+  logit_rows = std::clamp<int64_t>((int64_t(1) << 22) / c.vocab_size, 1, N);
+  carver.add(&logits, logit_rows * c.vocab_size);
+  carver.add(&gathered, logit_rows * C);
+  carver.add(&ids, N);
+  carver.add(&labels, N);
+  carver.add(&positions, N);
+  carver.add(&segments, N);
+  rope_positions = std::max(max_seq, c.max_position_embeddings);
+  carver.add(&rope_cos, rope_positions * (c.head_dim / 2));
+  carver.add(&rope_sin, rope_positions * (c.head_dim / 2));
+  bytes = carver.total_bytes();
+  memory = backend.allocate(bytes);
+  carver.assign(memory);
+  if (!per_layer)
+    for (int64_t l = 1; l < L; ++l) layers[size_t(l)] = layers[0];
+  host_losses.resize(size_t(N));
+  host_positions.resize(size_t(N));
+}
+
+Qwen3Model::Arena::~Arena() { backend.deallocate(memory); }
+
+}  // namespace moai::model

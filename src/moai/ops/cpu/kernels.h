@@ -1,0 +1,372 @@
+#pragma once
+// CPU kernels, templated on the element type: the backend instantiates float; the gradient tests instantiate
+// double and compare every backward against central finite differences. Shape letters as in ops/ops.h.
+// Parallel loops use OpenMP with static schedules and per-thread partial sums combined in thread order, so a
+// fixed thread count gives bitwise-identical results.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "moai/ops/loss.h"
+#include "moai/ops/ops.h"
+#include "moai/ops/cpu/fast_exp.h"
+
+namespace moai::ops::cpu {
+
+// ---- gemm (BLAS) ------------------------------------------------------------------------------------------
+// c[M,N] = alpha * op(a) op(b) + beta * c, row-major (see Backend::matmul).
+void gemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b,
+          float alpha, float beta);
+void gemm(double* c, const double* a, const double* b, int64_t m, int64_t n, int64_t k, bool trans_a,
+          bool trans_b, double alpha, double beta);
+
+// Scratch that grows to the largest request and is then reused: allocations happen in the first step only.
+template <typename T>
+T* scratch(size_t count, int slot = 0) {
+  static thread_local std::vector<T> buffers[4];
+  std::vector<T>& buffer = buffers[slot];
+  if (buffer.size() < count) buffer.resize(count);
+  return buffer.data();
+}
+
+// ---- embedding ----------------------------------------------------------------------------------------------
+template <typename T>
+void embedding_forward(T* out, const int32_t* ids, const T* table, int64_t n, int64_t c) {
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < n; ++row) std::memcpy(out + row * c, table + int64_t(ids[row]) * c, c * sizeof(T));
+}
+
+// Threads own column slices, rows add in order: deterministic and race-free even with repeated ids.
+template <typename T>
+void embedding_backward(T* dtable, const T* dout, const int32_t* ids, int64_t n, int64_t c) {
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    const int64_t begin = c * thread / threads, end = c * (thread + 1) / threads;
+    for (int64_t row = 0; row < n; ++row) {
+      T* dst = dtable + int64_t(ids[row]) * c;
+      const T* src = dout + row * c;
+      for (int64_t col = begin; col < end; ++col) dst[col] += src[col];
+    }
+  }
+}
+
+// ---- RMSNorm ------------------------------------------------------------------------------------------------
+template <typename T>
+void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int64_t n, int64_t c, double eps) {
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < n; ++row) {
+    const T* x = inp + row * c;
+    double sum_sq = 0;
+    for (int64_t col = 0; col < c; ++col) sum_sq += double(x[col]) * double(x[col]);
+    const T r = T(1.0 / std::sqrt(sum_sq / double(c) + eps));
+    rstd[row] = r;
+    T* y = out + row * c;
+    for (int64_t col = 0; col < c; ++col) y[col] = x[col] * r * weight[col];
+  }
+}
+
+// dinp = rstd * (dout*w - xhat * mean(dout*w*xhat)), dweight += sum_rows dout * xhat.
+template <typename T>
+void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* weight, const T* rstd, int64_t n,
+                      int64_t c, bool accumulate) {
+  const int max_threads = omp_get_max_threads();
+  T* partial = scratch<T>(size_t(max_threads) * c, 1);
+  std::fill(partial, partial + size_t(max_threads) * c, T(0));
+  int used_threads = 1;
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+#pragma omp single
+    used_threads = int(threads);
+    T* dw = partial + thread * c;
+    const int64_t begin = n * thread / threads, end = n * (thread + 1) / threads;
+    for (int64_t row = begin; row < end; ++row) {
+      const T* x = inp + row * c;
+      const T* dy = dout + row * c;
+      const T r = rstd[row];
+      double dot = 0;
+      for (int64_t col = 0; col < c; ++col) dot += double(dy[col] * weight[col]) * double(x[col] * r);
+      const T mean_dot = T(dot / double(c));
+      T* dx = dinp + row * c;
+      for (int64_t col = 0; col < c; ++col) {
+        const T xhat = x[col] * r;
+        const T value = r * (dy[col] * weight[col] - xhat * mean_dot);
+        dx[col] = accumulate ? dx[col] + value : value;
+        dw[col] += dy[col] * xhat;
+      }
+    }
+  }
+  for (int thread = 0; thread < used_threads; ++thread)
+    for (int64_t col = 0; col < c; ++col) dweight[col] += partial[thread * c + col];
+}
+
+// ---- RoPE (rotate-half) -----------------------------------------------------------------------------------
+// sign = +1: forward rotation; -1: the transposed rotation (backward).
+template <typename T>
+void rope_apply(T* x, const int32_t* position_ids, const float* cos, const float* sin, int64_t n, int64_t heads,
+                int64_t head_dim, int sign) {
+  const int64_t half = head_dim / 2;
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < n; ++row) {
+    const float* c_row = cos + int64_t(position_ids[row]) * half;
+    const float* s_row = sin + int64_t(position_ids[row]) * half;
+    for (int64_t head = 0; head < heads; ++head) {
+      T* v = x + (row * heads + head) * head_dim;
+      for (int64_t i = 0; i < half; ++i) {
+        const T a = v[i], b = v[i + half];
+        const T c = T(c_row[i]), s = T(sign) * T(s_row[i]);
+        v[i] = a * c - b * s;
+        v[i + half] = b * c + a * s;
+      }
+    }
+  }
+}
+
+// ---- attention ----------------------------------------------------------------------------------------------
+template <typename T>
+inline T dot_product(const T* a, const T* b, int64_t count) {
+  T sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < count; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// One query row at a time: scores over its visible keys live in a [kv_len] scratch row per thread, never T x T.
+template <typename T>
+void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const int32_t* segment_ids,
+                       const AttentionShape& s) {
+  const int64_t D = s.head_dim, H = s.heads, KV = s.kv_heads, group = H / KV;
+  const int64_t kv_stride = s.kv_batch_stride ? s.kv_batch_stride : s.kv_len * KV * D;
+  const int64_t offset = s.kv_len - s.q_len;
+  const int64_t tasks = s.batch * H * s.q_len;
+#pragma omp parallel
+  {
+    T* scores = scratch<T>(size_t(s.kv_len), 0);
+#pragma omp for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t b = task / (H * s.q_len), h = (task / s.q_len) % H, t = task % s.q_len;
+      const int64_t kvh = h / group, pos = offset + t;
+      const T* qv = q + ((b * s.q_len + t) * H + h) * D;
+      const T* kb = k + b * kv_stride + kvh * D;
+      const T* vb = v + b * kv_stride + kvh * D;
+      const int32_t* seg = segment_ids ? segment_ids + b * s.kv_len : nullptr;
+      T max_score = -INFINITY;
+      for (int64_t key = 0; key <= pos; ++key) {
+        if (seg && seg[key] != seg[pos]) {
+          scores[key] = -INFINITY;
+          continue;
+        }
+        scores[key] = dot_product(qv, kb + key * KV * D, D) * T(s.scale);
+        max_score = std::max(max_score, scores[key]);
+      }
+      T* o = out + ((b * s.q_len + t) * H + h) * D;
+      std::fill(o, o + D, T(0));
+      T sum = 0;
+      for (int64_t key = 0; key <= pos; ++key) {
+        if (scores[key] == -INFINITY) continue;
+        const T p = std::exp(scores[key] - max_score);
+        sum += p;
+        const T* vv = vb + key * KV * D;
+#pragma omp simd
+        for (int64_t d = 0; d < D; ++d) o[d] += p * vv[d];
+      }
+      const T inv = T(1) / sum;
+      for (int64_t d = 0; d < D; ++d) o[d] *= inv;
+      if (lse) lse[(b * H + h) * s.q_len + t] = max_score + std::log(sum);
+    }
+  }
+}
+
+// Threads own (batch, kv head) pairs, so dk/dv of a kv head are written by one thread in a fixed order.
+template <typename T>
+void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const T* lse, const T* q, const T* k,
+                        const T* v, const int32_t* segment_ids, const AttentionShape& s) {
+  const int64_t D = s.head_dim, H = s.heads, KV = s.kv_heads, group = H / KV, L = s.q_len;
+#pragma omp parallel for schedule(static)
+    for (int64_t task = 0; task < s.batch * KV; ++task) {
+      const int64_t b = task / KV, kvh = task % KV;
+      for (int64_t t = 0; t < L; ++t) {
+        std::fill(dk + ((b * L + t) * KV + kvh) * D, dk + ((b * L + t) * KV + kvh + 1) * D, T(0));
+        std::fill(dv + ((b * L + t) * KV + kvh) * D, dv + ((b * L + t) * KV + kvh + 1) * D, T(0));
+      }
+      const int32_t* seg = segment_ids ? segment_ids + b * L : nullptr;
+      for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+        for (int64_t t = 0; t < L; ++t) {
+          const int64_t row = (b * L + t) * H + h;
+          const T* qv = q + row * D;
+          const T* dov = dout + row * D;
+          const T row_lse = lse[(b * H + h) * L + t];
+          const T delta = dot_product(dov, out + row * D, D);
+          T* dqv = dq + row * D;
+          std::fill(dqv, dqv + D, T(0));
+          for (int64_t key = 0; key <= t; ++key) {
+            if (seg && seg[key] != seg[t]) continue;
+            const int64_t kv_row = (b * L + key) * KV + kvh;
+            const T* kv = k + kv_row * D;
+            const T p = std::exp(dot_product(qv, kv, D) * T(s.scale) - row_lse);
+            const T dp = dot_product(dov, v + kv_row * D, D);
+            const T ds = p * (dp - delta) * T(s.scale);
+            T* dkv = dk + kv_row * D;
+            T* dvv = dv + kv_row * D;
+#pragma omp simd
+            for (int64_t d = 0; d < D; ++d) {
+              dqv[d] += ds * kv[d];
+              dkv[d] += ds * qv[d];
+              dvv[d] += p * dov[d];
+            }
+          }
+        }
+      }
+    }
+}
+
+// ---- SwiGLU -------------------------------------------------------------------------------------------------
+template <typename T>
+void swiglu_forward(T* out, const T* gate, const T* up, int64_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const T sig = T(1) / (T(1) + std::exp(-gate[i]));
+    out[i] = gate[i] * sig * up[i];
+  }
+}
+
+template <typename T>
+void swiglu_backward(T* dgate, T* dup, const T* dout, const T* gate, const T* up, int64_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const T g = gate[i];
+    const T sig = T(1) / (T(1) + std::exp(-g));
+    const T silu = g * sig;
+    dup[i] = dout[i] * silu;
+    dgate[i] = dout[i] * up[i] * sig * (T(1) + g * (T(1) - sig));
+  }
+}
+
+// ---- fused classifier + loss ------------------------------------------------------------------------------
+// Row loss and (optionally) d(grad_scale * loss)/d(logits) written over the logits row in place.
+template <typename T>
+T loss_row(T* logits, int64_t v, int32_t label, const LossConfig& config, T grad_scale, bool want_grad) {
+  T max_logit = logits[0];
+  for (int64_t i = 1; i < v; ++i) max_logit = std::max(max_logit, logits[i]);
+  double sum_logits = 0;
+  for (int64_t i = 0; i < v; ++i) sum_logits += double(logits[i]);
+  const T label_logit = logits[label];
+  double sum_exp = 0;
+  if constexpr (sizeof(T) == 4) {
+    sum_exp = exp_shifted_sum(logits, v, max_logit);  // logits[i] <- exp(logits[i] - max)
+  } else {
+    for (int64_t i = 0; i < v; ++i) {
+      logits[i] = std::exp(logits[i] - max_logit);
+      sum_exp += double(logits[i]);
+    }
+  }
+  const double lse = double(max_logit) + std::log(sum_exp);
+  const double ce = lse - double(label_logit);
+  const double p_label = std::exp(-ce);
+  const double one_minus = std::max(0.0, 1.0 - p_label);
+  const double gamma = config.focal_gamma;
+  double loss = 0, coeff = 0;  // coeff multiplies (p - onehot) from the CE and focal terms
+  if (config.ce_weight != 0) {
+    loss += config.ce_weight * ce;
+    coeff += config.ce_weight;
+  }
+  if (config.focal_weight != 0) {
+    const double modulator = std::pow(one_minus, gamma);
+    loss += config.focal_weight * modulator * ce;
+    double factor = modulator;
+    if (gamma != 0 && one_minus > 0) factor += gamma * std::pow(one_minus, gamma - 1) * p_label * ce;
+    coeff += config.focal_weight * factor;
+  }
+  const double eps = config.smoothing;
+  const double off = v > 1 ? eps / double(v - 1) : 0.0;
+  if (config.smooth_weight != 0) {
+    const double smooth = lse - off * (sum_logits - double(label_logit)) - (1 - eps) * double(label_logit);
+    loss += config.smooth_weight * smooth;
+  }
+  if (want_grad) {
+    const double ws = config.smooth_weight;
+    const T scale_p = T(double(grad_scale) * (coeff + ws) / sum_exp);  // times exp(z - max) = p * sum_exp
+    const T shift = T(double(grad_scale) * ws * off);
+#pragma omp simd
+    for (int64_t i = 0; i < v; ++i) logits[i] = logits[i] * scale_p - shift;
+    logits[label] -= T(double(grad_scale) * (coeff + ws * (1 - eps - off)));
+  }
+  return T(loss);
+}
+
+// Rows in chunks so that only chunk x V logits exist at a time.
+template <typename T>
+void classifier_loss(T* losses, T* dx, T* dw, const T* x, const T* w, const int32_t* labels, int64_t n, int64_t c,
+                     int64_t v, const LossConfig& config, T grad_scale) {
+  const int64_t chunk = std::clamp<int64_t>((int64_t(1) << 24) / std::max<int64_t>(v, 1), 16, 1024);
+  T* logits = scratch<T>(size_t(std::min(chunk, n)) * v, 2);
+  const bool want_grad = dx != nullptr;
+  for (int64_t row0 = 0; row0 < n; row0 += chunk) {
+    const int64_t rows = std::min(chunk, n - row0);
+    gemm(logits, x + row0 * c, w, rows, v, c, false, true, T(1), T(0));
+#pragma omp parallel for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int32_t label = labels[row0 + r];
+      T* row = logits + r * v;
+      if (label == config.ignore_index) {
+        losses[row0 + r] = 0;
+        if (want_grad) std::fill(row, row + v, T(0));
+        continue;
+      }
+      losses[row0 + r] = loss_row(row, v, label, config, grad_scale, want_grad);
+    }
+    if (want_grad) {
+      gemm(dx + row0 * c, logits, w, rows, c, v, false, false, T(1), T(0));
+      gemm(dw, logits, x + row0 * c, v, c, rows, true, false, T(1), T(1));
+    }
+  }
+}
+
+// ---- optimizer and reductions -------------------------------------------------------------------------------
+template <typename T>
+void adamw_update(T* param, T* m, T* v, const T* grad, int64_t n, const AdamWStep& step) {
+  // Scalars as torch computes them (python doubles, cast to the tensor type when used).
+  const double bias1 = 1.0 - std::pow(double(step.beta1), double(step.step));
+  const double bias2 = 1.0 - std::pow(double(step.beta2), double(step.step));
+  const T decay = T(1.0 - double(step.lr) * double(step.weight_decay));
+  const T step_size = T(double(step.lr) / bias1);
+  const T bias2_sqrt = T(std::sqrt(bias2));
+  const T b1 = step.beta1, b2 = step.beta2, eps = step.eps, gs = step.grad_scale;
+  const T one_minus_b1 = T(1.0 - double(step.beta1)), one_minus_b2 = T(1.0 - double(step.beta2));
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) {
+    const T g = grad[i] * gs;
+    T p = param[i] * decay;
+    const T mi = m[i] * b1 + g * one_minus_b1;
+    const T vi = v[i] * b2 + one_minus_b2 * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    const T denom = std::sqrt(vi) / bias2_sqrt + eps;
+    p = p - step_size * (mi / denom);
+    param[i] = p;
+  }
+}
+
+template <typename T>
+double sum_squares(const T* x, int64_t n) {
+  constexpr int64_t kBlock = 4096;  // fixed blocks: the result does not depend on the thread count
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  double* partial = scratch<double>(size_t(std::max<int64_t>(blocks, 1)), 3);
+#pragma omp parallel for schedule(static)
+  for (int64_t block = 0; block < blocks; ++block) {
+    double sum = 0;
+    const int64_t end = std::min(n, (block + 1) * kBlock);
+    for (int64_t i = block * kBlock; i < end; ++i) sum += double(x[i]) * double(x[i]);
+    partial[block] = sum;
+  }
+  double total = 0;
+  for (int64_t block = 0; block < blocks; ++block) total += partial[block];
+  return total;
+}
+
+}  // namespace moai::ops::cpu
