@@ -87,9 +87,9 @@ TEST(Sampler, TopPOverLargeVocabularySortsLazily) {
   p.seed = 9;
   Sampler s(p);
   auto logits = logits_from_probs(probs);
-  auto h = histogram(s, logits, 20000);
-  EXPECT_NEAR(h[4321], 0.5 / 0.6, 0.02);
-  EXPECT_GT(h.size(), 500u);  // ~1000 tail tokens are in the nucleus
+  auto h = histogram(s, logits, 2000);
+  EXPECT_NEAR(h[4321], 0.5 / 0.6, 0.03);
+  EXPECT_GT(h.size(), 150u);  // ~1000 tail tokens are in the nucleus, ~1/6 of draws hit one
 }
 
 TEST(Sampler, MinPDropsTokensBelowFractionOfBest) {

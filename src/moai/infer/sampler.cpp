@@ -123,10 +123,32 @@ uint32_t Sampler::sample(std::span<const float> logits, std::span<const uint32_t
     for (float v : work_) z += std::exp(static_cast<double>(v - max_logit));
   }
 
-  // Walk candidates best first, sorting lazily in growing blocks: nucleus sampling usually needs
-  // only a few dozen of the 150k tokens in order.
   const double p_max = 1.0 / z;  // the best token's probability: exp(0) / z
   const double min_keep = params_.min_p * p_max;
+  if (params_.top_p >= 1.0f) {
+    // No nucleus: every pool token with p >= min_keep is a candidate, so no ordering is needed and
+    // the draw walks the pool in id order (the common default, and 150k-token sorts are not free).
+    if (pool < vocab) std::sort(order_.begin(), order_.begin() + pool);
+    double total = 0.0;
+    for (size_t i = 0; i < pool; ++i) {
+      const double p = std::exp(static_cast<double>(work_[order_[i]] - max_logit)) / z;
+      if (p >= min_keep) total += p;
+    }
+    const double r = rng_.next_double() * total;
+    double acc = 0.0;
+    uint32_t last = order_[0];
+    for (size_t i = 0; i < pool; ++i) {
+      const double p = std::exp(static_cast<double>(work_[order_[i]] - max_logit)) / z;
+      if (p < min_keep) continue;
+      acc += p;
+      last = order_[i];
+      if (r < acc) return last;
+    }
+    return last;
+  }
+
+  // Walk candidates best first, sorting lazily in growing blocks: nucleus sampling usually needs
+  // only a few dozen of the 150k tokens in order.
   double cumulative = 0.0;
   size_t kept = 0;
   size_t block = 64;
