@@ -58,17 +58,26 @@ std::unique_ptr<uint8_t[]> build_table() {
       case UTF8PROC_CATEGORY_LT:
       case UTF8PROC_CATEGORY_LM:
       case UTF8PROC_CATEGORY_LO:
-        flags = uint8_t{kLetter} | uint8_t{kAlnum};
+        flags = uint8_t{kLetter} | uint8_t{kWord};
         break;
       case UTF8PROC_CATEGORY_ND:
       case UTF8PROC_CATEGORY_NL:
+        flags = uint8_t{kNumber} | uint8_t{kWord};
+        break;
       case UTF8PROC_CATEGORY_NO:
-        flags = uint8_t{kNumber} | uint8_t{kAlnum};
+        flags = kNumber;
+        break;
+      case UTF8PROC_CATEGORY_MN:
+      case UTF8PROC_CATEGORY_MC:
+      case UTF8PROC_CATEGORY_ME:
+      case UTF8PROC_CATEGORY_PC:
+        flags = kWord;
         break;
       default:
         flags = kOther;
     }
     if (is_white_space(cp)) flags = kSpace;
+    if (cp == 0x200C || cp == 0x200D) flags |= kWord;
     if (prop->combining_class != 0) flags |= kNfcUnsafe | kNfkcUnsafe | kNfdUnsafe | kNfkdUnsafe;
     if (prop->decomp_seqindex != UINT16_MAX) {
       // Has a decomposition: decide per form whether the code point alone changes, and mark every

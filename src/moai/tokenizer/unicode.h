@@ -22,7 +22,8 @@ enum CharFlag : uint8_t {
   kNfkcUnsafe = 8,  // same for NFKC
   kNfdUnsafe = 16,  // canonical decomposition or non-zero combining class
   kNfkdUnsafe = 32,
-  kAlnum = 64,  // Rust char::is_alphanumeric (Alphabetic || Numeric), for added-token single_word
+  kWord =
+      64,  // Rust regex \w (letters, marks, Nd, Nl, Pc, ZWJ/ZWNJ): added-token single_word checks
 };
 
 // Flags of code point cp (0..0x10FFFF); table built on first use, thread-safe.
