@@ -1,12 +1,39 @@
-# CUDA backend: sm_90 (Hopper) plus sm_80 (Ampere) as the older target.
+# CUDA backend (-DMOAI_CUDA=ON): bf16 kernels for sm_90 (Hopper: H100/H200) and sm_80 (Ampere: A100) as the
+# older target. Builds without a GPU; needs the toolkit at /usr/local/cuda (nvcc, cuBLASLt, NCCL).
 set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc CACHE FILEPATH "nvcc")
-set(CMAKE_CUDA_ARCHITECTURES "90;80" CACHE STRING "CUDA architectures")
+# sm_90 and sm_80 machine code, plus compute_90 PTX so a newer GPU can still JIT the kernels.
+set(CMAKE_CUDA_ARCHITECTURES "90-real;80-real;90-virtual" CACHE STRING "CUDA architectures")
 enable_language(CUDA)
-set(CMAKE_CUDA_STANDARD 20)
 find_package(CUDAToolkit REQUIRED)
+# CMake 3.25 does not know that nvcc >= 12 speaks C++20 (CUDA sources inherit CXX_STANDARD 20 and the
+# configure step would fail): teach it the flag.
+if(NOT CMAKE_CUDA20_STANDARD_COMPILE_OPTION)
+  set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+  set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+  set(CMAKE_CUDA20_COMPILE_FEATURES cuda_std_20)
+  list(APPEND CMAKE_CUDA_COMPILE_FEATURES cuda_std_20)
+endif()
+
+# NCCL ships inside this toolkit tree (include/nccl.h, lib64/libnccl.so); a system install works too.
+find_path(MOAI_NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/include)
+find_library(MOAI_NCCL_LIBRARY nccl HINTS ${CUDAToolkit_LIBRARY_DIR} /usr/lib/x86_64-linux-gnu)
+if(NOT MOAI_NCCL_INCLUDE_DIR OR NOT MOAI_NCCL_LIBRARY)
+  message(FATAL_ERROR "MOAI_CUDA=ON needs NCCL (nccl.h and libnccl.so) beside the CUDA toolkit")
+endif()
+
+set(MOAI_CUDA_FLAGS --expt-relaxed-constexpr -lineinfo -Xcompiler=-Wall,-Wextra,-Wno-unused-parameter
+    # Warnings from nvcc itself and ptxas (spills, stack use) are treated as worth reading; -Xptxas -v can be
+    # added by hand to see register/shared-memory use per kernel.
+    -Wno-deprecated-gpu-targets)
+
 file(GLOB MOAI_CUDA_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/moai/ops/cuda/*.cu
      ${PROJECT_SOURCE_DIR}/src/moai/ops/cuda/*.cpp)
 add_library(moai_ops_cuda STATIC ${MOAI_CUDA_SOURCES})
 target_include_directories(moai_ops_cuda PUBLIC ${PROJECT_SOURCE_DIR}/src)
-target_link_libraries(moai_ops_cuda PUBLIC moai_ops CUDA::cudart CUDA::cublas CUDA::cublasLt)
-target_compile_options(moai_ops_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -Xcompiler=-Wall>)
+target_include_directories(moai_ops_cuda PRIVATE ${MOAI_NCCL_INCLUDE_DIR})
+target_link_libraries(moai_ops_cuda PUBLIC moai_ops CUDA::cudart CUDA::cublas CUDA::cublasLt
+                      ${MOAI_NCCL_LIBRARY})
+target_compile_definitions(moai_ops_cuda PUBLIC MOAI_HAVE_CUDA=1)
+target_compile_options(moai_ops_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:${MOAI_CUDA_FLAGS}>)
+set_target_properties(moai_ops_cuda PROPERTIES CUDA_STANDARD 20 CUDA_STANDARD_REQUIRED ON
+                      CUDA_EXTENSIONS OFF POSITION_INDEPENDENT_CODE ON)

@@ -1,6 +1,7 @@
-// Flash-style attention forward: causal, GQA, optional segment (document) masks, q_len <= kv_len for
-// decoding with a KV cache. Never materialises more than a 64 x 64 score tile per block. See
-// attention_common.cuh for the design; cpu::attention_forward is the reference it is checked against.
+// Flash-style attention forward: causal, GQA, optional segment (document) masks, q_len <= kv_len
+// for decoding with a KV cache. Never materialises more than a 64 x 64 score tile per block. See
+// attention_common.cuh for the design; cpu::attention_forward is the reference it is checked
+// against.
 #include <nvtx3/nvToolsExt.h>
 
 #include <string>
@@ -21,18 +22,20 @@ struct ForwardParams {
 };
 
 size_t forward_shared_bytes(int head_dim) {
-  return 3 * region(size_t(kRows) * bf16_ld(head_dim) * sizeof(bf16)) +            // Q, K, V tiles
-         region(size_t(kWarps) * 16 * f32_ld(kRows) * sizeof(float)) +               // S per warp
-         region(size_t(kWarps) * 16 * bf16_ld(kRows) * sizeof(bf16)) +               // P per warp
-         region(size_t(kWarps) * 16 * f32_ld(head_dim) * sizeof(float));             // O per warp
+  return 3 * region(size_t(kRows) * bf16_ld(head_dim) * sizeof(bf16)) +   // Q, K, V tiles
+         region(size_t(kWarps) * 16 * f32_ld(kRows) * sizeof(float)) +    // S per warp
+         region(size_t(kWarps) * 16 * bf16_ld(kRows) * sizeof(bf16)) +    // P per warp
+         region(size_t(kWarps) * 16 * f32_ld(head_dim) * sizeof(float));  // O per warp
 }
 
-// grid (query tiles, heads, batch), kWarps warps. Warp w owns query rows [16w, 16w + 16) of the tile; within
-// the warp, lanes 2r and 2r+1 own row r, each half of the key columns and half of the head dims.
+// grid (query tiles, heads, batch), kWarps warps. Warp w owns query rows [16w, 16w + 16) of the
+// tile; within the warp, lanes 2r and 2r+1 own row r, each half of the key columns and half of the
+// head dims.
 template <typename T>
-__global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(
-    T* out, float* lse, const T* q, const T* k, const T* v, const int32_t* segment_ids,
-    const int32_t* first_key, ForwardParams p) {
+__global__ void __launch_bounds__(kWarps * 32)
+    attention_forward_kernel(T* out, float* lse, const T* q, const T* k, const T* v,
+                             const int32_t* segment_ids, const int32_t* first_key,
+                             ForwardParams p) {
   extern __shared__ __align__(128) unsigned char shared[];
   const int D = int(p.head_dim);
   const int ld_bf = bf16_ld(D), ld_o = f32_ld(D), ld_s = f32_ld(kRows), ld_p = bf16_ld(kRows);
@@ -69,7 +72,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(
   const int64_t query_pos = offset + (row_valid ? query : p.q_len - 1);
   float row_max = -INFINITY, row_sum = 0.0f;
 
-  // Key range of the tile: from the first key of the first query's document to the last query's position.
+  // Key range of the tile: from the first key of the first query's document to the last query's
+  // position.
   const int64_t first_pos = offset + q0;
   const int64_t last_pos = offset + std::min<int64_t>(q0 + kRows, p.q_len) - 1;
   const int64_t key_begin = first_key ? first_key[batch * p.kv_len + first_pos] : 0;
@@ -79,7 +83,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(
     load_tile(v_tile, v_head, kv_stride, k0, kRows, p.kv_len, D);
     __syncthreads();
 
-    warp_gemm<false, false>(s_warp, ld_s, q_tile + warp * 16 * ld_bf, ld_bf, k_tile, ld_bf, kRows / 16, D / 16);
+    warp_gemm<false, false>(s_warp, ld_s, q_tile + warp * 16 * ld_bf, ld_bf, k_tile, ld_bf,
+                            kRows / 16, D / 16);
     __syncwarp();
 
     // Online softmax over this row's 32 columns of the tile.
@@ -123,8 +128,8 @@ __global__ void __launch_bounds__(kWarps * 32) attention_forward_kernel(
   }
 }
 
-// One block per batch row. Non-decreasing rows get run starts (a prefix max of "j starts a run ? j : 0"),
-// other rows get 0 everywhere.
+// One block per batch row. Non-decreasing rows get run starts (a prefix max of "j starts a run ? j
+// : 0"), other rows get 0 everywhere.
 __global__ void segment_first_keys_kernel(int32_t* out, const int32_t* segment_ids, int64_t len) {
   __shared__ int32_t chunk_max[1024];
   const int32_t* seg = segment_ids + int64_t(blockIdx.x) * len;
@@ -159,28 +164,34 @@ __global__ void segment_first_keys_kernel(int32_t* out, const int32_t* segment_i
 
 }  // namespace
 
-size_t forward_shared_bytes_for(int head_dim) { return forward_shared_bytes(head_dim); }
+size_t forward_shared_bytes_for(int head_dim) {
+  return forward_shared_bytes(head_dim);
+}
 
 }  // namespace attention
 
-void segment_first_keys(Device& device, int32_t* out, const int32_t* segment_ids, int64_t batch, int64_t len) {
+void segment_first_keys(Device& device, int32_t* out, const int32_t* segment_ids, int64_t batch,
+                        int64_t len) {
   if (batch == 0 || len == 0) return;
-  attention::segment_first_keys_kernel<<<static_cast<unsigned>(batch), 1024, 0, device.state().stream>>>(
-      out, segment_ids, len);
+  attention::
+      segment_first_keys_kernel<<<static_cast<unsigned>(batch), 1024, 0, device.state().stream>>>(
+          out, segment_ids, len);
   MOAI_CUDA_CHECK_LAUNCH();
 }
 
 namespace {
 
-void check_attention_shape(Device& device, const AttentionShape& s, size_t shared_bytes, const char* op) {
-  const bool ok = s.head_dim % 16 == 0 && s.head_dim >= 16 && s.kv_heads > 0 && s.heads % s.kv_heads == 0 &&
-                  s.q_len <= s.kv_len;
+void check_attention_shape(Device& device, const AttentionShape& s, size_t shared_bytes,
+                           const char* op) {
+  const bool ok = s.head_dim % 16 == 0 && s.head_dim >= 16 && s.kv_heads > 0 &&
+                  s.heads % s.kv_heads == 0 && s.q_len <= s.kv_len;
   if (!ok || shared_bytes > device.state().max_shared_memory_per_block) {
-    throw InternalError(std::string(op) + ": unsupported shape on CUDA: head_dim " + std::to_string(s.head_dim) +
-                        " (needs a multiple of 16, shared memory " + std::to_string(shared_bytes) + " of " +
-                        std::to_string(device.state().max_shared_memory_per_block) + " bytes), heads " +
-                        std::to_string(s.heads) + "/" + std::to_string(s.kv_heads) + ", q_len " +
-                        std::to_string(s.q_len) + ", kv_len " + std::to_string(s.kv_len));
+    throw InternalError(
+        std::string(op) + ": unsupported shape on CUDA: head_dim " + std::to_string(s.head_dim) +
+        " (needs a multiple of 16, shared memory " + std::to_string(shared_bytes) + " of " +
+        std::to_string(device.state().max_shared_memory_per_block) + " bytes), heads " +
+        std::to_string(s.heads) + "/" + std::to_string(s.kv_heads) + ", q_len " +
+        std::to_string(s.q_len) + ", kv_len " + std::to_string(s.kv_len));
   }
 }
 
@@ -196,25 +207,31 @@ void attention_forward(Device& device, T* out, float* lse, const T* q, const T* 
   cudaStream_t stream = device.state().stream;
   int32_t* first_key = nullptr;
   if (segment_ids) {
-    first_key = static_cast<int32_t*>(device_scratch(device, size_t(s.batch * s.kv_len) * sizeof(int32_t)));
+    first_key =
+        static_cast<int32_t*>(device_scratch(device, size_t(s.batch * s.kv_len) * sizeof(int32_t)));
     segment_first_keys(device, first_key, segment_ids, s.batch, s.kv_len);
   }
-  attention::ForwardParams params{s.q_len,    s.kv_len,
-                                  s.heads,    s.kv_heads,
-                                  s.head_dim, s.kv_batch_stride ? s.kv_batch_stride : s.kv_len * s.kv_heads * s.head_dim,
-                                  s.scale * attention::kLog2e};
+  attention::ForwardParams params{
+      s.q_len,
+      s.kv_len,
+      s.heads,
+      s.kv_heads,
+      s.head_dim,
+      s.kv_batch_stride ? s.kv_batch_stride : s.kv_len * s.kv_heads * s.head_dim,
+      s.scale * attention::kLog2e};
   auto kernel = attention::attention_forward_kernel<T>;
-  MOAI_CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes)));
-  const dim3 grid(static_cast<unsigned>(ceil_div(s.q_len, attention::kRows)), static_cast<unsigned>(s.heads),
-                  static_cast<unsigned>(s.batch));
-  kernel<<<grid, attention::kWarps * 32, shared_bytes, stream>>>(out, lse, q, k, v, segment_ids, first_key,
-                                                                 params);
+  MOAI_CUDA_CHECK(
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(shared_bytes)));
+  const dim3 grid(static_cast<unsigned>(ceil_div(s.q_len, attention::kRows)),
+                  static_cast<unsigned>(s.heads), static_cast<unsigned>(s.batch));
+  kernel<<<grid, attention::kWarps * 32, shared_bytes, stream>>>(out, lse, q, k, v, segment_ids,
+                                                                 first_key, params);
   MOAI_CUDA_CHECK_LAUNCH();
   nvtxRangePop();
 }
 
-template void attention_forward<float>(Device&, float*, float*, const float*, const float*, const float*,
-                                       const int32_t*, const AttentionShape&);
+template void attention_forward<float>(Device&, float*, float*, const float*, const float*,
+                                       const float*, const int32_t*, const AttentionShape&);
 template void attention_forward<bf16>(Device&, bf16*, float*, const bf16*, const bf16*, const bf16*,
                                       const int32_t*, const AttentionShape&);
 

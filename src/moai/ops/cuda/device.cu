@@ -76,9 +76,13 @@ Device::Device(int ordinal, size_t workspace_bytes) : state_(std::make_unique<St
 
 Device::~Device() = default;
 
-const DeviceInfo& Device::info() const { return state_->info; }
+const DeviceInfo& Device::info() const {
+  return state_->info;
+}
 
-void Device::synchronize() { MOAI_CUDA_CHECK(cudaStreamSynchronize(state_->stream)); }
+void Device::synchronize() {
+  MOAI_CUDA_CHECK(cudaStreamSynchronize(state_->stream));
+}
 
 void* Device::allocate(size_t bytes) {
   if (bytes == 0) return nullptr;
@@ -105,9 +109,15 @@ void Device::release(void* ptr, size_t bytes) {
   state_->in_use_bytes -= bytes;
 }
 
-size_t Device::memory_in_use_bytes() const { return state_->in_use_bytes; }
-size_t Device::memory_peak_bytes() const { return state_->peak_bytes; }
-void Device::reset_memory_peak() { state_->peak_bytes = state_->in_use_bytes; }
+size_t Device::memory_in_use_bytes() const {
+  return state_->in_use_bytes;
+}
+size_t Device::memory_peak_bytes() const {
+  return state_->peak_bytes;
+}
+void Device::reset_memory_peak() {
+  state_->peak_bytes = state_->in_use_bytes;
+}
 
 void* device_scratch(Device& device, size_t bytes) {
   Device::State& state = device.state();
@@ -124,7 +134,9 @@ void* device_scratch(Device& device, size_t bytes) {
 DeviceBuffer::DeviceBuffer(Device& device, size_t bytes)
     : device_(&device), data_(device.allocate(bytes)), bytes_(bytes) {}
 
-DeviceBuffer::~DeviceBuffer() { reset(); }
+DeviceBuffer::~DeviceBuffer() {
+  reset();
+}
 
 DeviceBuffer::DeviceBuffer(DeviceBuffer&& other) noexcept
     : device_(std::exchange(other.device_, nullptr)),
@@ -149,8 +161,8 @@ void DeviceBuffer::reset() {
 
 void DeviceBuffer::upload(const void* host, size_t bytes, size_t offset) {
   MOAI_CHECK(offset + bytes <= bytes_);
-  // On the device's stream (a non-blocking stream does not order with the legacy default stream), then
-  // wait, so the host buffer may be reused at once.
+  // On the device's stream (a non-blocking stream does not order with the legacy default stream),
+  // then wait, so the host buffer may be reused at once.
   cudaStream_t stream = device_->state().stream;
   MOAI_CUDA_CHECK(cudaMemcpyAsync(static_cast<char*>(data_) + offset, host, bytes,
                                   cudaMemcpyHostToDevice, stream));

@@ -1,7 +1,8 @@
 #pragma once
-// The CUDA device context: one GPU, one stream, a cuBLASLt handle with its workspace, and a scratch area for
-// multi-pass reductions. Every CUDA op takes a Device&, so two models in one process never share hidden state.
-// This header includes no CUDA header; the CUDA-side state lives in device_state.cuh.
+// The CUDA device context: one GPU, one stream, a cuBLASLt handle with its workspace, and a scratch
+// area for multi-pass reductions. Every CUDA op takes a Device&, so two models in one process never
+// share hidden state. This header includes no CUDA header; the CUDA-side state lives in
+// device_state.cuh.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -19,10 +20,12 @@ struct DeviceInfo {
   size_t l2_cache_bytes = 0;
 };
 
-// Number of usable GPUs; 0 when there is no driver, no device, or the runtime fails to start. Never throws,
-// so callers can pick a default device ("cuda when a GPU is present").
+// Number of usable GPUs; 0 when there is no driver, no device, or the runtime fails to start. Never
+// throws, so callers can pick a default device ("cuda when a GPU is present").
 int device_count();
-inline bool available() { return device_count() > 0; }
+inline bool available() {
+  return device_count() > 0;
+}
 DeviceInfo device_info(int ordinal);
 
 // Default cuBLASLt workspace: 32 MiB, what NVIDIA recommends for Hopper.
@@ -38,8 +41,8 @@ class Device {
   const DeviceInfo& info() const;
   void synchronize();  // waits for the stream; throws if any queued kernel failed
 
-  // Device memory through this context is counted: in_use/peak say what the model and its scratch took
-  // (the figure the benchmarks report), separate from what cuBLAS or NCCL allocate themselves.
+  // Device memory through this context is counted: in_use/peak say what the model and its scratch
+  // took (the figure the benchmarks report), separate from what cuBLAS or NCCL allocate themselves.
   void* allocate(size_t bytes);
   void release(void* ptr, size_t bytes);
   size_t memory_in_use_bytes() const;
@@ -71,9 +74,9 @@ class DeviceBuffer {
   }
   size_t bytes() const { return bytes_; }
 
-  void upload(const void* host, size_t bytes, size_t offset = 0);      // synchronous
-  void download(void* host, size_t bytes, size_t offset = 0) const;    // synchronous
-  void fill_bytes(int value);                                          // synchronous
+  void upload(const void* host, size_t bytes, size_t offset = 0);    // synchronous
+  void download(void* host, size_t bytes, size_t offset = 0) const;  // synchronous
+  void fill_bytes(int value);                                        // synchronous
 
  private:
   void reset();

@@ -20,8 +20,8 @@ struct Device::State {
   size_t workspace_bytes = 0;
   size_t max_shared_memory_per_block = 0;  // opt-in limit (cudaDevAttrMaxSharedMemoryPerBlockOptin)
 
-  // Scratch for reductions and sort buffers. It only grows, and only when a larger request first appears
-  // (the first training step), so later steps never allocate.
+  // Scratch for reductions and sort buffers. It only grows, and only when a larger request first
+  // appears (the first training step), so later steps never allocate.
   void* scratch = nullptr;
   size_t scratch_bytes = 0;
 
@@ -33,8 +33,9 @@ struct Device::State {
   ~State();
 };
 
-// Scratch of at least `bytes` (256-byte aligned), valid until the next call that asks for more. Kernels
-// queued on the device's stream before a regrowth finish before the old block is freed (cudaFree syncs).
+// Scratch of at least `bytes` (256-byte aligned), valid until the next call that asks for more.
+// Kernels queued on the device's stream before a regrowth finish before the old block is freed
+// (cudaFree syncs).
 void* device_scratch(Device& device, size_t bytes);
 
 }  // namespace moai::ops::cuda

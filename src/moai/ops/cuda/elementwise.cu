@@ -1,5 +1,5 @@
-// Elementwise ops (SwiGLU, add, accumulate, scale, dtype conversion) and the embedding gather. Grid-stride
-// loops; fp32 math whatever the storage type.
+// Elementwise ops (SwiGLU, add, accumulate, scale, dtype conversion) and the embedding gather.
+// Grid-stride loops; fp32 math whatever the storage type.
 #include <nvtx3/nvToolsExt.h>
 
 #include "moai/ops/cuda/check.h"
@@ -12,12 +12,14 @@ namespace {
 
 constexpr int kThreads = 256;
 
-#define MOAI_GRID_STRIDE(index, count)                                                     \
+#define MOAI_GRID_STRIDE(index, count)                                                  \
   for (int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; index < (count); \
        index += int64_t(gridDim.x) * blockDim.x)
 
 // silu(g) = g * sigmoid(g); expf (not __expf) so large |g| stays accurate.
-__device__ __forceinline__ float sigmoid(float g) { return 1.0f / (1.0f + expf(-g)); }
+__device__ __forceinline__ float sigmoid(float g) {
+  return 1.0f / (1.0f + expf(-g));
+}
 
 template <typename T>
 __global__ void swiglu_forward_kernel(T* out, const T* gate, const T* up, int64_t n) {
@@ -27,7 +29,8 @@ __global__ void swiglu_forward_kernel(T* out, const T* gate, const T* up, int64_
   }
 }
 
-// dup = dout * silu(g); dgate = dout * up * sig * (1 + g * (1 - sig)). May run in place over gate/up.
+// dup = dout * silu(g); dgate = dout * up * sig * (1 + g * (1 - sig)). May run in place over
+// gate/up.
 template <typename T>
 __global__ void swiglu_backward_kernel(T* dgate, T* dup, const T* dout, const T* gate, const T* up,
                                        int64_t n) {
@@ -76,7 +79,8 @@ template <typename T>
 void swiglu_forward(Device& device, T* out, const T* gate, const T* up, int64_t n) {
   if (n == 0) return;
   nvtxRangePushA("moai::swiglu_forward");
-  swiglu_forward_kernel<T><<<grid_for(n, kThreads), kThreads, 0, device.state().stream>>>(out, gate, up, n);
+  swiglu_forward_kernel<T>
+      <<<grid_for(n, kThreads), kThreads, 0, device.state().stream>>>(out, gate, up, n);
   MOAI_CUDA_CHECK_LAUNCH();
   nvtxRangePop();
 }
@@ -86,8 +90,8 @@ void swiglu_backward(Device& device, T* dgate, T* dup, const T* dout, const T* g
                      int64_t n) {
   if (n == 0) return;
   nvtxRangePushA("moai::swiglu_backward");
-  swiglu_backward_kernel<T><<<grid_for(n, kThreads), kThreads, 0, device.state().stream>>>(dgate, dup, dout,
-                                                                                          gate, up, n);
+  swiglu_backward_kernel<T><<<grid_for(n, kThreads), kThreads, 0, device.state().stream>>>(
+      dgate, dup, dout, gate, up, n);
   MOAI_CUDA_CHECK_LAUNCH();
   nvtxRangePop();
 }
@@ -115,32 +119,35 @@ void scale(Device& device, T* x, float factor, int64_t n) {
 
 void convert(Device& device, bf16* out, const float* in, int64_t n) {
   if (n == 0) return;
-  convert_kernel<bf16, float><<<grid_for(n, kThreads), kThreads, 0, device.state().stream>>>(out, in, n);
+  convert_kernel<bf16, float>
+      <<<grid_for(n, kThreads), kThreads, 0, device.state().stream>>>(out, in, n);
   MOAI_CUDA_CHECK_LAUNCH();
 }
 
 void convert(Device& device, float* out, const bf16* in, int64_t n) {
   if (n == 0) return;
-  convert_kernel<float, bf16><<<grid_for(n, kThreads), kThreads, 0, device.state().stream>>>(out, in, n);
+  convert_kernel<float, bf16>
+      <<<grid_for(n, kThreads), kThreads, 0, device.state().stream>>>(out, in, n);
   MOAI_CUDA_CHECK_LAUNCH();
 }
 
 template <typename T>
-void embedding_forward(Device& device, T* out, const int32_t* ids, const T* table, int64_t n, int64_t c) {
+void embedding_forward(Device& device, T* out, const int32_t* ids, const T* table, int64_t n,
+                       int64_t c) {
   if (n == 0) return;
   nvtxRangePushA("moai::embedding_forward");
-  embedding_forward_kernel<T><<<static_cast<unsigned>(n), kThreads, 0, device.state().stream>>>(out, ids,
-                                                                                                table, c);
+  embedding_forward_kernel<T>
+      <<<static_cast<unsigned>(n), kThreads, 0, device.state().stream>>>(out, ids, table, c);
   MOAI_CUDA_CHECK_LAUNCH();
   nvtxRangePop();
 }
 
-#define MOAI_INSTANTIATE(T)                                                                      \
-  template void swiglu_forward<T>(Device&, T*, const T*, const T*, int64_t);                     \
-  template void swiglu_backward<T>(Device&, T*, T*, const T*, const T*, const T*, int64_t);      \
-  template void add<T>(Device&, T*, const T*, const T*, int64_t);                                \
-  template void accumulate<T>(Device&, T*, const T*, int64_t);                                   \
-  template void scale<T>(Device&, T*, float, int64_t);                                           \
+#define MOAI_INSTANTIATE(T)                                                                 \
+  template void swiglu_forward<T>(Device&, T*, const T*, const T*, int64_t);                \
+  template void swiglu_backward<T>(Device&, T*, T*, const T*, const T*, const T*, int64_t); \
+  template void add<T>(Device&, T*, const T*, const T*, int64_t);                           \
+  template void accumulate<T>(Device&, T*, const T*, int64_t);                              \
+  template void scale<T>(Device&, T*, float, int64_t);                                      \
   template void embedding_forward<T>(Device&, T*, const int32_t*, const T*, int64_t, int64_t);
 MOAI_INSTANTIATE(float)
 MOAI_INSTANTIATE(bf16)

@@ -1,6 +1,7 @@
-// Embedding backward without atomics: a stable radix sort of (id, row) pairs groups the rows of each id in
-// row order, then one block per group sums its rows column by column and adds the sum into dtable. The
-// result is the same bit for bit on every run (atomics would add in a timing-dependent order).
+// Embedding backward without atomics: a stable radix sort of (id, row) pairs groups the rows of
+// each id in row order, then one block per group sums its rows column by column and adds the sum
+// into dtable. The result is the same bit for bit on every run (atomics would add in a
+// timing-dependent order).
 #include <nvtx3/nvToolsExt.h>
 
 #include <cub/device/device_radix_sort.cuh>
@@ -15,7 +16,8 @@ namespace moai::ops::cuda {
 namespace {
 
 __global__ void iota_kernel(int32_t* out, int64_t n) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += int64_t(gridDim.x) * blockDim.x)
     out[i] = static_cast<int32_t>(i);
 }
 
@@ -46,9 +48,9 @@ void embedding_backward(Device& device, float* dtable, const T* dout, const int3
   nvtxRangePushA("moai::embedding_backward");
   cudaStream_t stream = device.state().stream;
   size_t sort_bytes = 0;
-  MOAI_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, ids, static_cast<int32_t*>(nullptr),
-                                                  static_cast<const int32_t*>(nullptr),
-                                                  static_cast<int32_t*>(nullptr), int(n), 0, 32, stream));
+  MOAI_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
+      nullptr, sort_bytes, ids, static_cast<int32_t*>(nullptr),
+      static_cast<const int32_t*>(nullptr), static_cast<int32_t*>(nullptr), int(n), 0, 32, stream));
   const size_t index_bytes = (size_t(n) * sizeof(int32_t) + 255) / 256 * 256;
   char* scratch = static_cast<char*>(device_scratch(device, 3 * index_bytes + sort_bytes));
   auto* rows = reinterpret_cast<int32_t*>(scratch);
@@ -57,15 +59,17 @@ void embedding_backward(Device& device, float* dtable, const T* dout, const int3
   void* sort_temp = scratch + 3 * index_bytes;
   iota_kernel<<<grid_for(n, 256), 256, 0, stream>>>(rows, n);
   MOAI_CUDA_CHECK_LAUNCH();
-  MOAI_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(sort_temp, sort_bytes, ids, sorted_ids, rows, sorted_rows,
-                                                  int(n), 0, 32, stream));
-  embedding_backward_kernel<T><<<static_cast<unsigned>(n), 256, 0, stream>>>(dtable, dout, sorted_ids,
-                                                                             sorted_rows, n, c);
+  MOAI_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(sort_temp, sort_bytes, ids, sorted_ids, rows,
+                                                  sorted_rows, int(n), 0, 32, stream));
+  embedding_backward_kernel<T>
+      <<<static_cast<unsigned>(n), 256, 0, stream>>>(dtable, dout, sorted_ids, sorted_rows, n, c);
   MOAI_CUDA_CHECK_LAUNCH();
   nvtxRangePop();
 }
 
-template void embedding_backward<float>(Device&, float*, const float*, const int32_t*, int64_t, int64_t);
-template void embedding_backward<bf16>(Device&, float*, const bf16*, const int32_t*, int64_t, int64_t);
+template void embedding_backward<float>(Device&, float*, const float*, const int32_t*, int64_t,
+                                        int64_t);
+template void embedding_backward<bf16>(Device&, float*, const bf16*, const int32_t*, int64_t,
+                                       int64_t);
 
 }  // namespace moai::ops::cuda

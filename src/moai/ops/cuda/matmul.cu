@@ -1,8 +1,10 @@
-// cuBLASLt matmul wrapper (row-major view over column-major cuBLASLt). See matmul.cuh for the contract.
+// cuBLASLt matmul wrapper (row-major view over column-major cuBLASLt). See matmul.cuh for the
+// contract.
 //
-// Row-major X [r, c] with leading dim ld is, to cuBLASLt, a column-major [c, r] matrix with the same ld.
-// So out[m, n] = op(a) . op(b) is computed as the column-major product out^T[n, m] = op(b)^T . op(a)^T:
-// cuBLASLt's "A" is our b and its "B" is our a, with the transposes carried over unchanged.
+// Row-major X [r, c] with leading dim ld is, to cuBLASLt, a column-major [c, r] matrix with the
+// same ld. So out[m, n] = op(a) . op(b) is computed as the column-major product out^T[n, m] =
+// op(b)^T . op(a)^T: cuBLASLt's "A" is our b and its "B" is our a, with the transposes carried over
+// unchanged.
 #include <cublasLt.h>
 #include <nvtx3/nvToolsExt.h>
 
@@ -77,13 +79,20 @@ void matmul(Device& device, const MatmulArgs& args) {
   const int64_t lda = args.lda ? args.lda : (args.trans_a ? args.m : args.k);
   const int64_t ldb = args.ldb ? args.ldb : (args.trans_b ? args.k : args.n);
   const int64_t ldc = args.ldc ? args.ldc : args.n;
-  const MatmulPlanCache::Key key{args.m,         args.n,         args.k,
-                                 lda,            ldb,            ldc,
-                                 args.trans_a,   args.trans_b,   static_cast<int>(args.out_type),
+  const MatmulPlanCache::Key key{args.m,
+                                 args.n,
+                                 args.k,
+                                 lda,
+                                 ldb,
+                                 ldc,
+                                 args.trans_a,
+                                 args.trans_b,
+                                 static_cast<int>(args.out_type),
                                  args.beta != 0.0f};
   auto& plans = state.matmul_plans->plans;
   auto found = plans.find(key);
-  if (found == plans.end()) found = plans.emplace(key, build_plan(state, args, lda, ldb, ldc)).first;
+  if (found == plans.end())
+    found = plans.emplace(key, build_plan(state, args, lda, ldb, ldc)).first;
   const MatmulPlanCache::Plan& plan = found->second;
   MOAI_CUBLAS_CHECK(cublasLtMatmul(state.lt, plan.op, &args.alpha, args.b, plan.a, args.a, plan.b,
                                    &args.beta, args.out, plan.c, args.out, plan.c, &plan.algo,

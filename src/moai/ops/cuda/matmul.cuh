@@ -1,9 +1,10 @@
 #pragma once
 // bf16 matrix products through cuBLASLt with fp32 accumulation, in row-major terms:
 //   out[m, n] = alpha * op(a)[m, k] . op(b)[k, n] + beta * out
-// op(a) = a ([m, k], leading dim lda >= k) or, with trans_a, a^T (a stored [k, m], lda >= m); same for b.
-// out is bf16 or fp32 (fp32 with beta = 1 accumulates parameter gradients across micro-batches exactly).
-// The model's linear layers map onto it as (x [T, in], W [out, in], y [T, out]):
+// op(a) = a ([m, k], leading dim lda >= k) or, with trans_a, a^T (a stored [k, m], lda >= m); same
+// for b. out is bf16 or fp32 (fp32 with beta = 1 accumulates parameter gradients across
+// micro-batches exactly). The model's linear layers map onto it as (x [T, in], W [out, in], y [T,
+// out]):
 //   forward      y  = x . W^T         matmul(y, x, W, trans_b = true)
 //   input grad   dx = dy . W          matmul(dx, dy, W)
 //   weight grad  dW += dy^T . x       matmul(dW (fp32), dy, x, trans_a = true, beta = 1)
@@ -35,8 +36,9 @@ struct MatmulArgs {
 
 void matmul(Device& device, const MatmulArgs& args);
 
-// cuBLASLt descriptors and the heuristic's chosen algorithm per problem shape. Built on the first call of a
-// shape (the first step), reused afterwards, so the step does no descriptor setup or heuristic query.
+// cuBLASLt descriptors and the heuristic's chosen algorithm per problem shape. Built on the first
+// call of a shape (the first step), reused afterwards, so the step does no descriptor setup or
+// heuristic query.
 class MatmulPlanCache {
  public:
   struct Plan {

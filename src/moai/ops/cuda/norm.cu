@@ -15,8 +15,8 @@ namespace {
 constexpr int kRowsPerBlock = 8;  // one warp per row, 8 warps per block
 
 template <typename T>
-__global__ void rmsnorm_forward_kernel(T* out, float* rstd, const T* inp, const T* weight, int64_t n,
-                                       int64_t c, float eps) {
+__global__ void rmsnorm_forward_kernel(T* out, float* rstd, const T* inp, const T* weight,
+                                       int64_t n, int64_t c, float eps) {
   const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= n) return;
@@ -30,13 +30,15 @@ __global__ void rmsnorm_forward_kernel(T* out, float* rstd, const T* inp, const 
   const float r = rsqrtf(sum_sq / float(c) + eps);
   if (lane == 0 && rstd) rstd[row] = r;
   T* y = out + row * c;
-  for (int64_t col = lane; col < c; col += 32) y[col] = from_float<T>(to_float(x[col]) * r * to_float(weight[col]));
+  for (int64_t col = lane; col < c; col += 32)
+    y[col] = from_float<T>(to_float(x[col]) * r * to_float(weight[col]));
 }
 
 // dinp = rstd * (dout*w - xhat * mean(dout*w*xhat)); overwrites, or adds when accumulate.
 template <typename T>
 __global__ void rmsnorm_backward_input_kernel(T* dinp, const T* dout, const T* inp, const T* weight,
-                                              const float* rstd, int64_t n, int64_t c, bool accumulate) {
+                                              const float* rstd, int64_t n, int64_t c,
+                                              bool accumulate) {
   const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= n) return;
@@ -56,9 +58,10 @@ __global__ void rmsnorm_backward_input_kernel(T* dinp, const T* dout, const T* i
   }
 }
 
-// dweight[c] = sum over rows of dout * inp * rstd, in two passes with a fixed order: each block of the grid's
-// y dimension sums a fixed stride of rows into partial[blockIdx.y, col]; the finish kernel adds the partials
-// in order. Threads along x own columns (coalesced), threads along y split rows.
+// dweight[c] = sum over rows of dout * inp * rstd, in two passes with a fixed order: each block of
+// the grid's y dimension sums a fixed stride of rows into partial[blockIdx.y, col]; the finish
+// kernel adds the partials in order. Threads along x own columns (coalesced), threads along y split
+// rows.
 constexpr int kColumnThreads = 32, kRowThreads = 8;
 
 template <typename T>
@@ -81,7 +84,8 @@ __global__ void rmsnorm_weight_partial_kernel(float* partial, const T* dout, con
   }
 }
 
-__global__ void column_sum_accumulate_kernel(float* out, const float* partial, int64_t parts, int64_t c) {
+__global__ void column_sum_accumulate_kernel(float* out, const float* partial, int64_t parts,
+                                             int64_t c) {
   const int64_t col = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
   if (col >= c) return;
   float total = 0.0f;
@@ -97,8 +101,8 @@ void rmsnorm_forward(Device& device, T* out, float* rstd, const T* inp, const T*
   if (n == 0) return;
   nvtxRangePushA("moai::rmsnorm_forward");
   const unsigned blocks = static_cast<unsigned>(ceil_div(n, kRowsPerBlock));
-  rmsnorm_forward_kernel<T><<<blocks, kRowsPerBlock * 32, 0, device.state().stream>>>(out, rstd, inp, weight,
-                                                                                      n, c, eps);
+  rmsnorm_forward_kernel<T>
+      <<<blocks, kRowsPerBlock * 32, 0, device.state().stream>>>(out, rstd, inp, weight, n, c, eps);
   MOAI_CUDA_CHECK_LAUNCH();
   nvtxRangePop();
 }
@@ -113,9 +117,10 @@ void rmsnorm_backward(Device& device, T* dinp, float* dweight, const T* dout, co
     // Partials first: dinp may alias dout (in-place backward), and the weight sums read dout.
     const int64_t parts = std::min<int64_t>(ceil_div(n, kRowThreads), 128);
     auto* partial = static_cast<float*>(device_scratch(device, size_t(parts * c) * sizeof(float)));
-    const dim3 grid(static_cast<unsigned>(ceil_div(c, kColumnThreads)), static_cast<unsigned>(parts));
-    rmsnorm_weight_partial_kernel<T><<<grid, dim3(kColumnThreads, kRowThreads), 0, stream>>>(
-        partial, dout, inp, rstd, n, c);
+    const dim3 grid(static_cast<unsigned>(ceil_div(c, kColumnThreads)),
+                    static_cast<unsigned>(parts));
+    rmsnorm_weight_partial_kernel<T>
+        <<<grid, dim3(kColumnThreads, kRowThreads), 0, stream>>>(partial, dout, inp, rstd, n, c);
     MOAI_CUDA_CHECK_LAUNCH();
     column_sum_accumulate_kernel<<<static_cast<unsigned>(ceil_div(c, 256)), 256, 0, stream>>>(
         dweight, partial, parts, c);
@@ -123,17 +128,18 @@ void rmsnorm_backward(Device& device, T* dinp, float* dweight, const T* dout, co
   }
   if (dinp) {
     const unsigned blocks = static_cast<unsigned>(ceil_div(n, kRowsPerBlock));
-    rmsnorm_backward_input_kernel<T><<<blocks, kRowsPerBlock * 32, 0, stream>>>(dinp, dout, inp, weight, rstd,
-                                                                                n, c, accumulate);
+    rmsnorm_backward_input_kernel<T><<<blocks, kRowsPerBlock * 32, 0, stream>>>(
+        dinp, dout, inp, weight, rstd, n, c, accumulate);
     MOAI_CUDA_CHECK_LAUNCH();
   }
   nvtxRangePop();
 }
 
-#define MOAI_INSTANTIATE(T)                                                                          \
-  template void rmsnorm_forward<T>(Device&, T*, float*, const T*, const T*, int64_t, int64_t, float); \
-  template void rmsnorm_backward<T>(Device&, T*, float*, const T*, const T*, const T*, const float*,  \
-                                    int64_t, int64_t, bool);
+#define MOAI_INSTANTIATE(T)                                                                   \
+  template void rmsnorm_forward<T>(Device&, T*, float*, const T*, const T*, int64_t, int64_t, \
+                                   float);                                                    \
+  template void rmsnorm_backward<T>(Device&, T*, float*, const T*, const T*, const T*,        \
+                                    const float*, int64_t, int64_t, bool);
 MOAI_INSTANTIATE(float)
 MOAI_INSTANTIATE(bf16)
 #undef MOAI_INSTANTIATE

@@ -1,6 +1,6 @@
-// RoPE, rotate-half form (pairs (i, i + D/2)), in place, from fp32 cos/sin tables [max_pos, D/2] that already
-// carry the attention factor (rope.h). Twin of cpu::rope_apply; `transpose` applies the inverse rotation,
-// which is the backward.
+// RoPE, rotate-half form (pairs (i, i + D/2)), in place, from fp32 cos/sin tables [max_pos, D/2]
+// that already carry the attention factor (rope.h). Twin of cpu::rope_apply; `transpose` applies
+// the inverse rotation, which is the backward.
 #include <nvtx3/nvToolsExt.h>
 
 #include "moai/ops/cuda/check.h"
@@ -14,7 +14,8 @@ namespace {
 // One thread per (row, head, pair).
 template <typename T>
 __global__ void rope_kernel(T* x, const int32_t* position_ids, const float* cos_table,
-                            const float* sin_table, int64_t n, int64_t heads, int64_t half, float sign) {
+                            const float* sin_table, int64_t n, int64_t heads, int64_t half,
+                            float sign) {
   const int64_t total = n * heads * half;
   for (int64_t index = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; index < total;
        index += int64_t(gridDim.x) * blockDim.x) {
@@ -33,8 +34,8 @@ __global__ void rope_kernel(T* x, const int32_t* position_ids, const float* cos_
 }  // namespace
 
 template <typename T>
-void rope_apply(Device& device, T* x, const int32_t* position_ids, const float* cos, const float* sin,
-                int64_t n, int64_t heads, int64_t head_dim, bool transpose) {
+void rope_apply(Device& device, T* x, const int32_t* position_ids, const float* cos,
+                const float* sin, int64_t n, int64_t heads, int64_t head_dim, bool transpose) {
   const int64_t half = head_dim / 2;
   if (n == 0 || heads == 0 || half == 0) return;
   nvtxRangePushA(transpose ? "moai::rope_backward" : "moai::rope_forward");
@@ -44,8 +45,8 @@ void rope_apply(Device& device, T* x, const int32_t* position_ids, const float* 
   nvtxRangePop();
 }
 
-template void rope_apply<float>(Device&, float*, const int32_t*, const float*, const float*, int64_t,
-                                int64_t, int64_t, bool);
+template void rope_apply<float>(Device&, float*, const int32_t*, const float*, const float*,
+                                int64_t, int64_t, int64_t, bool);
 template void rope_apply<bf16>(Device&, bf16*, const int32_t*, const float*, const float*, int64_t,
                                int64_t, int64_t, bool);
 
