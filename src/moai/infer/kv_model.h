@@ -1,0 +1,91 @@
+#pragma once
+// The inference forward: Qwen3 with a KV cache, for prefill (many tokens at once, BLAS matmuls) and
+// incremental decode (one token, memory-bound matrix-vector products). It reuses the CPU backend's
+// kernels (RMSNorm, RoPE, attention with a cache, SwiGLU) and the model layer's parameter layout
+// and HF checkpoint loader; what it adds is the cache, position bookkeeping and a decode path that
+// reads each weight once per token.
+//
+// Positions: a token appended at cache length p gets RoPE position p, so prefill + decode sees
+// exactly the positions a full forward over the whole sequence sees (the original project got this
+// wrong).
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "moai/model/param_layout.h"
+#include "moai/model/qwen3_config.h"
+#include "moai/ops/ops.h"
+
+namespace moai::infer {
+
+// Keys and values of one sequence: per layer [capacity, KV, D] each, filled up to length().
+class KvCache {
+ public:
+  KvCache(const model::Qwen3Config& config, int64_t capacity);
+  int64_t length() const { return length_; }
+  int64_t capacity() const { return capacity_; }
+  void clear() { length_ = 0; }
+  // Forget everything after the first `length` tokens (a chat that shares a prefix with the last
+  // turn keeps its cache up to there).
+  void truncate(int64_t length);
+
+ private:
+  friend class InferenceModel;
+  int64_t capacity_;
+  int64_t length_ = 0;
+  int64_t row_;  // KV * D floats per token per layer
+  std::vector<std::vector<float>> k_, v_;
+};
+
+class InferenceModel {
+ public:
+  // Loads config.json and the safetensors weights of an HF directory (F32/BF16/F16 -> fp32).
+  // max_context 0 = config.max_position_embeddings; threads 0 = default_thread_count().
+  static std::unique_ptr<InferenceModel> load(const std::string& model_dir, int64_t max_context = 0,
+                                              int threads = 0);
+  // From parameters already in memory (tests, benchmarks): host_params has layout.total_floats().
+  InferenceModel(const model::Qwen3Config& config, std::vector<float> host_params,
+                 int64_t max_context = 0, int threads = 0);
+  ~InferenceModel();
+
+  const model::Qwen3Config& config() const { return config_; }
+  int64_t max_context() const { return max_context_; }
+  int64_t vocab_size() const { return config_.vocab_size; }
+  KvCache new_cache() const { return KvCache(config_, max_context_); }
+
+  // Appends `tokens` to the cache (positions cache.length() ...) and writes the next-token logits
+  // of the last token into logits_out[V]. With all_logits non-null it also receives every new
+  // token's logits [tokens.size(), V] (tests; costs a full classifier pass per token). Throws
+  // InputError when an id is out of range or the cache would exceed max_context.
+  void forward(KvCache& cache, std::span<const uint32_t> tokens, float* logits_out,
+               float* all_logits = nullptr);
+
+ private:
+  void ensure_scratch(int64_t n);
+  void linear(float* out, const float* inp, int64_t param_offset, int64_t n, int64_t in_c,
+              int64_t out_c);
+  void layer(KvCache& cache, int64_t layer, int64_t n);
+
+  model::Qwen3Config config_;
+  model::ParamLayout layout_;
+  std::vector<float> params_;
+  std::unique_ptr<ops::Backend> backend_;
+  int64_t max_context_;
+  std::vector<float> rope_cos_, rope_sin_;
+  // Scratch sized for the largest chunk seen so far.
+  int64_t scratch_rows_ = 0;
+  std::vector<float> x_, ln_, q_, k_, v_, att_, gate_, up_, rstd_;
+  std::vector<int32_t> ids_, positions_;
+};
+
+// y[rows] = W[rows, cols] · x[cols], W row-major: the decode hot path (OpenMP over rows, SIMD dot
+// products, each weight read once).
+void matvec(float* y, const float* w, const float* x, int64_t rows, int64_t cols);
+// out[n, out_c] = inp[n, in_c] · w[out_c, in_c]^T + beta * out: OpenMP threads over slices of w,
+// each a single-threaded BLAS call (the prefill path).
+void gemm_nt(float* out, const float* inp, const float* w, int64_t n, int64_t out_c, int64_t in_c,
+             float beta);
+
+}  // namespace moai::infer
