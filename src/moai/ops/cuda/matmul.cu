@@ -29,8 +29,12 @@ namespace {
 MatmulPlanCache::Plan build_plan(Device::State& state, const MatmulArgs& args, int64_t lda,
                                  int64_t ldb, int64_t ldc) {
   MatmulPlanCache::Plan plan;
-  const cudaDataType_t out_type = args.out_type == OutType::kFp32 ? CUDA_R_32F : CUDA_R_16BF;
-  MOAI_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cudaDataType_t out_type = args.out_type == ElemType::kFp32 ? CUDA_R_32F : CUDA_R_16BF;
+  const cudaDataType_t in_type = args.in_type == ElemType::kFp32 ? CUDA_R_32F : CUDA_R_16BF;
+  const cublasComputeType_t compute = args.in_type == ElemType::kFp32 && !args.exact_fp32
+                                          ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                          : CUBLAS_COMPUTE_32F;
+  MOAI_CUBLAS_CHECK(cublasLtMatmulDescCreate(&plan.op, compute, CUDA_R_32F));
   // cuBLASLt's A is our b, its B is our a (see the file comment).
   const cublasOperation_t op_lt_a = args.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t op_lt_b = args.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
@@ -44,8 +48,8 @@ MatmulPlanCache::Plan build_plan(Device::State& state, const MatmulArgs& args, i
   const uint64_t lt_a_cols = args.trans_b ? args.n : args.k;
   const uint64_t lt_b_rows = args.trans_a ? args.m : args.k;
   const uint64_t lt_b_cols = args.trans_a ? args.k : args.m;
-  MOAI_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.a, CUDA_R_16BF, lt_a_rows, lt_a_cols, ldb));
-  MOAI_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.b, CUDA_R_16BF, lt_b_rows, lt_b_cols, lda));
+  MOAI_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.a, in_type, lt_a_rows, lt_a_cols, ldb));
+  MOAI_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.b, in_type, lt_b_rows, lt_b_cols, lda));
   MOAI_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan.c, out_type, args.n, args.m, ldc));
 
   cublasLtMatmulPreference_t preference = nullptr;
@@ -59,7 +63,7 @@ MatmulPlanCache::Plan build_plan(Device::State& state, const MatmulArgs& args, i
       state.lt, plan.op, plan.a, plan.b, plan.c, plan.c, preference, 1, &result, &found);
   cublasLtMatmulPreferenceDestroy(preference);
   if (status != CUBLAS_STATUS_SUCCESS || found == 0) {
-    throw InternalError("cuBLASLt has no bf16 algorithm for matmul m=" + std::to_string(args.m) +
+    throw InternalError("cuBLASLt has no algorithm for matmul m=" + std::to_string(args.m) +
                         " n=" + std::to_string(args.n) + " k=" + std::to_string(args.k) +
                         " lda=" + std::to_string(lda) + " ldb=" + std::to_string(ldb) +
                         " ldc=" + std::to_string(ldc) + " (status " +
@@ -88,7 +92,9 @@ void matmul(Device& device, const MatmulArgs& args) {
                                  args.trans_a,
                                  args.trans_b,
                                  static_cast<int>(args.out_type),
-                                 args.beta != 0.0f};
+                                 args.beta != 0.0f,
+                                 static_cast<int>(args.in_type),
+                                 args.exact_fp32};
   auto& plans = state.matmul_plans->plans;
   auto found = plans.find(key);
   if (found == plans.end())

@@ -1,5 +1,5 @@
 #pragma once
-// bf16 matrix products through cuBLASLt with fp32 accumulation, in row-major terms:
+// Matrix products through cuBLASLt with fp32 accumulation, in row-major terms:
 //   out[m, n] = alpha * op(a)[m, k] . op(b)[k, n] + beta * out
 // op(a) = a ([m, k], leading dim lda >= k) or, with trans_a, a^T (a stored [k, m], lda >= m); same
 // for b. out is bf16 or fp32 (fp32 with beta = 1 accumulates parameter gradients across
@@ -19,13 +19,15 @@
 
 namespace moai::ops::cuda {
 
-enum class OutType { kBf16, kFp32 };
+enum class ElemType { kBf16, kFp32 };
 
 struct MatmulArgs {
   void* out = nullptr;
-  OutType out_type = OutType::kBf16;
-  const __nv_bfloat16* a = nullptr;
-  const __nv_bfloat16* b = nullptr;
+  ElemType out_type = ElemType::kBf16;
+  const void* a = nullptr;
+  const void* b = nullptr;
+  ElemType in_type = ElemType::kBf16;  // of both a and b
+  bool exact_fp32 = false;             // fp32 inputs: full fp32 products instead of TF32
   int64_t m = 0, n = 0, k = 0;
   bool trans_a = false;
   bool trans_b = false;
@@ -33,6 +35,17 @@ struct MatmulArgs {
   float alpha = 1.0f;
   float beta = 0.0f;
 };
+
+template <typename T>
+constexpr ElemType elem_type_of();
+template <>
+constexpr ElemType elem_type_of<float>() {
+  return ElemType::kFp32;
+}
+template <>
+constexpr ElemType elem_type_of<__nv_bfloat16>() {
+  return ElemType::kBf16;
+}
 
 void matmul(Device& device, const MatmulArgs& args);
 
@@ -46,7 +59,8 @@ class MatmulPlanCache {
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
     cublasLtMatmulAlgo_t algo{};
   };
-  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int, int, int, int>;
+  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int, int, int, int,
+                         int, int>;
   ~MatmulPlanCache();
   std::map<Key, Plan> plans;
 };
