@@ -88,8 +88,11 @@ class Vocabulary {
     auto it = ids_.find(token);
     return it == ids_.end() ? nullptr : &it->second;
   }
+  // An id the vocabulary skips (extension of a base with gaps): no string maps to it.
+  void add_placeholder() { tokens_.emplace_back(); }
   const std::string& token(uint32_t id) const { return tokens_[id]; }
-  size_t size() const { return tokens_.size(); }
+  // Distinct token strings: HF's word_to_id.len(), which vocab_size is compared with.
+  size_t size() const { return ids_.size(); }
   std::vector<std::string> release() { return std::move(tokens_); }
 
  private:
@@ -102,6 +105,33 @@ class BpeTrainingRun {
  public:
   BpeTrainingRun(std::span<const WordCount> words, const BpeTrainerOptions& options)
       : words_(words), options_(options) {}
+
+  BpeTrainResult continue_from(std::vector<std::string> base_vocab,
+                               std::span<const EncodedWord> words) {
+    for (std::string& token : base_vocab) {
+      if (token.empty()) {
+        vocab_.add_placeholder();
+      } else {
+        vocab_.add_if_missing(token);
+      }
+    }
+    word_begin_.reserve(words.size() + 1);
+    for (const EncodedWord& word : words) {
+      word_begin_.push_back(symbols_.size());
+      counts_.push_back(word.count);
+      symbols_.insert(symbols_.end(), word.ids.begin(), word.ids.end());
+      word_size_.push_back(static_cast<uint32_t>(word.ids.size()));
+    }
+    word_begin_.push_back(symbols_.size());
+    BpeTrainResult result;
+    if (options_.vocab_size > vocab_.size()) {
+      count_pairs();
+      result.stop_reason = merge_until_done();
+    }
+    result.merges = final_merges();
+    result.vocab = vocab_.release();
+    return result;
+  }
 
   BpeTrainResult run() {
     BpeTrainResult result;
@@ -180,7 +210,7 @@ class BpeTrainingRun {
 
   // Step 4: initial pair counts and, per pair, the words containing it; one heap entry per pair.
   void count_pairs() {
-    PairCountMap list_of_pair(words_.size());  // pair -> position list index + 1
+    PairCountMap list_of_pair(word_size_.size());  // pair -> position list index + 1
     for (uint32_t w = 0; w < word_size_.size(); ++w) {
       const uint32_t* symbols = &symbols_[word_begin_[w]];
       for (uint32_t i = 0; i + 1 < word_size_[w]; ++i) {
@@ -357,6 +387,11 @@ class BpeTrainingRun {
 
 BpeTrainResult train_bpe(std::span<const WordCount> words, const BpeTrainerOptions& options) {
   return BpeTrainingRun(words, options).run();
+}
+
+BpeTrainResult continue_bpe(std::vector<std::string> base_vocab, std::span<const EncodedWord> words,
+                            const BpeTrainerOptions& options) {
+  return BpeTrainingRun({}, options).continue_from(std::move(base_vocab), words);
 }
 
 const char* to_string(BpeStopReason reason) {

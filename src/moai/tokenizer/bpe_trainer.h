@@ -59,6 +59,18 @@ struct BpeTrainResult {
 // and moai::Error when Ctrl-C was requested (moai/core/interrupt.h) before training finished.
 BpeTrainResult train_bpe(std::span<const WordCount> words, const BpeTrainerOptions& options);
 
+// Extension: continues training an existing BPE. `base_vocab` is the base vocabulary by id (an
+// empty string marks an id the base does not use); every word arrives as the base model's encoding
+// of it. options.vocab_size is the final number of tokens; specials and alphabet options are
+// ignored. New tokens take ids from base_vocab.size() on; result.vocab is the whole table and
+// result.merges holds only the new merges, which rank after every base merge.
+struct EncodedWord {
+  std::vector<uint32_t> ids;
+  uint64_t count = 0;
+};
+BpeTrainResult continue_bpe(std::vector<std::string> base_vocab, std::span<const EncodedWord> words,
+                            const BpeTrainerOptions& options);
+
 const char* to_string(BpeStopReason reason);
 
 }  // namespace moai::tok

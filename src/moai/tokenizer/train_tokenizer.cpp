@@ -9,6 +9,7 @@
 #include "moai/core/error.h"
 #include "moai/core/file_util.h"
 #include "moai/tokenizer/byte_level.h"
+#include "moai/tokenizer/tokenizer.h"
 
 namespace moai::tok {
 namespace {
@@ -57,15 +58,6 @@ Json added_token_json(size_t id, const std::string& content) {
   token["normalized"] = false;
   token["special"] = true;
   return token;
-}
-
-// transformers' role names for the original's special tokens.
-const char* role_of(const std::string& token) {
-  if (token == "<s>") return "bos_token";
-  if (token == "</s>") return "eos_token";
-  if (token == "<unk>") return "unk_token";
-  if (token == "<pad>") return "pad_token";
-  return nullptr;
 }
 
 std::string dump(const Json& json, int indent) {
@@ -131,34 +123,12 @@ void save_trained_tokenizer(const std::string& dir, const BpeTrainResult& result
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) throw_io_error(dir, "cannot create directory: " + error.message());
-
-  Json special_map;
-  Json config;
-  Json decoder = Json::object();
-  std::vector<std::string> additional;
-  for (size_t id = 0; id < result.num_special_tokens; ++id) {
-    const std::string& token = result.vocab[id];
-    Json entry = added_token_json(id, token);
-    entry.erase("id");
-    decoder[std::to_string(id)] = std::move(entry);
-    if (const char* role = role_of(token)) {
-      special_map[role] = token;
-    } else {
-      additional.push_back(token);
-    }
-  }
-  if (!additional.empty()) special_map["additional_special_tokens"] = additional;
-
-  config["added_tokens_decoder"] = std::move(decoder);
-  for (const auto& [key, value] : special_map.items()) config[key] = value;
-  config["clean_up_tokenization_spaces"] = false;
-  config["model_max_length"] = 131072;
-  config["tokenizer_class"] = "PreTrainedTokenizerFast";
-
-  const std::filesystem::path base(dir);
-  write_file_atomic((base / "tokenizer.json").string(), tokenizer_json_text(result, recipe));
-  write_file_atomic((base / "tokenizer_config.json").string(), dump(config, 2) + "\n");
-  write_file_atomic((base / "special_tokens_map.json").string(), dump(special_map, 2) + "\n");
+  // Write the HF-format file, then load it back with moai's own loader and let Tokenizer::save
+  // write the directory: this proves the file loads, and the config files (roles, ChatML
+  // chat_template) are exactly what every other moai command writes.
+  const std::string json_path = (std::filesystem::path(dir) / "tokenizer.json").string();
+  write_file_atomic(json_path, tokenizer_json_text(result, recipe));
+  Tokenizer::load(json_path).save(dir);
 }
 
 }  // namespace moai::tok

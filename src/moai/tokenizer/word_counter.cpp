@@ -55,6 +55,7 @@ void WordCounter::merge(WordCounter&& other) {
   stats_.words += other.stats_.words;
   stats_.invalid_utf8 += other.stats_.invalid_utf8;
   stats_.replaced_chars += other.stats_.replaced_chars;
+  stats_.sampled_out += other.stats_.sampled_out;
 }
 
 void WordCounter::count_lines(std::string_view text, size_t num_threads, ProgressBar* progress) {
@@ -73,11 +74,16 @@ void WordCounter::count_lines(std::string_view text, size_t num_threads, Progres
     begin = end;
   }
   auto count_chunk = [&](std::string_view chunk, WordCounter& counter) {
-    for (size_t begin = 0; begin < chunk.size();) {
+    uint64_t line_index = 0;
+    for (size_t begin = 0; begin < chunk.size(); ++line_index) {
       if (interrupt_requested()) return;
       const size_t newline = chunk.find('\n', begin);
       const size_t end = newline == std::string_view::npos ? chunk.size() : newline + 1;
-      counter.add_sequence(chunk.substr(begin, end - begin));
+      if (line_index % sample_every_ == 0) {
+        counter.add_sequence(chunk.substr(begin, end - begin));
+      } else {
+        ++counter.stats_.sampled_out;
+      }
       begin = end;
     }
     if (progress) progress->add(chunk.size());
@@ -89,7 +95,39 @@ void WordCounter::count_lines(std::string_view text, size_t num_threads, Progres
     ThreadPool pool(std::min(num_threads, chunks.size()));
     pool.parallel_for(chunks.size(), [&](size_t index) {
       partial[index] = std::make_unique<WordCounter>(normalizer_, pre_tokenizer_);
+      partial[index]->sample_every_ = sample_every_;
       count_chunk(chunks[index], *partial[index]);
+    });
+    for (auto& counter : partial) merge(std::move(*counter));
+  }
+  if (interrupt_requested()) throw Error("interrupted while counting words; nothing was written");
+}
+
+void WordCounter::count_texts(const std::vector<std::string>& texts, size_t num_threads) {
+  if (num_threads == 0) num_threads = default_thread_count();
+  auto count_slice = [&](size_t begin, size_t end, WordCounter& counter) {
+    for (size_t index = begin; index < end; ++index) {
+      if (interrupt_requested()) return;
+      if (index % sample_every_ == 0) {
+        counter.add_sequence(texts[index]);
+      } else {
+        ++counter.stats_.sampled_out;
+      }
+    }
+  };
+  num_threads = std::min(num_threads, texts.size());
+  if (num_threads <= 1) {
+    count_slice(0, texts.size(), *this);
+  } else {
+    // Slices of ~64 texts handed out dynamically: records vary a lot in length.
+    constexpr size_t kSlice = 64;
+    const size_t num_slices = (texts.size() + kSlice - 1) / kSlice;
+    std::vector<std::unique_ptr<WordCounter>> partial(num_slices);
+    ThreadPool pool(num_threads);
+    pool.parallel_for(num_slices, [&](size_t slice) {
+      partial[slice] = std::make_unique<WordCounter>(normalizer_, pre_tokenizer_);
+      partial[slice]->sample_every_ = sample_every_;
+      count_slice(slice * kSlice, std::min(texts.size(), (slice + 1) * kSlice), *partial[slice]);
     });
     for (auto& counter : partial) merge(std::move(*counter));
   }
@@ -100,6 +138,19 @@ std::vector<WordCount> WordCounter::byte_level_words() const {
   std::vector<WordCount> words;
   words.reserve(counts_.size());
   for (const auto& [word, count] : counts_) words.push_back({byte_level_encode(word), count});
+  std::sort(words.begin(), words.end(),
+            [](const WordCount& a, const WordCount& b) { return a.word < b.word; });
+  return words;
+}
+
+}  // namespace moai::tok
+
+namespace moai::tok {
+
+std::vector<WordCount> WordCounter::raw_words() const {
+  std::vector<WordCount> words;
+  words.reserve(counts_.size());
+  for (const auto& [word, count] : counts_) words.push_back({word, count});
   std::sort(words.begin(), words.end(),
             [](const WordCount& a, const WordCount& b) { return a.word < b.word; });
   return words;

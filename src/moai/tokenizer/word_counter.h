@@ -29,6 +29,7 @@ struct WordCounterStats {
   uint64_t words = 0;           // word occurrences
   uint64_t invalid_utf8 = 0;    // sequences that contained invalid UTF-8
   uint64_t replaced_chars = 0;  // U+FFFD substitutions made in them
+  uint64_t sampled_out = 0;     // sequences skipped by set_sample_every
 };
 
 class WordCounter {
@@ -41,6 +42,11 @@ class WordCounter {
   // Splits `text` into lines, each keeping its "\n", and feeds them on `num_threads` threads
   // (0: default_thread_count()). Polls Ctrl-C; `progress` (optional) advances by bytes.
   void count_lines(std::string_view text, size_t num_threads, ProgressBar* progress = nullptr);
+  // Feeds each text as one sequence, spread over `num_threads` threads (0: default_thread_count()).
+  void count_texts(const std::vector<std::string>& texts, size_t num_threads);
+  // Keep only every n-th sequence (n >= 1) of each count_lines chunk / count_texts batch: the
+  // --ultrafast sampling. Deterministic whatever the thread count. Skipped sequences are counted.
+  void set_sample_every(uint32_t n) { sample_every_ = n == 0 ? 1 : n; }
   // Adds another counter's words and stats.
   void merge(WordCounter&& other);
 
@@ -49,6 +55,8 @@ class WordCounter {
   // The distinct words in the byte-level alphabet with their counts, sorted by word
   // (deterministic).
   std::vector<WordCount> byte_level_words() const;
+  // The distinct words as raw UTF-8 (before the byte-level mapping), sorted by word.
+  std::vector<WordCount> raw_words() const;
 
  private:
   struct StringHash {
@@ -61,6 +69,7 @@ class WordCounter {
   const PreTokenizer& pre_tokenizer_;
   std::unordered_map<std::string, uint64_t, StringHash, std::equal_to<>> counts_;
   WordCounterStats stats_;
+  uint32_t sample_every_ = 1;
   // Scratch reused between sequences.
   std::string normalized_;
   std::string prepared_;
