@@ -37,3 +37,18 @@ target_compile_definitions(moai_ops_cuda PUBLIC MOAI_HAVE_CUDA=1)
 target_compile_options(moai_ops_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:${MOAI_CUDA_FLAGS}>)
 set_target_properties(moai_ops_cuda PROPERTIES CUDA_STANDARD 20 CUDA_STANDARD_REQUIRED ON
                       CUDA_EXTENSIONS OFF POSITION_INDEPENDENT_CODE ON)
+
+# GPU tests: tests/ops/cuda_*_test.cpp -> moai_cuda_tests (label "gpu"). They skip with a message when no GPU
+# is present. The same files are globbed into moai_ops_tests of the CPU build, where they compile to nothing
+# (#ifdef MOAI_HAVE_CUDA), so the CPU build never depends on them.
+if(MOAI_BUILD_TESTS)
+  find_package(GTest REQUIRED)
+  include(GoogleTest)
+  file(GLOB MOAI_CUDA_TEST_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/ops/cuda_*_test.cpp)
+  add_executable(moai_cuda_tests ${MOAI_CUDA_TEST_SOURCES} ${PROJECT_SOURCE_DIR}/tests/test_paths.cpp)
+  target_include_directories(moai_cuda_tests PRIVATE ${PROJECT_SOURCE_DIR}/tests ${PROJECT_SOURCE_DIR}/src)
+  target_link_libraries(moai_cuda_tests PRIVATE moai_ops_cuda moai_model GTest::gtest_main GTest::gmock)
+  target_compile_definitions(moai_cuda_tests PRIVATE MOAI_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+                             MOAI_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  gtest_discover_tests(moai_cuda_tests DISCOVERY_MODE PRE_TEST PROPERTIES LABELS gpu)
+endif()

@@ -1,0 +1,454 @@
+// CUDA backend vs the CPU reference, op by op, on fresh random inputs (the seed is printed on
+// failure). Every output is poisoned with NaN before the CUDA op runs, so an element the kernel
+// fails to write shows up as NaN. Tolerances are relative Frobenius errors ||cuda - cpu|| /
+// ||cpu||, set by what each op computes in: fp32 elementwise ops ~1e-6; TF32 matmuls ~1e-3;
+// attention stages tiles in bf16 (8-bit mantissa) ~1e-2.
+//
+// Built only with -DMOAI_CUDA=ON (target moai_cuda_tests, see cmake/cuda.cmake); in the CPU build
+// this file compiles to nothing. Without a GPU every test skips with a message.
+#ifdef MOAI_HAVE_CUDA
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "moai/core/error.h"
+#include "moai/ops/cuda/cuda_backend.h"
+#include "moai/ops/ops.h"
+#include "moai/ops/rope.h"
+
+namespace moai::ops {
+namespace {
+
+constexpr float kElementwiseTol = 1e-5f;
+constexpr float kMatmulTol = 3e-3f;       // TF32: 10-bit mantissa products, fp32 accumulation
+constexpr float kAttentionTol = 1.5e-2f;  // bf16 Q, K, V, P tiles
+
+class CudaBackendTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: GPU parity tests skipped";
+    cuda_ = make_cuda_backend();
+    cpu_ = make_cpu_backend();
+    seed_ = std::random_device{}();
+    rng_.seed(seed_);
+  }
+
+  std::vector<float> random(size_t count, float scale = 1.0f) {
+    std::normal_distribution<float> dist(0.0f, scale);
+    std::vector<float> out(count);
+    for (float& value : out) value = dist(rng_);
+    return out;
+  }
+  std::vector<int32_t> random_ints(size_t count, int32_t limit) {
+    std::uniform_int_distribution<int32_t> dist(0, limit - 1);
+    std::vector<int32_t> out(count);
+    for (int32_t& value : out) value = dist(rng_);
+    return out;
+  }
+
+  // Device copy of a host vector on the CUDA backend, freed with the fixture.
+  template <typename T>
+  T* upload(const std::vector<T>& host) {
+    void* ptr = cuda_->allocate(std::max<size_t>(host.size(), 1) * sizeof(T));
+    buffers_.push_back(ptr);
+    cuda_->copy_to_device(ptr, host.data(), host.size() * sizeof(T));
+    return static_cast<T*>(ptr);
+  }
+  // Device buffer filled with NaN (the "every element written" check).
+  float* poisoned(size_t count) {
+    return upload(std::vector<float>(count, std::numeric_limits<float>::quiet_NaN()));
+  }
+  template <typename T>
+  std::vector<T> download(const T* ptr, size_t count) {
+    std::vector<T> host(count);
+    cuda_->copy_to_host(host.data(), ptr, count * sizeof(T));
+    return host;
+  }
+
+  void expect_close(const std::vector<float>& got, const std::vector<float>& want, float tol,
+                    const std::string& what) {
+    ASSERT_EQ(got.size(), want.size()) << what;
+    double diff = 0, norm = 0;
+    size_t nan_count = 0, first_nan = 0;
+    for (size_t i = 0; i < got.size(); ++i) {
+      if (!std::isfinite(got[i])) {
+        if (nan_count++ == 0) first_nan = i;
+        continue;
+      }
+      diff += double(got[i] - want[i]) * double(got[i] - want[i]);
+      norm += double(want[i]) * double(want[i]);
+    }
+    EXPECT_EQ(nan_count, 0u) << what << ": " << nan_count
+                             << " non-finite (unwritten?) elements, first at " << first_nan
+                             << " (seed " << seed_ << ")";
+    const double rel = std::sqrt(diff) / std::max(std::sqrt(norm), 1e-30);
+    EXPECT_LE(rel, tol) << what << ": relative error " << rel << " (seed " << seed_ << ")";
+  }
+
+  void TearDown() override {
+    if (cuda_)
+      for (void* ptr : buffers_) cuda_->deallocate(ptr);
+  }
+
+  std::unique_ptr<Backend> cuda_, cpu_;
+  std::vector<void*> buffers_;
+  unsigned seed_ = 0;
+  std::mt19937 rng_;
+};
+
+TEST_F(CudaBackendTest, MatmulAllTransposesAndBeta) {
+  const int64_t m = 67, n = 129, k = 96;
+  for (int trans = 0; trans < 4; ++trans) {
+    const bool ta = trans & 1, tb = trans & 2;
+    auto a = random(size_t(m * k)), b = random(size_t(k * n)), c = random(size_t(m * n));
+    for (float beta : {0.0f, 1.0f}) {
+      std::vector<float> want = c;
+      cpu_->matmul(want.data(), a.data(), b.data(), m, n, k, ta, tb, 0.5f, beta);
+      float* out = beta == 0.0f ? poisoned(size_t(m * n)) : upload(c);
+      cuda_->matmul(out, upload(a), upload(b), m, n, k, ta, tb, 0.5f, beta);
+      expect_close(download(out, size_t(m * n)), want, kMatmulTol,
+                   "matmul trans_a=" + std::to_string(ta) + " trans_b=" + std::to_string(tb) +
+                       " beta=" + std::to_string(beta));
+    }
+  }
+}
+
+TEST_F(CudaBackendTest, EmbeddingForwardBackwardWithRepeatedIds) {
+  const int64_t n = 300, c = 72, v = 50;  // n > v: ids repeat
+  auto table = random(size_t(v * c)), dout = random(size_t(n * c)), dtable = random(size_t(v * c));
+  auto ids = random_ints(size_t(n), int32_t(v));
+  std::vector<float> want(static_cast<size_t>(n * c));
+  cpu_->embedding_forward(want.data(), ids.data(), table.data(), n, c);
+  float* out = poisoned(size_t(n * c));
+  const int32_t* ids_d = upload(ids);
+  cuda_->embedding_forward(out, ids_d, upload(table), n, c);
+  expect_close(download(out, size_t(n * c)), want, 0.0f, "embedding_forward");
+
+  std::vector<float> want_dtable = dtable;
+  cpu_->embedding_backward(want_dtable.data(), dout.data(), ids.data(), n, c);
+  float* dtable_d = upload(dtable);
+  cuda_->embedding_backward(dtable_d, upload(dout), ids_d, n, c);
+  expect_close(download(dtable_d, size_t(v * c)), want_dtable, kElementwiseTol,
+               "embedding_backward");
+}
+
+TEST_F(CudaBackendTest, RmsNormForwardBackward) {
+  for (int64_t c : {64, 1000, 2048}) {
+    const int64_t n = 37;
+    auto inp = random(size_t(n * c)), weight = random(size_t(c)), dout = random(size_t(n * c));
+    auto dinp0 = random(size_t(n * c)), dweight0 = random(size_t(c));
+    std::vector<float> want(static_cast<size_t>(n * c)), want_rstd(static_cast<size_t>(n));
+    cpu_->rmsnorm_forward(want.data(), want_rstd.data(), inp.data(), weight.data(), n, c, 1e-6f);
+    float* out = poisoned(size_t(n * c));
+    float* rstd = poisoned(size_t(n));
+    const float* inp_d = upload(inp);
+    const float* weight_d = upload(weight);
+    cuda_->rmsnorm_forward(out, rstd, inp_d, weight_d, n, c, 1e-6f);
+    const std::string tag = " c=" + std::to_string(c);
+    expect_close(download(out, size_t(n * c)), want, kElementwiseTol, "rmsnorm_forward" + tag);
+    expect_close(download(rstd, size_t(n)), want_rstd, kElementwiseTol,
+                 "rmsnorm_forward rstd" + tag);
+    for (bool accumulate : {false, true}) {
+      std::vector<float> want_dinp = dinp0, want_dweight = dweight0;
+      cpu_->rmsnorm_backward(want_dinp.data(), want_dweight.data(), dout.data(), inp.data(),
+                             weight.data(), want_rstd.data(), n, c, accumulate);
+      float* dinp = accumulate ? upload(dinp0) : poisoned(size_t(n * c));
+      float* dweight = upload(dweight0);
+      cuda_->rmsnorm_backward(dinp, dweight, upload(dout), inp_d, weight_d, rstd, n, c, accumulate);
+      const std::string mode = accumulate ? " accumulate" : " overwrite";
+      expect_close(download(dinp, size_t(n * c)), want_dinp, 1e-5f,
+                   "rmsnorm_backward dinp" + tag + mode);
+      expect_close(download(dweight, size_t(c)), want_dweight, 1e-5f,
+                   "rmsnorm_backward dweight" + tag + mode);
+    }
+  }
+}
+
+TEST_F(CudaBackendTest, RopeForwardBackward) {
+  const int64_t n = 50, heads = 3, head_dim = 64, max_pos = 4096;
+  RopeParams params;
+  params.head_dim = head_dim;
+  params.theta = 1e6;
+  params.max_position_embeddings = max_pos;
+  const RopeTables tables = rope_tables(params, max_pos);
+  auto x = random(size_t(n * heads * head_dim));
+  auto positions = random_ints(size_t(n), int32_t(max_pos));
+  const int32_t* pos_d = upload(positions);
+  const float* cos_d = upload(tables.cos);
+  const float* sin_d = upload(tables.sin);
+  for (bool backward : {false, true}) {
+    std::vector<float> want = x;
+    if (backward) {
+      cpu_->rope_backward(want.data(), positions.data(), tables.cos.data(), tables.sin.data(), n,
+                          heads, head_dim);
+    } else {
+      cpu_->rope_forward(want.data(), positions.data(), tables.cos.data(), tables.sin.data(), n,
+                         heads, head_dim);
+    }
+    float* x_d = upload(x);
+    if (backward) {
+      cuda_->rope_backward(x_d, pos_d, cos_d, sin_d, n, heads, head_dim);
+    } else {
+      cuda_->rope_forward(x_d, pos_d, cos_d, sin_d, n, heads, head_dim);
+    }
+    expect_close(download(x_d, x.size()), want, kElementwiseTol,
+                 backward ? "rope_backward" : "rope_forward");
+  }
+}
+
+TEST_F(CudaBackendTest, SwigluAndElementwise) {
+  const int64_t n = 10007;
+  auto gate = random(size_t(n), 3.0f), up = random(size_t(n)), dout = random(size_t(n));
+  std::vector<float> want(static_cast<size_t>(n)), want_dgate(static_cast<size_t>(n)),
+      want_dup(static_cast<size_t>(n));
+  cpu_->swiglu_forward(want.data(), gate.data(), up.data(), n);
+  cpu_->swiglu_backward(want_dgate.data(), want_dup.data(), dout.data(), gate.data(), up.data(), n);
+  const float* gate_d = upload(gate);
+  const float* up_d = upload(up);
+  float* out = poisoned(size_t(n));
+  cuda_->swiglu_forward(out, gate_d, up_d, n);
+  expect_close(download(out, size_t(n)), want, kElementwiseTol, "swiglu_forward");
+  float* dgate = poisoned(size_t(n));
+  float* dup = poisoned(size_t(n));
+  cuda_->swiglu_backward(dgate, dup, upload(dout), gate_d, up_d, n);
+  expect_close(download(dgate, size_t(n)), want_dgate, kElementwiseTol, "swiglu_backward dgate");
+  expect_close(download(dup, size_t(n)), want_dup, kElementwiseTol, "swiglu_backward dup");
+
+  std::vector<float> sum(static_cast<size_t>(n));
+  cpu_->add(sum.data(), gate.data(), up.data(), n);
+  float* sum_d = poisoned(size_t(n));
+  cuda_->add(sum_d, gate_d, up_d, n);
+  expect_close(download(sum_d, size_t(n)), sum, 0.0f, "add");
+  std::vector<float> acc = gate;
+  cpu_->accumulate(acc.data(), up.data(), n);
+  cpu_->scale(acc.data(), -0.25f, n);
+  float* acc_d = upload(gate);
+  cuda_->accumulate(acc_d, up_d, n);
+  cuda_->scale(acc_d, -0.25f, n);
+  expect_close(download(acc_d, size_t(n)), acc, 0.0f, "accumulate+scale");
+}
+
+// Random document boundaries in each row: segment ids non-decreasing from 0.
+std::vector<int32_t> random_segments(std::mt19937& rng, int64_t batch, int64_t len) {
+  std::vector<int32_t> seg(size_t(batch * len));
+  std::uniform_int_distribution<int> coin(0, 40);
+  for (int64_t b = 0; b < batch; ++b) {
+    int32_t id = 0;
+    for (int64_t t = 0; t < len; ++t) {
+      if (t > 0 && coin(rng) == 0) ++id;
+      seg[size_t(b * len + t)] = id;
+    }
+  }
+  return seg;
+}
+
+struct AttentionCase {
+  int64_t batch, len, heads, kv_heads, head_dim;
+  bool segments;
+  bool shuffled_segments;  // non-monotone ids: exercises the no-skip path
+};
+
+class CudaAttentionTest : public CudaBackendTest,
+                          public ::testing::WithParamInterface<AttentionCase> {};
+
+TEST_P(CudaAttentionTest, ForwardBackwardMatchCpu) {
+  const AttentionCase ac = GetParam();
+  AttentionShape s;
+  s.batch = ac.batch;
+  s.q_len = s.kv_len = ac.len;
+  s.heads = ac.heads;
+  s.kv_heads = ac.kv_heads;
+  s.head_dim = ac.head_dim;
+  s.scale = 1.0f / std::sqrt(float(ac.head_dim));
+  const size_t q_count = size_t(s.batch * s.q_len * s.heads * s.head_dim);
+  const size_t kv_count = size_t(s.batch * s.kv_len * s.kv_heads * s.head_dim);
+  auto q = random(q_count), k = random(kv_count), v = random(kv_count), dout = random(q_count);
+  std::vector<int32_t> seg;
+  if (ac.segments) seg = random_segments(rng_, s.batch, s.kv_len);
+  if (ac.shuffled_segments)
+    for (auto& id : seg) id = int32_t((id * 7919) % 5);
+  const int32_t* seg_host = ac.segments ? seg.data() : nullptr;
+  std::vector<float> want(q_count), want_lse(static_cast<size_t>(s.batch * s.heads * s.q_len));
+  cpu_->attention_forward(want.data(), want_lse.data(), q.data(), k.data(), v.data(), seg_host, s);
+  const float* q_d = upload(q);
+  const float* k_d = upload(k);
+  const float* v_d = upload(v);
+  const int32_t* seg_d = ac.segments ? upload(seg) : nullptr;
+  float* out = poisoned(q_count);
+  float* lse = poisoned(want_lse.size());
+  cuda_->attention_forward(out, lse, q_d, k_d, v_d, seg_d, s);
+  const std::string tag = " B=" + std::to_string(s.batch) + " T=" + std::to_string(s.q_len) +
+                          " H=" + std::to_string(s.heads) + "/" + std::to_string(s.kv_heads) +
+                          " D=" + std::to_string(s.head_dim) + (ac.segments ? " segments" : "");
+  expect_close(download(out, q_count), want, kAttentionTol, "attention_forward out" + tag);
+  expect_close(download(lse, want_lse.size()), want_lse, 2e-3f, "attention_forward lse" + tag);
+
+  std::vector<float> want_dq(q_count), want_dk(kv_count), want_dv(kv_count);
+  cpu_->attention_backward(want_dq.data(), want_dk.data(), want_dv.data(), dout.data(), want.data(),
+                           want_lse.data(), q.data(), k.data(), v.data(), seg_host, s);
+  float* dq = poisoned(q_count);
+  float* dk = poisoned(kv_count);
+  float* dv = poisoned(kv_count);
+  // The CPU's out/lse feed both backwards so the comparison isolates the backward kernels.
+  cuda_->attention_backward(dq, dk, dv, upload(dout), upload(want), upload(want_lse), q_d, k_d, v_d,
+                            seg_d, s);
+  expect_close(download(dq, q_count), want_dq, kAttentionTol, "attention_backward dq" + tag);
+  expect_close(download(dk, kv_count), want_dk, kAttentionTol, "attention_backward dk" + tag);
+  expect_close(download(dv, kv_count), want_dv, kAttentionTol, "attention_backward dv" + tag);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, CudaAttentionTest,
+    ::testing::Values(AttentionCase{2, 16, 4, 2, 16, false, false},     // tiny golden shape
+                      AttentionCase{2, 160, 4, 2, 64, false, false},    // partial tiles
+                      AttentionCase{1, 200, 8, 2, 128, true, false},    // Qwen3 head_dim
+                      AttentionCase{2, 130, 4, 4, 32, true, true},      // non-monotone ids
+                      AttentionCase{1, 64, 2, 1, 128, false, false}));  // one full tile
+
+TEST_F(CudaBackendTest, AttentionDecodeWithKvCache) {
+  // 3 new queries against a cache of 100 valid rows in a 128-row buffer per batch element.
+  AttentionShape s;
+  s.batch = 2;
+  s.q_len = 3;
+  s.kv_len = 100;
+  s.heads = 4;
+  s.kv_heads = 2;
+  s.head_dim = 64;
+  s.kv_batch_stride = 128 * s.kv_heads * s.head_dim;
+  s.scale = 0.125f;
+  auto q = random(size_t(s.batch * s.q_len * s.heads * s.head_dim));
+  auto k = random(size_t(s.batch * s.kv_batch_stride)),
+       v = random(size_t(s.batch * s.kv_batch_stride));
+  std::vector<float> want(q.size());
+  cpu_->attention_forward(want.data(), nullptr, q.data(), k.data(), v.data(), nullptr, s);
+  float* out = poisoned(q.size());
+  cuda_->attention_forward(out, nullptr, upload(q), upload(k), upload(v), nullptr, s);
+  expect_close(download(out, q.size()), want, kAttentionTol, "attention_forward decode");
+}
+
+TEST_F(CudaBackendTest, ClassifierLossAllConfigs) {
+  const int64_t n = 70, c = 64, v = 1000;
+  auto x = random(size_t(n * c)), w = random(size_t(v * c), 0.2f), dw0 = random(size_t(v * c));
+  auto labels = random_ints(size_t(n), int32_t(v));
+  for (int64_t i = 0; i < n; i += 7) labels[size_t(i)] = -100;
+  const float* x_d = upload(x);
+  const float* w_d = upload(w);
+  const int32_t* labels_d = upload(labels);
+  const LossConfig configs[] = {LossConfig::cross_entropy(), LossConfig::focal(2.0f),
+                                LossConfig::label_smoothing(0.1f), LossConfig::multi_objective()};
+  for (const LossConfig& config : configs) {
+    const std::string tag = " ce=" + std::to_string(config.ce_weight) +
+                            " focal=" + std::to_string(config.focal_weight) +
+                            " smooth=" + std::to_string(config.smooth_weight);
+    std::vector<float> want_losses(static_cast<size_t>(n)), want_dx(static_cast<size_t>(n * c)),
+        want_dw = dw0;
+    cpu_->classifier_loss(want_losses.data(), want_dx.data(), want_dw.data(), x.data(), w.data(),
+                          labels.data(), n, c, v, config, 1.0f / 60.0f);
+    float* losses = poisoned(size_t(n));
+    float* dx = poisoned(size_t(n * c));
+    float* dw = upload(dw0);
+    cuda_->classifier_loss(losses, dx, dw, x_d, w_d, labels_d, n, c, v, config, 1.0f / 60.0f);
+    expect_close(download(losses, size_t(n)), want_losses, kMatmulTol,
+                 "classifier_loss losses" + tag);
+    expect_close(download(dx, size_t(n * c)), want_dx, kMatmulTol, "classifier_loss dx" + tag);
+    expect_close(download(dw, size_t(v * c)), want_dw, kMatmulTol, "classifier_loss dw" + tag);
+    // Forward only (inference / eval): losses without gradients.
+    float* losses_only = poisoned(size_t(n));
+    cuda_->classifier_loss(losses_only, nullptr, nullptr, x_d, w_d, labels_d, n, c, v, config,
+                           1.0f);
+    expect_close(download(losses_only, size_t(n)), want_losses, kMatmulTol,
+                 "classifier_loss forward only" + tag);
+  }
+}
+
+TEST_F(CudaBackendTest, AdamWAndSumSquares) {
+  const int64_t n = 100003;
+  auto param = random(size_t(n)), m = random(size_t(n), 0.01f), grad = random(size_t(n));
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& value : v) value = std::abs(random(1, 0.01f)[0]);
+  AdamWStep step;
+  step.lr = 1e-3f;
+  step.weight_decay = 0.1f;
+  step.grad_scale = 0.5f;
+  step.step = 7;
+  std::vector<float> want_p = param, want_m = m, want_v = v;
+  cpu_->adamw_update(want_p.data(), want_m.data(), want_v.data(), grad.data(), n, step);
+  float* p_d = upload(param);
+  float* m_d = upload(m);
+  float* v_d = upload(v);
+  const float* g_d = upload(grad);
+  cuda_->adamw_update(p_d, m_d, v_d, g_d, n, step);
+  expect_close(download(p_d, size_t(n)), want_p, 1e-6f, "adamw param");
+  expect_close(download(m_d, size_t(n)), want_m, 1e-6f, "adamw m");
+  expect_close(download(v_d, size_t(n)), want_v, 1e-6f, "adamw v");
+  const double want_sq = cpu_->sum_squares(grad.data(), n);
+  const double got_sq = cuda_->sum_squares(g_d, n);
+  EXPECT_NEAR(got_sq, want_sq, 1e-9 * want_sq) << "sum_squares (seed " << seed_ << ")";
+  // Fixed reduction order: the same input gives the same bits.
+  EXPECT_EQ(cuda_->sum_squares(g_d, n), got_sq);
+}
+
+TEST_F(CudaBackendTest, ParameterGradientsAccumulate) {
+  // Running a backward twice doubles the parameter gradients (the contract in ops.h).
+  const int64_t n = 20, c = 128;
+  auto inp = random(size_t(n * c)), weight = random(size_t(c)), dout = random(size_t(n * c));
+  const float* inp_d = upload(inp);
+  const float* weight_d = upload(weight);
+  float* out = poisoned(size_t(n * c));
+  float* rstd = poisoned(size_t(n));
+  cuda_->rmsnorm_forward(out, rstd, inp_d, weight_d, n, c, 1e-6f);
+  float* dinp = poisoned(size_t(n * c));
+  float* dweight = upload(std::vector<float>(size_t(c), 0.0f));
+  const float* dout_d = upload(dout);
+  cuda_->rmsnorm_backward(dinp, dweight, dout_d, inp_d, weight_d, rstd, n, c, false);
+  const auto once = download(dweight, size_t(c));
+  cuda_->rmsnorm_backward(dinp, dweight, dout_d, inp_d, weight_d, rstd, n, c, false);
+  auto twice = download(dweight, size_t(c));
+  for (float& value : twice) value *= 0.5f;
+  expect_close(twice, once, 1e-7f, "dweight after two backwards / 2");
+}
+
+TEST_F(CudaBackendTest, RepeatsBitForBit) {
+  // No atomics anywhere: the same inputs give the same bits (attention backward and embedding
+  // backward are the ops where a float atomicAdd would make this fail).
+  AttentionShape s{1, 130, 130, 4, 2, 64, 0, 0.125f};
+  const size_t q_count = size_t(s.q_len * s.heads * s.head_dim),
+               kv_count = size_t(s.kv_len * s.kv_heads * s.head_dim);
+  const float* q = upload(random(q_count));
+  const float* k = upload(random(kv_count));
+  const float* v = upload(random(kv_count));
+  const float* dout = upload(random(q_count));
+  float* out = poisoned(q_count);
+  float* lse = poisoned(size_t(s.heads * s.q_len));
+  cuda_->attention_forward(out, lse, q, k, v, nullptr, s);
+  std::vector<float> first, second;
+  for (auto* result : {&first, &second}) {
+    float* dq = poisoned(q_count);
+    float* dk = poisoned(kv_count);
+    float* dv = poisoned(kv_count);
+    cuda_->attention_backward(dq, dk, dv, dout, out, lse, q, k, v, nullptr, s);
+    *result = download(dk, kv_count);
+  }
+  EXPECT_EQ(0, std::memcmp(first.data(), second.data(), first.size() * sizeof(float)));
+}
+
+TEST(CudaBackendAvailability, DeviceCountNeverThrows) {
+  EXPECT_GE(cuda_device_count(), 0);
+  if (cuda_device_count() == 0) {
+    EXPECT_THROW(make_cuda_backend(), InputError);  // clear message, not a crash
+  }
+}
+
+}  // namespace
+}  // namespace moai::ops
+
+#endif  // MOAI_HAVE_CUDA
