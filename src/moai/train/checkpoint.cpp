@@ -1,0 +1,201 @@
+#include "moai/train/checkpoint.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "moai/core/error.h"
+#include "moai/core/file_util.h"
+#include "moai/core/log.h"
+#include "moai/core/safetensors.h"
+
+namespace moai::train {
+namespace fs = std::filesystem;
+
+namespace {
+constexpr const char* kPartialSuffix = ".partial";
+constexpr const char* kOptimizerFile = "optimizer.safetensors";
+}  // namespace
+
+std::string TrainerState::to_json() const {
+  nlohmann::ordered_json out;
+  out["step"] = step;
+  out["optimizer_steps"] = optimizer_steps;
+  out["loader_state"] = nlohmann::json::parse(loader_state.empty() ? "null" : loader_state);
+  out["seed"] = seed;
+  out["world_size"] = world_size;
+  out["tokens_seen"] = tokens_seen;
+  out["bad_steps_total"] = bad_steps_total;
+  out["bad_steps_in_row"] = bad_steps_in_row;
+  out["elapsed_seconds"] = elapsed_seconds;
+  out["log_loss_sum"] = log_loss_sum;
+  out["log_loss_count"] = log_loss_count;
+  out["stage"] = stage;
+  return out.dump(2);
+}
+
+TrainerState TrainerState::from_json(const std::string& text, const std::string& where) {
+  TrainerState state;
+  try {
+    const nlohmann::json in = nlohmann::json::parse(text);
+    state.step = in.at("step").get<int64_t>();
+    state.optimizer_steps = in.at("optimizer_steps").get<int64_t>();
+    state.loader_state = in.at("loader_state").is_null() ? "" : in.at("loader_state").dump();
+    state.seed = in.at("seed").get<uint64_t>();
+    state.world_size = in.at("world_size").get<int64_t>();
+    state.tokens_seen = in.at("tokens_seen").get<int64_t>();
+    state.bad_steps_total = in.at("bad_steps_total").get<int64_t>();
+    state.bad_steps_in_row = in.at("bad_steps_in_row").get<int64_t>();
+    state.elapsed_seconds = in.at("elapsed_seconds").get<double>();
+    state.log_loss_sum = in.at("log_loss_sum").get<double>();
+    state.log_loss_count = in.at("log_loss_count").get<int64_t>();
+    state.stage = in.value("stage", int64_t{0});
+  } catch (const nlohmann::json::exception& e) {
+    throw_input_error(where, std::string("malformed trainer state: ") + e.what());
+  }
+  return state;
+}
+
+int64_t checkpoint_step_from_name(const std::string& name) {
+  static const std::string prefix = "checkpoint-";
+  if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return -1;
+  int64_t step = 0;
+  for (size_t i = prefix.size(); i < name.size(); ++i) {
+    if (name[i] < '0' || name[i] > '9' || step > (INT64_MAX - 9) / 10) return -1;
+    step = step * 10 + (name[i] - '0');
+  }
+  return step;
+}
+
+CheckpointManager::CheckpointManager(std::string output_dir, int64_t total_limit)
+    : output_dir_(std::move(output_dir)), total_limit_(total_limit) {}
+
+bool CheckpointManager::is_complete(const std::string& dir) {
+  return file_exists((fs::path(dir) / kCheckpointMarker).string());
+}
+
+std::string CheckpointManager::save(int64_t step,
+                                    const std::function<void(const std::string&)>& write_contents) {
+  const fs::path final_dir = fs::path(output_dir_) / ("checkpoint-" + std::to_string(step));
+  const fs::path partial = fs::path(final_dir.string() + kPartialSuffix);
+  std::error_code ec;
+  fs::create_directories(output_dir_, ec);
+  fs::remove_all(partial, ec);
+  fs::create_directories(partial, ec);
+  if (ec) throw_io_error(partial.string(), "cannot create directory: " + ec.message());
+
+  write_contents(partial.string());
+  write_file_atomic((partial / kCheckpointMarker).string(), std::to_string(step) + "\n");
+  fsync_path(partial.string());
+
+  if (fs::exists(final_dir)) {
+    // Same step saved before (a resumed run reaching it again): move the old one aside first, so a
+    // crash between the two renames still leaves one complete copy.
+    const fs::path old = fs::path(final_dir.string() + ".old");
+    fs::remove_all(old, ec);
+    rename_atomic(final_dir.string(), old.string());
+    rename_atomic(partial.string(), final_dir.string());
+    fs::remove_all(old, ec);
+  } else {
+    rename_atomic(partial.string(), final_dir.string());
+  }
+  prune();
+  return final_dir.string();
+}
+
+std::vector<CheckpointInfo> CheckpointManager::list_complete() const {
+  std::vector<CheckpointInfo> found;
+  std::error_code ec;
+  if (!fs::is_directory(output_dir_, ec)) return found;
+  for (const auto& entry : fs::directory_iterator(output_dir_, ec)) {
+    if (!entry.is_directory()) continue;
+    const int64_t step = checkpoint_step_from_name(entry.path().filename().string());
+    if (step < 0 || !is_complete(entry.path().string())) continue;
+    found.push_back({step, entry.path().string()});
+  }
+  std::sort(found.begin(), found.end(),
+            [](const CheckpointInfo& a, const CheckpointInfo& b) { return a.step < b.step; });
+  return found;
+}
+
+std::optional<CheckpointInfo> CheckpointManager::latest_complete() const {
+  auto all = list_complete();
+  if (all.empty()) return std::nullopt;
+  return all.back();
+}
+
+int CheckpointManager::remove_partial() const {
+  int removed = 0;
+  std::error_code ec;
+  if (!fs::is_directory(output_dir_, ec)) return 0;
+  std::vector<fs::path> doomed;
+  for (const auto& entry : fs::directory_iterator(output_dir_, ec)) {
+    const std::string name = entry.path().filename().string();
+    const bool partial = name.size() > 8 && name.ends_with(kPartialSuffix);
+    const bool old = name.starts_with("checkpoint-") && name.ends_with(".old");
+    if (entry.is_directory() && (partial || old)) doomed.push_back(entry.path());
+  }
+  for (const auto& path : doomed) {
+    fs::remove_all(path, ec);
+    ++removed;
+  }
+  return removed;
+}
+
+std::optional<CheckpointInfo> CheckpointManager::resolve_resume(const std::string& request) const {
+  if (request.empty()) return std::nullopt;
+  if (request == "auto") return latest_complete();
+  if (!is_directory(request))
+    throw_input_error("--resume_from_checkpoint", "\"" + request + "\" is not a directory");
+  if (!is_complete(request))
+    throw_input_error(
+        "--resume_from_checkpoint",
+        "\"" + request + "\" has no " + kCheckpointMarker +
+            " marker: it is an interrupted save or not a checkpoint (use auto to pick the "
+            "latest complete one)");
+  const int64_t step =
+      checkpoint_step_from_name(fs::path(request).lexically_normal().filename().string());
+  return CheckpointInfo{step, request};
+}
+
+void CheckpointManager::prune() {
+  if (total_limit_ <= 0) return;
+  auto all = list_complete();
+  std::error_code ec;
+  while (static_cast<int64_t>(all.size()) > total_limit_) {
+    MOAI_INFO("removing old checkpoint " << all.front().path << " (save_total_limit "
+                                         << total_limit_ << ")");
+    // Drop the marker first: a crash halfway through the removal leaves an incomplete directory
+    // that is ignored (and cleaned up by remove_partial's neighbours), not a damaged one that looks
+    // complete.
+    fs::remove((fs::path(all.front().path) / kCheckpointMarker), ec);
+    fs::remove_all(all.front().path, ec);
+    all.erase(all.begin());
+  }
+}
+
+void save_optimizer_moments(const std::string& dir, const float* m, const float* v, int64_t count,
+                            int64_t optimizer_steps) {
+  SafetensorsWriter writer;
+  writer.add_f32("exp_avg", {count}, m);
+  writer.add_f32("exp_avg_sq", {count}, v);
+  writer.set_metadata("optimizer", "adamw");
+  writer.set_metadata("step", std::to_string(optimizer_steps));
+  writer.write((fs::path(dir) / kOptimizerFile).string());
+}
+
+void load_optimizer_moments(const std::string& dir, float* m, float* v, int64_t count) {
+  const std::string path = (fs::path(dir) / kOptimizerFile).string();
+  if (!file_exists(path)) throw_input_error(path, "missing: the checkpoint has no optimizer state");
+  SafetensorsFile file(path);
+  for (const auto& [name, out] : {std::pair{"exp_avg", m}, std::pair{"exp_avg_sq", v}}) {
+    const SafetensorsTensor& tensor = file.get(name);
+    if (tensor.dtype != "F32" || tensor.numel() != count)
+      throw_input_error(path, std::string(name) + ": expected F32 with " + std::to_string(count) +
+                                  " values (this model's layout), got " + tensor.dtype + " with " +
+                                  std::to_string(tensor.numel()));
+    tensor.to_f32(out, path);
+  }
+}
+
+}  // namespace moai::train

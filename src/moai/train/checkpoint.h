@@ -1,0 +1,90 @@
+#pragma once
+// Checkpoint directories and the training state that makes resume exact.
+//
+//   output_dir/checkpoint-<step>/
+//     config.json, model.safetensors, ...   an HF model directory (loads in transformers and moai
+//     as-is) tokenizer.json, tokenizer_config.json, special_tokens_map.json optimizer.safetensors
+//     AdamW moments exp_avg / exp_avg_sq (F32, the parameter layout) trainer_state.json step,
+//     optimizer step count, data-loader position, counters train_config.json                    the
+//     resolved settings of the run COMPLETE                             written last; a directory
+//     without it is never used
+//
+// A checkpoint is assembled in checkpoint-<step>.partial/, each file written atomically, the marker
+// last, then the directory is renamed into place and the parent fsync'ed. A crash at any moment
+// leaves either the previous complete checkpoints or the new one too; never a directory that looks
+// complete but is not. Pruning (save_total_limit) runs only after the new checkpoint is complete.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace moai::train {
+
+inline constexpr const char* kCheckpointMarker = "COMPLETE";
+
+// Counters that continue across a resume. The only randomness in training (initialisation, data
+// order) is derived from the seed and the loader position, so those two are the RNG state.
+struct TrainerState {
+  int64_t step = 0;  // optimizer steps completed
+  int64_t optimizer_steps =
+      0;  // AdamW's bias-correction count (steps actually applied; skipped ones excluded)
+  std::string loader_state;  // data::LoaderState JSON (identical on every rank)
+  uint64_t seed = 0;
+  int64_t world_size = 1;
+  int64_t tokens_seen = 0;  // target tokens trained on, all ranks
+  int64_t bad_steps_total = 0;
+  int64_t bad_steps_in_row = 0;
+  double elapsed_seconds = 0;  // training time before this run segment
+  double log_loss_sum = 0;     // running window of the metrics line in progress
+  int64_t log_loss_count = 0;
+  int64_t stage = 0;  // --sequential: index of the dataset being trained
+
+  std::string to_json() const;
+  static TrainerState from_json(const std::string& text, const std::string& where);
+};
+
+struct CheckpointInfo {
+  int64_t step = 0;
+  std::string path;
+};
+
+class CheckpointManager {
+ public:
+  // total_limit <= 0 keeps every checkpoint.
+  CheckpointManager(std::string output_dir, int64_t total_limit);
+
+  // Builds checkpoint-<step>/: `write_contents(dir)` writes every file into the temporary
+  // directory; then the marker, the rename and pruning. Returns the final path. A leftover .partial
+  // directory or an existing checkpoint of the same step is replaced.
+  std::string save(int64_t step, const std::function<void(const std::string& dir)>& write_contents);
+
+  // Complete checkpoints in output_dir, oldest first.
+  std::vector<CheckpointInfo> list_complete() const;
+  std::optional<CheckpointInfo> latest_complete() const;
+  // Removes leftovers of interrupted saves (*.partial). Returns how many were removed.
+  int remove_partial() const;
+
+  // Resolves --resume_from_checkpoint: "auto" gives the latest complete checkpoint (nullopt when
+  // there is none), a path must be a complete checkpoint (InputError naming it otherwise).
+  std::optional<CheckpointInfo> resolve_resume(const std::string& request) const;
+
+  static bool is_complete(const std::string& dir);
+
+ private:
+  void prune();
+  std::string output_dir_;
+  int64_t total_limit_;
+};
+
+// Step number of a "checkpoint-<step>" directory name (-1 when the name does not match).
+int64_t checkpoint_step_from_name(const std::string& name);
+
+// The optimizer moments file inside a checkpoint.
+void save_optimizer_moments(const std::string& dir, const float* m, const float* v, int64_t count,
+                            int64_t optimizer_steps);
+// Fills m and v (count floats each); InputError when the file is missing or sized for another
+// model.
+void load_optimizer_moments(const std::string& dir, float* m, float* v, int64_t count);
+
+}  // namespace moai::train

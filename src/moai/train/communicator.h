@@ -1,0 +1,51 @@
+#pragma once
+// Collective communication between the ranks of a data-parallel run. The trainer talks only to this
+// interface, so the single-process run, MPI (OpenMPI, CPU buffers) and a later NCCL implementation
+// (device buffers on the CUDA backend; same calls, pointers on the device) are interchangeable.
+//
+// Every call is collective: all ranks call it in the same order with the same sizes. Results are
+// the same bits on every rank (MPI_Allreduce gives every rank the identical reduced buffer).
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace moai::train {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int rank() const = 0;
+  virtual int world_size() const = 0;
+  virtual std::string name() const = 0;  // "single process", "mpi (4 ranks)"
+
+  // In-place element-wise sum over ranks.
+  virtual void allreduce_sum(float* data, int64_t count) = 0;
+  virtual void allreduce_sum(double* data, int64_t count) = 0;
+  // In-place element-wise max over ranks (agreeing on a stop request, the worst error code).
+  virtual void allreduce_max(int64_t* data, int64_t count) = 0;
+  // Root's bytes are copied to every rank.
+  virtual void broadcast(void* data, size_t bytes, int root) = 0;
+  virtual void barrier() = 0;
+
+  // Sum, then divide by world_size (gradient averaging).
+  void allreduce_average(float* data, int64_t count);
+  // Large buffers go in buckets of this many floats so a reduction never needs a second buffer the
+  // size of the model (OpenMPI's ring allreduce is bandwidth-optimal per bucket above ~1 MB).
+  void allreduce_sum_bucketed(float* data, int64_t count, int64_t bucket_floats = 1 << 22);
+
+  bool is_root() const { return rank() == 0; }
+};
+
+// A world of one: every collective is a no-op (sum/average of one rank is itself).
+std::unique_ptr<Communicator> make_single_process_communicator();
+
+// MPI_COMM_WORLD. Initialises MPI on first use and finalises it at exit; throws IoError when MPI
+// cannot start. Use it when the process was launched by mpirun (launched_by_mpi()).
+std::unique_ptr<Communicator> make_mpi_communicator();
+
+// True when an MPI launcher started this process (OpenMPI's OMPI_COMM_WORLD_SIZE, or PMI/PMIx
+// variables). Reads the environment: call it from the CLI layer.
+bool launched_by_mpi();
+
+}  // namespace moai::train
