@@ -52,3 +52,9 @@ if(MOAI_BUILD_TESTS)
                              MOAI_BINARY_DIR="${PROJECT_BINARY_DIR}")
   gtest_discover_tests(moai_cuda_tests DISCOVERY_MODE PRE_TEST PROPERTIES LABELS gpu)
 endif()
+
+# moai_cuda_check (bench/cuda/cuda_check.cpp): whole-model checks and the training-step benchmark that
+# scripts/gpu-check.sh runs on a GPU machine. Links the model layer but not train/ (no MPI), so it runs where
+# only the CUDA libraries are present.
+add_executable(moai_cuda_check ${PROJECT_SOURCE_DIR}/bench/cuda/cuda_check.cpp)
+target_link_libraries(moai_cuda_check PRIVATE moai_ops_cuda moai_model)
