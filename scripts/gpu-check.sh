@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The one-call GPU verification of moai's CUDA backend. Runs ON a GPU machine (H100/H200), in under ~9 minutes:
+#   1. op parity: moai_cuda_tests (every backend op vs the CPU reference on fresh random inputs; NaN-poisoned
+#      outputs catch unwritten elements)
+#   2. train-compare: 50 steps of a tiny model on CPU and CUDA, loss curves within tolerance
+#   3. hf-compare: logits, loss and every gradient vs HF transformers' Qwen3ForCausalLM (scripts/gpu/hf_compare.py)
+#   4. benchmark: training step tokens/s, MFU, peak memory of moai and HF transformers, Qwen3-0.6B/1.7B shapes at
+#      seq 2048 and 4096, in the same call (skipped with --no-bench)
+# Prebuilt binaries come from scripts/gpu/pack.sh, run beforehand on the build machine; from a session with a GPU:
+#   run(command="scripts/gpu-check.sh build-cuda-pack/pack", carry=["build-cuda-pack/pack"], timeout_s=570)
+# Logs and a JSON summary go to $OUT (when set, as on the device machine) or ./gpu-check-out/.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PACK=${1:-build-cuda-pack/pack}
+shift || true
+BENCH=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-bench) BENCH=0 ;;
+    *) echo "gpu-check.sh: unknown option $arg (known: --no-bench)" >&2; exit 2 ;;
+  esac
+done
+OUTDIR=${OUT:-$PWD/gpu-check-out}
+mkdir -p "$OUTDIR"
+WORK=$(mktemp -d)
+PY=${PYTHON:-python3}
+export PYTHONUNBUFFERED=1
+
+if [[ ! -x "$PACK/bin/moai_cuda_check" ]]; then
+  echo "gpu-check.sh: $PACK/bin/moai_cuda_check not found: run scripts/gpu/pack.sh on the build machine and carry" \
+       "its output (see this file's header)" >&2
+  exit 2
+fi
+# Libraries: the pack's own (OpenBLAS...), then the GPU machine's CUDA 13 (toolkit, or the nvidia-* wheels that
+# PyTorch brings).
+LIBS="$PWD/$PACK/lib"
+for dir in /usr/local/cuda/lib64 /usr/local/cuda/lib; do [[ -d $dir ]] && LIBS="$LIBS:$dir"; done
+WHEEL_LIBS=$($PY - <<'PYEOF' 2>/dev/null
+import glob, os
+try:
+    import nvidia
+    roots = list(nvidia.__path__)
+except Exception:
+    roots = []
+print(":".join(sorted({os.path.dirname(p) for r in roots for p in glob.glob(os.path.join(r, "**", "lib*.so*"), recursive=True)})))
+PYEOF
+)
+[[ -n "$WHEEL_LIBS" ]] && LIBS="$LIBS:$WHEEL_LIBS"
+export LD_LIBRARY_PATH="$LIBS${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+declare -A RESULT
+run_step() {  # name, time limit in seconds, command...
+  local name=$1 limit=$2
+  shift 2
+  echo "=== $name ($(date -u +%H:%M:%S), limit ${limit}s): $*"
+  local start=$SECONDS
+  timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$OUTDIR/$name.log"
+  local rc=${PIPESTATUS[0]}
+  RESULT[$name]="rc=$rc $((SECONDS - start))s"
+  echo "=== $name: rc=$rc in $((SECONDS - start))s"
+}
+
+{
+  cat "$PACK/BUILD_INFO" 2>/dev/null
+  nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1
+  $PY -c "import torch, transformers; print('torch', torch.__version__, 'transformers', transformers.__version__)" 2>&1
+  ldd "$PACK/bin/moai_cuda_check" | grep -E "not found|cublas|cudart" || true
+} | tee "$OUTDIR/environment.log"
+
+run_step op-parity 120 "$PACK/bin/moai_cuda_tests" --gtest_color=no
+run_step train-compare 120 "$PACK/bin/moai_cuda_check" train-compare --steps 50
+run_step hf-compare 150 $PY scripts/gpu/hf_compare.py --bin "$PACK/bin/moai_cuda_check" --work "$WORK/hf" \
+  --json "$OUTDIR/hf_compare.json"
+
+if [[ $BENCH == 1 ]]; then
+  : >"$OUTDIR/bench.jsonl"
+  for preset in 0.6b 1.7b; do
+    for seq in 2048 4096; do
+      run_step "bench-moai-$preset-$seq" 90 "$PACK/bin/moai_cuda_check" bench --preset $preset --seq $seq \
+        --batch 1 --steps 5 --warmup 2
+      grep '^{' "$OUTDIR/bench-moai-$preset-$seq.log" >>"$OUTDIR/bench.jsonl"
+      run_step "bench-hf-$preset-$seq" 90 $PY scripts/gpu/hf_bench.py --preset $preset --seq $seq --batch 1 \
+        --steps 5 --warmup 2
+      grep '^{' "$OUTDIR/bench-hf-$preset-$seq.log" >>"$OUTDIR/bench.jsonl"
+    done
+  done
+fi
+rm -rf "$WORK"
+
+echo
+echo "=== summary (logs in $OUTDIR)"
+status=0
+for name in op-parity train-compare hf-compare; do
+  echo "  $name: ${RESULT[$name]:-not run}"
+  [[ "${RESULT[$name]:-rc=1}" == rc=0* ]] || status=1
+done
+if [[ $BENCH == 1 && -s "$OUTDIR/bench.jsonl" ]]; then
+  $PY - "$OUTDIR/bench.jsonl" <<'PYEOF'
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1]) if line.strip()]
+by_key = {}
+for r in rows:
+    by_key.setdefault((r["preset"], r["seq"]), {})["moai" if r["impl"] == "moai" else "hf"] = r
+print("  %-6s %5s  %12s %12s %6s  %7s %7s  %9s %9s" % ("preset", "seq", "moai tok/s", "hf tok/s", "ratio",
+                                                       "moai MFU", "hf MFU", "moai GiB", "hf GiB"))
+for (preset, seq), pair in sorted(by_key.items()):
+    m, h = pair.get("moai"), pair.get("hf")
+    ratio = m["tokens_per_s"] / h["tokens_per_s"] if m and h else float("nan")
+    f = lambda r, k, fmt: fmt % r[k] if r else "-"
+    print("  %-6s %5d  %12s %12s %6.2f  %7s %7s  %9s %9s" % (preset, seq, f(m, "tokens_per_s", "%.0f"),
+          f(h, "tokens_per_s", "%.0f"), ratio, f(m, "mfu", "%.3f"), f(h, "mfu", "%.3f"),
+          f(m, "peak_memory_gib", "%.1f"), f(h, "peak_memory_gib", "%.1f")))
+PYEOF
+fi
+exit $status
