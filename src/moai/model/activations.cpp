@@ -34,7 +34,7 @@ class Carver {
 
 }  // namespace
 
-Qwen3Model::Arena::Arena(ops::Backend& b, const Qwen3Config& c, int64_t max_batch, int64_t max_seq, bool training,
+Qwen3Model::Arena::Arena(ops::Backend* b, const Qwen3Config& c, int64_t max_batch, int64_t max_seq, bool training,
                          bool checkpointing)
     : backend(b) {
   const int64_t N = max_batch * max_seq, C = c.hidden_size, F = c.intermediate_size;
@@ -96,7 +96,8 @@ Qwen3Model::Arena::Arena(ops::Backend& b, const Qwen3Config& c, int64_t max_batc
   carver.add(&rope_cos, rope_positions * (c.head_dim / 2));
   carver.add(&rope_sin, rope_positions * (c.head_dim / 2));
   bytes = carver.total_bytes();
-  memory = backend.allocate(bytes);
+  if (!backend) return;
+  memory = backend->allocate(bytes);
   carver.assign(memory);
   if (!per_layer)
     for (int64_t l = 1; l < L; ++l) layers[size_t(l)] = layers[0];
@@ -104,6 +105,13 @@ Qwen3Model::Arena::Arena(ops::Backend& b, const Qwen3Config& c, int64_t max_batc
   host_positions.resize(size_t(N));
 }
 
-Qwen3Model::Arena::~Arena() { backend.deallocate(memory); }
+Qwen3Model::Arena::~Arena() {
+  if (backend) backend->deallocate(memory);
+}
+
+size_t Qwen3Model::estimate_activation_bytes(const Qwen3Config& config, const ModelOptions& options) {
+  const int64_t max_seq = options.max_seq > 0 ? options.max_seq : config.max_position_embeddings;
+  return Arena(nullptr, config, options.max_batch, max_seq, options.training, options.gradient_checkpointing).bytes;
+}
 
 }  // namespace moai::model

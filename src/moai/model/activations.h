@@ -46,7 +46,7 @@ struct BackwardScratch {
 };
 
 struct Qwen3Model::Arena {
-  ops::Backend& backend;
+  ops::Backend* backend;  // null: a dry run that only computes `bytes` (moai model info)
   void* memory = nullptr;
   size_t bytes = 0;
   int64_t max_tokens = 0;
@@ -71,7 +71,7 @@ struct Qwen3Model::Arena {
   std::vector<float> host_losses;
   std::vector<int32_t> host_positions;
 
-  Arena(ops::Backend& b, const Qwen3Config& config, int64_t max_batch, int64_t max_seq, bool training,
+  Arena(ops::Backend* b, const Qwen3Config& config, int64_t max_batch, int64_t max_seq, bool training,
         bool checkpointing);
   ~Arena();
 };

@@ -19,7 +19,7 @@ Qwen3Model::Qwen3Model(const Qwen3Config& config, ops::Backend& backend, const M
   const size_t param_bytes = size_t(layout_.total_floats()) * sizeof(float);
   params_ = static_cast<float*>(backend_.allocate(param_bytes));
   if (options_.training) grads_ = static_cast<float*>(backend_.allocate(param_bytes));
-  arena_ = std::make_unique<Arena>(backend_, config_, options_.max_batch, options_.max_seq, options_.training,
+  arena_ = std::make_unique<Arena>(&backend_, config_, options_.max_batch, options_.max_seq, options_.training,
                                    options_.gradient_checkpointing);
   const ops::RopeTables tables = ops::rope_tables(config_.rope_params(), arena_->rope_positions);
   backend_.copy_to_device(arena_->rope_cos, tables.cos.data(), tables.cos.size() * sizeof(float));

@@ -92,6 +92,8 @@ class Qwen3Model {
   size_t grad_bytes() const;
   size_t activation_bytes() const;
 
+  // The arena a model with these options would allocate, without allocating it.
+  static size_t estimate_activation_bytes(const Qwen3Config& config, const ModelOptions& options);
   static int64_t count_valid_labels(const Batch& batch, int ignore_index = -100);
 
  private:
