@@ -4,7 +4,8 @@
 #      outputs catch unwritten elements)
 #   2. train-compare: 50 steps of a tiny model on CPU and CUDA, loss curves within tolerance
 #   3. hf-compare: logits, loss and every gradient vs HF transformers' Qwen3ForCausalLM (scripts/gpu/hf_compare.py)
-#   4. benchmark: training step tokens/s, MFU, peak memory of moai and HF transformers, Qwen3-0.6B/1.7B shapes at
+#   4. nccl: the NCCL communicator at world size 1 (moai_nccl_check)
+#   5. benchmark: training step tokens/s, MFU, peak memory of moai and HF transformers, Qwen3-0.6B/1.7B shapes at
 #      seq 2048 and 4096, in the same call (skipped with --no-bench)
 # Prebuilt binaries come from scripts/gpu/pack.sh, run beforehand on the build machine; from a session with a GPU:
 #   run(command="scripts/gpu-check.sh build-cuda-pack/pack", carry=["build-cuda-pack/pack"], timeout_s=570)
@@ -72,6 +73,8 @@ run_step train-compare 120 "$PACK/bin/moai_cuda_check" train-compare --steps 50
 run_step hf-compare 150 $PY scripts/gpu/hf_compare.py --bin "$PACK/bin/moai_cuda_check" --work "$WORK/hf" \
   --json "$OUTDIR/hf_compare.json"
 
+run_step nccl 60 "$PACK/bin/moai_nccl_check"
+
 if [[ $BENCH == 1 ]]; then
   : >"$OUTDIR/bench.jsonl"
   for preset in 0.6b 1.7b; do
@@ -90,7 +93,7 @@ rm -rf "$WORK"
 echo
 echo "=== summary (logs in $OUTDIR)"
 status=0
-for name in op-parity train-compare hf-compare; do
+for name in op-parity train-compare hf-compare nccl; do
   echo "  $name: ${RESULT[$name]:-not run}"
   [[ "${RESULT[$name]:-rc=1}" == rc=0* ]] || status=1
 done
