@@ -182,6 +182,8 @@ const std::vector<ConfigField>& train_config_fields() {
       {"max_bad_steps", &C::max_bad_steps,
        "stop after this many consecutive steps with NaN/Inf loss or gradients"},
       {"peak_tflops", &C::peak_tflops, "peak TFLOP/s per rank for the MFU column; 0 hides it"},
+      {"debug_kill_at", &C::debug_kill_at,
+       "testing: SIGKILL this process at step:N (after update N), save:N (mid-save) or eval:N"},
       {"num_proc", &C::num_proc, "accepted for compatibility; tokenisation uses --threads"},
       {"dataloader_num_workers", &C::dataloader_num_workers,
        "accepted for compatibility; the loader is memory-mapped"},

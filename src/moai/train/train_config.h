@@ -81,6 +81,7 @@ struct TrainConfig {
   int64_t threads = 0;         // 0: default
   int64_t max_bad_steps = 10;  // consecutive non-finite steps before stopping
   double peak_tflops = 0;      // per rank, for MFU; 0: not shown
+  std::string debug_kill_at;   // tests: "step:N", "save:N" or "eval:N" SIGKILLs the process there
 
   // Accepted for compatibility with the original's flags and YAML; they have no effect in moai and
   // say so when set to a non-default value (see docs/training.md).

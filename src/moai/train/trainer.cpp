@@ -1,0 +1,540 @@
+#include "moai/train/trainer.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "moai/core/error.h"
+#include "moai/core/file_util.h"
+#include "moai/core/interrupt.h"
+#include "moai/core/log.h"
+#include "moai/core/progress.h"
+#include "moai/core/thread_pool.h"
+#include "moai/data/loader.h"
+#include "moai/model/hf_checkpoint.h"
+#include "moai/model/qwen3_model.h"
+#include "moai/tokenizer/tokenizer.h"
+#include "moai/train/adamw.h"
+#include "moai/train/checkpoint.h"
+#include "moai/train/grad_clip.h"
+#include "moai/train/lr_schedule.h"
+#include "moai/train/metrics.h"
+#include "moai/train/trainer_setup.h"
+
+namespace moai::train {
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// --debug_kill_at "what:N": the test harness's deterministic stand-in for `kill -9` at a chosen
+// point.
+void maybe_kill(const TrainConfig& config, const std::string& what, int64_t step) {
+  if (config.debug_kill_at == what + ":" + std::to_string(step)) {
+    std::fprintf(stderr, "moai: debug_kill_at %s: SIGKILL\n", config.debug_kill_at.c_str());
+    std::fflush(stderr);
+    ::raise(SIGKILL);
+  }
+}
+
+ops::LossConfig loss_config_of(const TrainConfig& config) {
+  ops::LossConfig loss;
+  loss.focal_gamma = static_cast<float>(config.focal_gamma);
+  loss.smoothing = static_cast<float>(config.smoothing);
+  if (config.loss_type == "cross_entropy") {
+    loss.ce_weight = 1, loss.focal_weight = 0, loss.smooth_weight = 0;
+  } else if (config.loss_type == "focal") {
+    loss.ce_weight = 0, loss.focal_weight = 1, loss.smooth_weight = 0;
+  } else if (config.loss_type == "label_smoothing") {
+    loss.ce_weight = 0, loss.focal_weight = 0, loss.smooth_weight = 1;
+  } else {
+    const double total = config.ce_weight + config.focal_weight + config.smooth_weight;
+    if (std::abs(total - 1.0) > 1e-6)
+      throw_input_error("ce_weight/focal_weight/smooth_weight",
+                        "must sum to 1, got " + std::to_string(total));
+    loss.ce_weight = static_cast<float>(config.ce_weight);
+    loss.focal_weight = static_cast<float>(config.focal_weight);
+    loss.smooth_weight = static_cast<float>(config.smooth_weight);
+  }
+  return loss;
+}
+
+model::Batch model_batch(const data::Batch& batch) {
+  return {batch.batch_size, batch.seq_len,      batch.input_ids,
+          batch.labels,     batch.position_ids, batch.segment_ids};
+}
+
+// MemAvailable from /proc/meminfo in bytes (0 when unknown).
+double available_memory_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  double kilobytes = 0;
+  std::string unit;
+  while (meminfo >> key >> kilobytes >> unit)
+    if (key == "MemAvailable:") return kilobytes * 1024.0;
+  return 0;
+}
+
+void write_generation_config(const std::string& dir, const model::Qwen3Config& config,
+                             const tok::Tokenizer& tokenizer) {
+  nlohmann::ordered_json out;
+  const auto& special = tokenizer.special_ids();
+  if (special.bos) out["bos_token_id"] = *special.bos;
+  std::vector<int64_t> eos;
+  if (special.im_end) eos.push_back(*special.im_end);
+  if (special.eos && (!special.im_end || *special.eos != *special.im_end))
+    eos.push_back(*special.eos);
+  if (!eos.empty())
+    out["eos_token_id"] =
+        eos.size() == 1 ? nlohmann::ordered_json(eos[0]) : nlohmann::ordered_json(eos);
+  if (special.pad) out["pad_token_id"] = *special.pad;
+  out["max_length"] = config.max_position_embeddings;
+  out["transformers_version"] = "4.51.0";
+  write_file_atomic((fs::path(dir) / "generation_config.json").string(), out.dump(2) + "\n");
+}
+
+// Everything the step loop needs, built once.
+struct Run {
+  const TrainConfig& config;
+  Communicator& comm;
+  const TrainerHooks& hooks;
+  std::string tokenizer_path;
+  std::unique_ptr<tok::Tokenizer> tokenizer;
+  std::unique_ptr<data::PreparedDataset> dataset;
+  std::unique_ptr<data::PreparedDataset> eval_dataset;  // null: dataset's validation split, if any
+  std::unique_ptr<data::BatchLoader> loader;
+  std::unique_ptr<data::BatchLoader> eval_loader;
+  std::unique_ptr<ops::Backend> backend;
+  std::unique_ptr<model::Qwen3Model> model;
+  std::unique_ptr<AdamW> optimizer;
+  model::Qwen3Config model_config;
+  ops::LossConfig loss;
+  ScheduleConfig schedule;
+  TrainerState state;
+  MetricsLog metrics;
+  std::unique_ptr<CheckpointManager> checkpoints;
+  std::vector<data::Batch> micro_batches;
+  std::vector<float>
+      host_buffer;  // checkpoint staging (CPU backend: params are host memory already)
+  double flops_per_token = 0;
+};
+
+void save_checkpoint(Run& run, TrainResult& result) {
+  const int64_t step = run.state.step;
+  if (run.comm.is_root()) {
+    run.state.loader_state = run.loader->state().to_json();
+    const int64_t n = run.model->layout().total_floats();
+    run.host_buffer.resize(static_cast<size_t>(n));
+    result.last_checkpoint = run.checkpoints->save(step, [&](const std::string& dir) {
+      run.model->get_params(run.host_buffer.data());
+      model::save_hf_model(dir, run.model_config, run.model->layout(), run.host_buffer.data());
+      maybe_kill(run.config, "save", step);  // half-written: weights present, no marker
+      run.tokenizer->save(dir);
+      write_generation_config(dir, run.model_config, *run.tokenizer);
+      std::vector<float> m(static_cast<size_t>(n)), v(static_cast<size_t>(n));
+      run.backend->copy_to_host(m.data(), run.optimizer->m(), m.size() * sizeof(float));
+      run.backend->copy_to_host(v.data(), run.optimizer->v(), v.size() * sizeof(float));
+      save_optimizer_moments(dir, m.data(), v.data(), n, run.optimizer->step_count());
+      write_file_atomic((fs::path(dir) / "trainer_state.json").string(),
+                        run.state.to_json() + "\n");
+      write_file_atomic((fs::path(dir) / "train_config.json").string(),
+                        train_config_to_json(run.config) + "\n");
+    });
+  }
+  run.comm.barrier();
+}
+
+void resume_from(Run& run, const CheckpointInfo& checkpoint, TrainResult& result) {
+  const std::string where = (fs::path(checkpoint.path) / "trainer_state.json").string();
+  run.state = TrainerState::from_json(read_file(where), where);
+  if (run.state.world_size != run.comm.world_size())
+    throw_input_error(where,
+                      "saved by a run with " + std::to_string(run.state.world_size) +
+                          " ranks; resume with the same number (the data order depends on it)");
+  if (run.state.seed != static_cast<uint64_t>(run.config.seed))
+    throw_input_error(where, "saved with --seed " + std::to_string(run.state.seed) + ", not " +
+                                 std::to_string(run.config.seed));
+  const int64_t n = run.model->layout().total_floats();
+  std::vector<float> host(static_cast<size_t>(n));
+  model::load_hf_weights(checkpoint.path, run.model->layout(), host.data());
+  run.model->set_params(host.data());
+  std::vector<float> v(static_cast<size_t>(n));
+  load_optimizer_moments(checkpoint.path, host.data(), v.data(), n);
+  run.backend->copy_to_device(run.optimizer->m(), host.data(), host.size() * sizeof(float));
+  run.backend->copy_to_device(run.optimizer->v(), v.data(), v.size() * sizeof(float));
+  run.optimizer->set_step_count(run.state.optimizer_steps);
+  run.loader->restore(data::LoaderState::from_json(run.state.loader_state));
+  result.resumed_from_step = run.state.step;
+  if (run.comm.is_root())
+    std::fprintf(stderr, "resumed from %s (step %lld)\n", checkpoint.path.c_str(),
+                 static_cast<long long>(run.state.step));
+}
+
+// Mean loss and perplexity over the whole held-out split (every rank its share, summed).
+bool evaluate(Run& run, TrainResult& result) {
+  if (!run.eval_loader) return false;
+  maybe_kill(run.config, "eval", run.state.step);
+  run.eval_loader->restore({0, 0, static_cast<uint64_t>(run.config.seed)});
+  uint64_t batches = run.eval_loader->batches_per_epoch();
+  if (run.config.eval_batches > 0) batches = std::min<uint64_t>(batches, run.config.eval_batches);
+  const ops::LossConfig cross_entropy = ops::LossConfig::cross_entropy();
+  double totals[2] = {0, 0};  // summed token losses, target tokens
+  data::Batch batch;
+  for (uint64_t index = 0; index < batches; ++index) {
+    run.eval_loader->next(batch);
+    if (batch.num_target_tokens == 0) continue;
+    totals[0] += run.model->forward(model_batch(batch), cross_entropy, 1.0, false);
+    totals[1] += static_cast<double>(batch.num_target_tokens);
+  }
+  run.comm.allreduce_sum(totals, 2);
+  if (totals[1] <= 0) return false;
+  const double mean = totals[0] / totals[1];
+  result.final_eval_loss = mean;
+  MetricsRecord record;
+  record.type = "eval";
+  record.step = run.state.step;
+  record.eval_loss = mean;
+  record.eval_ppl = std::exp(mean);
+  record.eval_tokens = static_cast<int64_t>(totals[1]);
+  if (run.comm.is_root()) {
+    run.metrics.append(record);
+    std::fprintf(stderr, "\reval @ step %lld: loss %.4f, perplexity %.2f (%lld tokens)\n",
+                 static_cast<long long>(record.step), mean, record.eval_ppl,
+                 static_cast<long long>(record.eval_tokens));
+  }
+  return true;
+}
+
+void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume) {
+  const TrainConfig& config = run.config;
+  run.checkpoints = std::make_unique<CheckpointManager>(config.output_dir, config.save_total_limit);
+  if (run.comm.is_root()) {
+    std::error_code ec;
+    fs::create_directories(config.output_dir, ec);
+    if (ec) throw_io_error(config.output_dir, "cannot create: " + ec.message());
+    const int removed = run.checkpoints->remove_partial();
+    if (removed)
+      MOAI_INFO("removed " << removed << " unfinished checkpoint(s) of an interrupted save");
+  }
+  run.comm.barrier();
+  resume = run.checkpoints->resolve_resume(config.resume_from_checkpoint);
+  if (!resume && config.resume_from_checkpoint == "auto" && run.comm.is_root())
+    MOAI_INFO("no complete checkpoint in " << config.output_dir << ": starting from scratch");
+
+  run.tokenizer_path = resolve_tokenizer_path(config);
+  run.tokenizer = std::make_unique<tok::Tokenizer>(tok::Tokenizer::load(run.tokenizer_path));
+  std::vector<std::string> sources = config.dataset;
+  sources.insert(sources.end(), config.train_file.begin(), config.train_file.end());
+  const double hold_out = config.eval_dataset.empty() && config.evaluation_strategy != "no"
+                              ? config.eval_fraction
+                              : 0.0;
+  run.dataset = std::make_unique<data::PreparedDataset>(
+      open_training_data(config, sources, run.tokenizer_path, hold_out, run.comm, "prepared"));
+  if (!config.eval_dataset.empty())
+    run.eval_dataset = std::make_unique<data::PreparedDataset>(open_training_data(
+        config, {config.eval_dataset}, run.tokenizer_path, 0.0, run.comm, "prepared_eval"));
+  const bool want_sft = config.mode == "sft";
+  if ((run.dataset->mode() == data::DatasetMode::kSft) != want_sft)
+    throw_input_error("--dataset", std::string("prepared for ") +
+                                       (want_sft ? "pretraining" : "SFT") + " but --mode is " +
+                                       config.mode);
+
+  run.model_config = resolve_model_config(config, resume ? resume->path : "");
+  validate_qwen3_config(run.model_config, "model config");
+  if (run.dataset->manifest().vocab_size > static_cast<uint64_t>(run.model_config.vocab_size))
+    throw_input_error("--model_config", "vocab_size " +
+                                            std::to_string(run.model_config.vocab_size) +
+                                            " is smaller than the tokenizer's " +
+                                            std::to_string(run.dataset->manifest().vocab_size));
+  if (config.max_seq_length > run.model_config.max_position_embeddings)
+    throw_input_error("--max_seq_length",
+                      std::to_string(config.max_seq_length) +
+                          " exceeds the model's "
+                          "max_position_embeddings " +
+                          std::to_string(run.model_config.max_position_embeddings));
+
+  int threads = static_cast<int>(config.threads);
+  if (threads == 0)
+    threads = std::max<int>(1, static_cast<int>(default_thread_count()) / run.comm.world_size());
+  run.backend = ops::make_cpu_backend(threads);
+  run.model = std::make_unique<model::Qwen3Model>(
+      run.model_config, *run.backend,
+      model::ModelOptions{config.batch_size, config.max_seq_length, true,
+                          config.gradient_checkpointing});
+  // Refuse before touching the memory: parameters, gradients, two moments, the activation arena.
+  const double need =
+      static_cast<double>(run.model->param_bytes() + run.model->grad_bytes() +
+                          2 * run.model->param_bytes() + run.model->activation_bytes());
+  const double available = available_memory_bytes();
+  if (available > 0 && need * run.comm.world_size() > available)
+    throw_input_error("model/batch", "training needs about " + format_bytes(need) + " per rank (x" +
+                                         std::to_string(run.comm.world_size()) +
+                                         " ranks) but only " + format_bytes(available) +
+                                         " is available; lower --batch_size or "
+                                         "--max_seq_length, or use --gradient_checkpointing");
+  AdamWConfig adamw;
+  adamw.beta1 = static_cast<float>(config.adam_beta1);
+  adamw.beta2 = static_cast<float>(config.adam_beta2);
+  adamw.eps = static_cast<float>(config.adam_epsilon);
+  adamw.weight_decay = static_cast<float>(config.weight_decay);
+  run.optimizer = std::make_unique<AdamW>(*run.backend, run.model->layout(), adamw);
+  if (!config.pretrained_model.empty()) {
+    std::vector<float> host(static_cast<size_t>(run.model->layout().total_floats()));
+    model::load_hf_weights(config.pretrained_model, run.model->layout(), host.data());
+    run.model->set_params(host.data());
+  } else {
+    run.model->init_weights(static_cast<uint64_t>(config.seed));
+  }
+  run.loss = loss_config_of(config);
+  run.flops_per_token = model::model_stats(run.model_config, config.max_seq_length).flops_per_token;
+
+  data::LoaderOptions loader;
+  loader.seq_len = config.max_seq_length;
+  loader.batch_size = config.batch_size;
+  loader.seed = static_cast<uint64_t>(config.seed);
+  loader.rank = run.comm.rank();
+  loader.world_size = run.comm.world_size();
+  loader.packing = config.packing;
+  const auto& special = run.tokenizer->special_ids();
+  loader.pad_token_id = static_cast<int32_t>(special.pad   ? *special.pad
+                                             : special.eos ? *special.eos
+                                                           : 0);
+  run.loader = data::make_loader(*run.dataset, loader);
+  if (config.evaluation_strategy != "no") {
+    const data::PreparedDataset& held_out = run.eval_dataset ? *run.eval_dataset : *run.dataset;
+    const std::string split = run.eval_dataset ? "train" : "validation";
+    if (held_out.num_documents(split) > 0) {
+      data::LoaderOptions eval = loader;
+      eval.split = split;
+      eval.shuffle = false;
+      run.eval_loader = data::make_loader(held_out, eval);
+    } else if (run.comm.is_root()) {
+      MOAI_WARN(
+          "no held-out data (the validation split is empty): evaluation is skipped; give "
+          "--eval_dataset or a larger --eval_fraction");
+    }
+  }
+
+  const int64_t micro_per_epoch = static_cast<int64_t>(run.loader->batches_per_epoch());
+  int64_t total = config.max_steps;
+  if (total <= 0)
+    total =
+        static_cast<int64_t>(std::ceil(config.num_epochs * static_cast<double>(micro_per_epoch) /
+                                       static_cast<double>(config.gradient_accumulation_steps)));
+  run.schedule.kind = parse_schedule_kind(config.lr_scheduler, "lr_scheduler");
+  run.schedule.peak_lr = config.learning_rate;
+  run.schedule.total_steps = total;
+  run.schedule.warmup_steps = resolve_warmup(config.warmup_steps, config.warmup_ratio, total);
+  run.schedule.min_lr_ratio = config.min_lr_ratio >= 0
+                                  ? config.min_lr_ratio
+                                  : (run.schedule.kind == ScheduleKind::kWsd ? 0.1 : 0.0);
+  run.schedule.decay_fraction = config.decay_ratio;
+  run.schedule.decay_shape = parse_decay_shape(config.decay_shape, "decay_shape");
+  validate_schedule(run.schedule);
+  result.total_steps = total;
+
+  run.state.seed = static_cast<uint64_t>(config.seed);
+  run.state.world_size = run.comm.world_size();
+  if (resume) resume_from(run, *resume, result);
+  if (run.comm.is_root()) {
+    run.metrics.open((fs::path(config.output_dir) / "metrics.jsonl").string(),
+                     resume ? run.state.step : 0);
+    const int64_t params = run.model->layout().num_parameters();
+    std::fprintf(
+        stderr,
+        "moai train (%s): %lld parameters, %s; %s; %lld steps x %lld micro-batches x %lld rows x "
+        "%lld tokens x %d rank(s); %lld micro-batches per epoch per rank; lr %g %s, warmup %lld\n",
+        config.mode.c_str(), static_cast<long long>(params), run.backend->name().c_str(),
+        run.comm.name().c_str(), static_cast<long long>(total),
+        static_cast<long long>(config.gradient_accumulation_steps),
+        static_cast<long long>(config.batch_size), static_cast<long long>(config.max_seq_length),
+        run.comm.world_size(), static_cast<long long>(micro_per_epoch), config.learning_rate,
+        schedule_kind_name(run.schedule.kind).c_str(),
+        static_cast<long long>(run.schedule.warmup_steps));
+  }
+  run.micro_batches.resize(static_cast<size_t>(config.gradient_accumulation_steps));
+}
+
+}  // namespace
+
+TrainResult run_training(const TrainConfig& config, Communicator& comm, const TrainerHooks& hooks) {
+  validate_train_config(config);
+  if (config.sequential)
+    throw_input_error("--sequential",
+                      "staged training over several datasets is not implemented yet; "
+                      "run moai train once per dataset with --pretrained_model");
+  TrainResult result;
+  Run run{config, comm, hooks};
+  std::optional<CheckpointInfo> resume;
+  setup(run, result, resume);
+  TrainerState& state = run.state;
+  const int64_t total = result.total_steps;
+  const int64_t accumulation = config.gradient_accumulation_steps;
+  const int64_t num_floats = run.model->layout().total_floats();
+  const int64_t micro_per_epoch = static_cast<int64_t>(run.loader->batches_per_epoch());
+
+  std::unique_ptr<ProgressBar> progress;
+  if (comm.is_root() && hooks.show_progress) {
+    progress = std::make_unique<ProgressBar>("train", static_cast<uint64_t>(total), "steps");
+    progress->set(static_cast<uint64_t>(state.step));
+  }
+  const Clock::time_point segment_start = Clock::now();
+  const double elapsed_before = state.elapsed_seconds;
+  Clock::time_point window_start = Clock::now();
+  int64_t window_tokens = 0;
+  bool stopped = false;
+
+  while (state.step < total) {
+    // 1-2. This step's micro-batches, then the step-wide token count and the stop vote.
+    const data::LoaderState before = run.loader->state();
+    double local[2] = {0, interrupt_requested() ? 1.0 : 0.0};
+    for (data::Batch& micro : run.micro_batches) {
+      run.loader->next(micro);
+      local[0] += static_cast<double>(micro.num_target_tokens);
+    }
+    comm.allreduce_sum(local, 2);
+    if (local[1] > 0) {
+      run.loader->restore(before);  // the checkpoint must start this step again, not skip it
+      stopped = true;
+      break;
+    }
+    const double step_tokens = local[0];
+
+    // 3. Forward/backward every micro-batch with the step-wide normaliser.
+    run.model->zero_grads();
+    double loss = 0;
+    if (step_tokens > 0) {
+      for (const data::Batch& micro : run.micro_batches) {
+        loss += run.model->forward(model_batch(micro), run.loss, step_tokens, true);
+        run.model->backward();
+      }
+    }
+    // 4. Sum over ranks (each rank's share was already divided by the global count).
+    comm.allreduce_sum_bucketed(run.model->grads(), num_floats);
+    comm.allreduce_sum(&loss, 1);
+    const double grad_norm = global_grad_norm(*run.backend, run.model->grads(), num_floats);
+    const double lr = learning_rate_at(run.schedule, state.step);
+
+    // 5. Update, or skip a non-finite step.
+    if (step_tokens <= 0 || !std::isfinite(loss) || !std::isfinite(grad_norm)) {
+      ++state.bad_steps_total;
+      ++state.bad_steps_in_row;
+      if (comm.is_root()) {
+        MetricsRecord skip;
+        skip.type = "skip";
+        skip.step = state.step + 1;
+        skip.reason = step_tokens <= 0 ? "no target tokens" : "non-finite loss or gradient";
+        run.metrics.append(skip);
+        MOAI_WARN("step " << state.step + 1 << ": " << skip.reason << " (loss " << loss
+                          << ", grad norm " << grad_norm << "): update skipped");
+      }
+      if (state.bad_steps_in_row >= config.max_bad_steps)
+        throw Error("training stopped: " + std::to_string(state.bad_steps_in_row) +
+                    " steps in a row had non-finite loss or gradients (last good checkpoint: " +
+                    (result.last_checkpoint.empty() ? "none" : result.last_checkpoint) +
+                    "); lower --learning_rate or check the data");
+    } else {
+      state.bad_steps_in_row = 0;
+      run.optimizer->step(run.model->params(), run.model->grads(), static_cast<float>(lr),
+                          clip_scale(grad_norm, config.max_grad_norm));
+      state.optimizer_steps = run.optimizer->step_count();
+      state.log_loss_sum += loss;
+      state.log_loss_count += 1;
+    }
+    ++state.step;
+    state.tokens_seen += static_cast<int64_t>(step_tokens);
+    window_tokens += static_cast<int64_t>(step_tokens);
+    result.last_loss = loss;
+
+    const bool last = state.step == total;
+    if (comm.is_root() && (state.step % std::max<int64_t>(1, config.logging_steps) == 0 || last) &&
+        state.log_loss_count > 0) {
+      const double window_seconds = std::max(1e-9, seconds_since(window_start));
+      MetricsRecord record;
+      record.type = "train";
+      record.step = state.step;
+      record.loss = state.log_loss_sum / static_cast<double>(state.log_loss_count);
+      record.lr = lr;
+      record.grad_norm = grad_norm;
+      record.tokens = state.tokens_seen;
+      record.tokens_per_s = static_cast<double>(window_tokens) / window_seconds;
+      record.elapsed_s = elapsed_before + seconds_since(segment_start);
+      record.epoch =
+          static_cast<double>(state.step * accumulation) / static_cast<double>(micro_per_epoch);
+      if (config.peak_tflops > 0)
+        record.mfu = record.tokens_per_s / comm.world_size() * run.flops_per_token /
+                     (config.peak_tflops * 1e12);
+      run.metrics.append(record);
+      state.log_loss_sum = 0;
+      state.log_loss_count = 0;
+      window_tokens = 0;
+      window_start = Clock::now();
+      if (progress) {
+        std::ostringstream suffix;
+        suffix.precision(4);
+        suffix << "loss " << record.loss << " lr " << record.lr << " gnorm " << record.grad_norm
+               << " tok/s " << static_cast<int64_t>(record.tokens_per_s);
+        if (record.mfu >= 0) suffix << " mfu " << 100 * record.mfu << "%";
+        progress->set_suffix(suffix.str());
+      }
+    }
+    if (progress) progress->set(static_cast<uint64_t>(state.step));
+    maybe_kill(config, "step", state.step);
+
+    if (config.evaluation_strategy != "no" && config.eval_steps > 0 &&
+        state.step % config.eval_steps == 0 && !last)
+      evaluate(run, result);
+    if (config.save_steps > 0 && state.step % config.save_steps == 0 && !last) {
+      state.elapsed_seconds = elapsed_before + seconds_since(segment_start);
+      save_checkpoint(run, result);
+    }
+  }
+  if (progress) progress->finish();
+  result.steps_done = state.step;
+  result.bad_steps = state.bad_steps_total;
+  state.elapsed_seconds = elapsed_before + seconds_since(segment_start);
+
+  if (stopped) {
+    save_checkpoint(run, result);
+    result.interrupted = true;
+    if (comm.is_root())
+      std::fprintf(stderr,
+                   "interrupted by signal %d after step %lld: saved %s; resume with "
+                   "--resume_from_checkpoint auto\n",
+                   interrupt_signal(), static_cast<long long>(state.step),
+                   result.last_checkpoint.c_str());
+    run.metrics.close();
+    return result;
+  }
+  if (config.evaluation_strategy != "no") evaluate(run, result);
+  save_checkpoint(run,
+                  result);  // lets a later run continue (--resume_from_checkpoint auto, more steps)
+  result.final_model_dir = (fs::path(config.output_dir) / "final_model").string();
+  if (comm.is_root()) {
+    std::vector<float> host(static_cast<size_t>(num_floats));
+    run.model->get_params(host.data());
+    model::save_hf_model(result.final_model_dir, run.model_config, run.model->layout(),
+                         host.data());
+    run.tokenizer->save(result.final_model_dir);
+    write_generation_config(result.final_model_dir, run.model_config, *run.tokenizer);
+    std::fprintf(stderr, "done: %lld steps, %lld target tokens, %.1f s; model saved to %s\n",
+                 static_cast<long long>(state.step), static_cast<long long>(state.tokens_seen),
+                 state.elapsed_seconds, result.final_model_dir.c_str());
+  }
+  comm.barrier();
+  run.metrics.close();
+  return result;
+}
+
+}  // namespace moai::train
