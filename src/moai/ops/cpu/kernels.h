@@ -127,103 +127,7 @@ void rope_apply(T* x, const int32_t* position_ids, const float* cos, const float
   }
 }
 
-// ---- attention ----------------------------------------------------------------------------------------------
-template <typename T>
-inline T dot_product(const T* a, const T* b, int64_t count) {
-  T sum = 0;
-#pragma omp simd reduction(+ : sum)
-  for (int64_t i = 0; i < count; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
-// One query row at a time: scores over its visible keys live in a [kv_len] scratch row per thread, never T x T.
-template <typename T>
-void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const int32_t* segment_ids,
-                       const AttentionShape& s) {
-  const int64_t D = s.head_dim, H = s.heads, KV = s.kv_heads, group = H / KV;
-  const int64_t kv_stride = s.kv_batch_stride ? s.kv_batch_stride : s.kv_len * KV * D;
-  const int64_t offset = s.kv_len - s.q_len;
-  const int64_t tasks = s.batch * H * s.q_len;
-#pragma omp parallel
-  {
-    T* scores = scratch<T>(size_t(s.kv_len), 0);
-#pragma omp for schedule(static)
-    for (int64_t task = 0; task < tasks; ++task) {
-      const int64_t b = task / (H * s.q_len), h = (task / s.q_len) % H, t = task % s.q_len;
-      const int64_t kvh = h / group, pos = offset + t;
-      const T* qv = q + ((b * s.q_len + t) * H + h) * D;
-      const T* kb = k + b * kv_stride + kvh * D;
-      const T* vb = v + b * kv_stride + kvh * D;
-      const int32_t* seg = segment_ids ? segment_ids + b * s.kv_len : nullptr;
-      T max_score = -INFINITY;
-      for (int64_t key = 0; key <= pos; ++key) {
-        if (seg && seg[key] != seg[pos]) {
-          scores[key] = -INFINITY;
-          continue;
-        }
-        scores[key] = dot_product(qv, kb + key * KV * D, D) * T(s.scale);
-        max_score = std::max(max_score, scores[key]);
-      }
-      T* o = out + ((b * s.q_len + t) * H + h) * D;
-      std::fill(o, o + D, T(0));
-      T sum = 0;
-      for (int64_t key = 0; key <= pos; ++key) {
-        if (scores[key] == -INFINITY) continue;
-        const T p = std::exp(scores[key] - max_score);
-        sum += p;
-        const T* vv = vb + key * KV * D;
-#pragma omp simd
-        for (int64_t d = 0; d < D; ++d) o[d] += p * vv[d];
-      }
-      const T inv = T(1) / sum;
-      for (int64_t d = 0; d < D; ++d) o[d] *= inv;
-      if (lse) lse[(b * H + h) * s.q_len + t] = max_score + std::log(sum);
-    }
-  }
-}
-
-// Threads own (batch, kv head) pairs, so dk/dv of a kv head are written by one thread in a fixed order.
-template <typename T>
-void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const T* lse, const T* q, const T* k,
-                        const T* v, const int32_t* segment_ids, const AttentionShape& s) {
-  const int64_t D = s.head_dim, H = s.heads, KV = s.kv_heads, group = H / KV, L = s.q_len;
-#pragma omp parallel for schedule(static)
-    for (int64_t task = 0; task < s.batch * KV; ++task) {
-      const int64_t b = task / KV, kvh = task % KV;
-      for (int64_t t = 0; t < L; ++t) {
-        std::fill(dk + ((b * L + t) * KV + kvh) * D, dk + ((b * L + t) * KV + kvh + 1) * D, T(0));
-        std::fill(dv + ((b * L + t) * KV + kvh) * D, dv + ((b * L + t) * KV + kvh + 1) * D, T(0));
-      }
-      const int32_t* seg = segment_ids ? segment_ids + b * L : nullptr;
-      for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
-        for (int64_t t = 0; t < L; ++t) {
-          const int64_t row = (b * L + t) * H + h;
-          const T* qv = q + row * D;
-          const T* dov = dout + row * D;
-          const T row_lse = lse[(b * H + h) * L + t];
-          const T delta = dot_product(dov, out + row * D, D);
-          T* dqv = dq + row * D;
-          std::fill(dqv, dqv + D, T(0));
-          for (int64_t key = 0; key <= t; ++key) {
-            if (seg && seg[key] != seg[t]) continue;
-            const int64_t kv_row = (b * L + key) * KV + kvh;
-            const T* kv = k + kv_row * D;
-            const T p = std::exp(dot_product(qv, kv, D) * T(s.scale) - row_lse);
-            const T dp = dot_product(dov, v + kv_row * D, D);
-            const T ds = p * (dp - delta) * T(s.scale);
-            T* dkv = dk + kv_row * D;
-            T* dvv = dv + kv_row * D;
-#pragma omp simd
-            for (int64_t d = 0; d < D; ++d) {
-              dqv[d] += ds * kv[d];
-              dkv[d] += ds * qv[d];
-              dvv[d] += p * dov[d];
-            }
-          }
-        }
-      }
-    }
-}
+// ---- attention: see attention.h -------------------------------------------------------------------------
 
 // ---- SwiGLU -------------------------------------------------------------------------------------------------
 template <typename T>
@@ -370,3 +274,5 @@ double sum_squares(const T* x, int64_t n) {
 }
 
 }  // namespace moai::ops::cpu
+
+#include "moai/ops/cpu/attention.h"  // after scratch()
