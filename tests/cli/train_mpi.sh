@@ -2,7 +2,7 @@
 # Data parallel: `mpirun -np 2` with micro-batch B must give the same loss curve as 1 rank with 2B (the
 # same rows per step, losses normalised by the step-wide token count), up to fp32 summation order.
 # Also gradient accumulation: 1 micro-batch of 8 rows vs 4 micro-batches of 2 rows.
-source "$(dirname "$0")/train_common.sh"
+source "$(dirname "$0")/train_common.bash"
 if ! command -v mpirun > /dev/null; then echo "SKIP: mpirun not installed"; exit 0; fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 

@@ -3,7 +3,7 @@
 # checkpoint, during evaluation, and once by an external kill -9 at an arbitrary moment), each time resumed
 # with --resume_from_checkpoint auto, must end with bitwise-identical weights and the same loss curve as
 # an uninterrupted run.
-source "$(dirname "$0")/train_common.sh"
+source "$(dirname "$0")/train_common.bash"
 
 args=(train --mode pretrain --dataset "$WORK/data" --model_config "$WORK/model.json"
       --max_steps 14 --batch_size 2 --gradient_accumulation_steps 2 --max_seq_length 32
