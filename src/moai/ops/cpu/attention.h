@@ -13,11 +13,20 @@
 
 namespace moai::ops::cpu {
 
-// exp(x) for x <= 0: the vectorisable polynomial for float, libm for the double (gradient-check) twin.
+// row[j] <- exp(row[j] - shift) (-inf gives 0), returns the sum: the vectorised polynomial for float, libm
+// for the double (gradient-check) twin.
 template <typename T>
-inline T exp_le0(T x) {
-  if constexpr (sizeof(T) == 4) return exp_nonpositive(x);
-  else return std::exp(x);
+inline T exp_row(T* row, int64_t count, T shift) {
+  if constexpr (sizeof(T) == 4) {
+    return T(exp_shifted_sum(row, count, shift));
+  } else {
+    T sum = 0;
+    for (int64_t j = 0; j < count; ++j) {
+      row[j] = row[j] == T(-INFINITY) ? T(0) : std::exp(row[j] - shift);
+      sum += row[j];
+    }
+    return sum;
+  }
 }
 
 // dst[d * stride + j] = src[j * row + d] for j < rows: keys of one kv head as [D, rows].
@@ -66,13 +75,7 @@ void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const
           scores[j] = (seg && seg[j] != seg[pos]) ? T(-INFINITY) : scores[j] * scale;
           max_score = std::max(max_score, scores[j]);
         }
-        T sum = 0;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t j = 0; j < count; ++j) {
-          const T p = scores[j] == T(-INFINITY) ? T(0) : exp_le0(scores[j] - max_score);
-          scores[j] = p;
-          sum += p;
-        }
+        const T sum = exp_row(scores, count, max_score);
         T* o = out + ((b * Lq + t) * H + h) * D;
         std::fill(o, o + D, T(0));
         for (int64_t j = 0; j < count; ++j) {
@@ -127,12 +130,11 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const 
           for (int64_t d = 0; d < D; ++d) delta += dov[d] * out[row * D + d];
           score_row(probs, qv, kt, count, D, L);
           score_row(dprobs, dov, vt, count, D, L);
-          for (int64_t j = 0; j < count; ++j) {
-            const bool visible = !seg || seg[j] == seg[t];
-            const T p = visible ? exp_le0(std::min(T(0), probs[j] * scale - row_lse)) : T(0);
-            probs[j] = p;                                // P
-            dprobs[j] = p * (dprobs[j] - delta) * scale;  // dS (already times the scale)
-          }
+          for (int64_t j = 0; j < count; ++j)
+            probs[j] = (!seg || seg[j] == seg[t]) ? probs[j] * scale : T(-INFINITY);
+          exp_row(probs, count, row_lse);  // P
+#pragma omp simd
+          for (int64_t j = 0; j < count; ++j) dprobs[j] = probs[j] * (dprobs[j] - delta) * scale;  // dS
           T* dqv = dq + row * D;
           std::fill(dqv, dqv + D, T(0));
           for (int64_t j = 0; j < count; ++j) {

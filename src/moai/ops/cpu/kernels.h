@@ -155,10 +155,20 @@ void swiglu_backward(T* dgate, T* dup, const T* dout, const T* gate, const T* up
 // Row loss and (optionally) d(grad_scale * loss)/d(logits) written over the logits row in place.
 template <typename T>
 T loss_row(T* logits, int64_t v, int32_t label, const LossConfig& config, T grad_scale, bool want_grad) {
+  // Vectorised reductions (omp simd): a plain loop would be one dependent max/add per logit.
   T max_logit = logits[0];
-  for (int64_t i = 1; i < v; ++i) max_logit = std::max(max_logit, logits[i]);
-  double sum_logits = 0;
-  for (int64_t i = 0; i < v; ++i) sum_logits += double(logits[i]);
+#pragma omp simd reduction(max : max_logit)
+  for (int64_t i = 0; i < v; ++i) max_logit = logits[i] > max_logit ? logits[i] : max_logit;
+  double sum_logits = 0;  // label smoothing only
+  if (config.smooth_weight != 0) {
+    for (int64_t begin = 0; begin < v; begin += 256) {
+      const int64_t end = std::min(v, begin + 256);
+      T block = 0;
+#pragma omp simd reduction(+ : block)
+      for (int64_t i = begin; i < end; ++i) block += logits[i];
+      sum_logits += double(block);
+    }
+  }
   const T label_logit = logits[label];
   double sum_exp = 0;
   if constexpr (sizeof(T) == 4) {
