@@ -91,6 +91,7 @@ class Vocabulary {
   // An id the vocabulary skips (extension of a base with gaps): no string maps to it.
   void add_placeholder() { tokens_.emplace_back(); }
   const std::string& token(uint32_t id) const { return tokens_[id]; }
+  size_t ids_used() const { return tokens_.size(); }
   // Distinct token strings: HF's word_to_id.len(), which vocab_size is compared with.
   size_t size() const { return ids_.size(); }
   std::vector<std::string> release() { return std::move(tokens_); }
@@ -282,31 +283,38 @@ class BpeTrainingRun {
     const uint32_t new_id = vocab_.add_if_missing(vocab_.token(left) + vocab_.token(right));
     merges_.push_back({top.pair, new_id});
 
-    updates_.clear();
     for (const uint32_t w : position_pool_[top.positions]) merge_in_word(w, left, right, new_id);
     release_position_list(top.positions);
 
     // HF pushes one entry per pair that gained occurrences, carrying exactly the words where it
-    // gained.
-    std::sort(updates_.begin(), updates_.end());
-    for (size_t begin = 0; begin < updates_.size();) {
-      const Pair pair = updates_[begin].first;
-      size_t end = begin;
-      while (end < updates_.size() && updates_[end].first == pair) ++end;
-      const int64_t count = pair_counts_.get(pair);
+    // gained (and only if the pair's total count is positive).
+    for (const Gain& gain : gains_) {
+      gain_slot_[gain.side][gain.other] = -1;
+      const int64_t count = pair_counts_.get(gain.pair);
       if (count > 0) {
-        const uint32_t list = new_position_list();
-        std::vector<uint32_t>& positions = position_pool_[list];
-        for (size_t i = begin; i < end; ++i) {
-          if (positions.empty() || positions.back() != updates_[i].second) {
-            positions.push_back(updates_[i].second);
-          }
-        }
-        queue_.push_back({static_cast<uint64_t>(count), pair, list});
+        queue_.push_back({static_cast<uint64_t>(count), gain.pair, gain.list});
         std::push_heap(queue_.begin(), queue_.end(), QueueLess{});
+      } else {
+        release_position_list(gain.list);
       }
-      begin = end;
     }
+    gains_.clear();
+  }
+
+  // Records that word w gained an occurrence of (other, new id) (side 0) or (new id, other) (side
+  // 1). Every gained pair of one merge contains the new id, so (side, other) identifies it and a
+  // flat table indexed by id groups the words per pair without hashing or sorting.
+  void note_gain(int side, uint32_t other, Pair pair, uint32_t w) {
+    if (pair_left(pair) == pair_right(pair)) side = 0;  // (new, new) may arrive from either side
+    std::vector<int32_t>& slots = gain_slot_[side];
+    if (other >= slots.size()) slots.resize(std::max<size_t>(other + 1, vocab_.ids_used() * 2), -1);
+    int32_t& slot = slots[other];
+    if (slot < 0) {
+      slot = static_cast<int32_t>(gains_.size());
+      gains_.push_back({pair, new_position_list(), static_cast<uint8_t>(side), other});
+    }
+    std::vector<uint32_t>& words = position_pool_[gains_[slot].list];
+    if (words.empty() || words.back() != w) words.push_back(w);
   }
 
   // Merges every non-overlapping (left, right), scanning left to right, and records the pair-count
@@ -322,13 +330,13 @@ class BpeTrainingRun {
           const uint32_t prev = symbols[out - 1];
           pair_counts_[make_pair_key(prev, left)] -= count;
           pair_counts_[make_pair_key(prev, new_id)] += count;
-          updates_.emplace_back(make_pair_key(prev, new_id), w);
+          note_gain(0, prev, make_pair_key(prev, new_id), w);
         }
         if (in + 2 < size) {
           const uint32_t next = symbols[in + 2];
           pair_counts_[make_pair_key(right, next)] -= count;
           pair_counts_[make_pair_key(new_id, next)] += count;
-          updates_.emplace_back(make_pair_key(new_id, next), w);
+          note_gain(1, next, make_pair_key(new_id, next), w);
         }
         symbols[out++] = new_id;
         in += 2;
@@ -379,8 +387,15 @@ class BpeTrainingRun {
   std::vector<QueueEntry> queue_;
   std::vector<std::vector<uint32_t>> position_pool_;  // word lists owned by queue entries
   std::vector<uint32_t> free_lists_;
-  std::vector<std::pair<Pair, uint32_t>> updates_;  // (pair that gained, word) of the current merge
-  std::vector<std::pair<Pair, uint32_t>> merges_;   // (pair, new id) in creation order
+  struct Gain {
+    Pair pair;
+    uint32_t list;  // position list of the words where it gained
+    uint8_t side;
+    uint32_t other;
+  };
+  std::vector<Gain> gains_;                        // pairs that gained during the current merge
+  std::vector<int32_t> gain_slot_[2];              // by other id: index into gains_, -1 when none
+  std::vector<std::pair<Pair, uint32_t>> merges_;  // (pair, new id) in creation order
 };
 
 }  // namespace

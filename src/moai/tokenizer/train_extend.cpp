@@ -14,7 +14,9 @@
 namespace moai::tok {
 namespace {
 
-using Json = nlohmann::ordered_json;
+// Plain (std::map) JSON: ordered_json looks keys up linearly, quadratic for a 50k-token vocabulary.
+// Key order is not kept, which HF does not need; Tokenizer::save then writes its usual layout.
+using Json = nlohmann::json;
 namespace fs = std::filesystem;
 
 NormalForm normal_form_of(const Json& node, const std::string& where) {

@@ -99,23 +99,30 @@ std::string tokenizer_json_text(const BpeTrainResult& result, const TokenizerRec
   root["post_processor"] = byte_level_component(false, false, false);
   root["decoder"] = byte_level_component(false, false, false);
 
-  Json model;
-  model["type"] = "BPE";
-  model["dropout"] = nullptr;
-  model["unk_token"] = nullptr;
-  model["continuing_subword_prefix"] = nullptr;
-  model["end_of_word_suffix"] = nullptr;
-  model["fuse_unk"] = false;
-  model["byte_fallback"] = false;
-  model["ignore_merges"] = false;
-  Json vocab = Json::object();
-  for (size_t id = 0; id < result.vocab.size(); ++id) vocab[result.vocab[id]] = id;
-  model["vocab"] = std::move(vocab);
-  Json merges = Json::array();
-  for (const auto& [left, right] : result.merges) merges.push_back(Json::array({left, right}));
-  model["merges"] = std::move(merges);
-  root["model"] = std::move(model);
-  return dump(root, -1);
+  // The model is written by hand: an ordered_json object looks keys up linearly, which is quadratic
+  // for a vocabulary of tens of thousands of tokens. Strings are escaped by nlohmann as serde does.
+  std::string text = dump(root, -1);
+  text.pop_back();  // the closing brace; the model follows
+  text += R"(,"model":{"type":"BPE","dropout":null,"unk_token":null,)";
+  text += R"("continuing_subword_prefix":null,"end_of_word_suffix":null,"fuse_unk":false,)";
+  text += R"("byte_fallback":false,"ignore_merges":false,"vocab":{)";
+  for (size_t id = 0; id < result.vocab.size(); ++id) {
+    if (id > 0) text += ',';
+    text += dump(Json(result.vocab[id]), -1);
+    text += ':';
+    text += std::to_string(id);
+  }
+  text += R"(},"merges":[)";
+  for (size_t rank = 0; rank < result.merges.size(); ++rank) {
+    if (rank > 0) text += ',';
+    text += '[';
+    text += dump(Json(result.merges[rank].first), -1);
+    text += ',';
+    text += dump(Json(result.merges[rank].second), -1);
+    text += ']';
+  }
+  text += "]}}";
+  return text;
 }
 
 void save_trained_tokenizer(const std::string& dir, const BpeTrainResult& result,
