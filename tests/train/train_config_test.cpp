@@ -177,3 +177,20 @@ TEST(TrainConfig, JsonRoundTrip) {
 
 }  // namespace
 }  // namespace moai::train
+
+namespace moai::train {
+namespace {
+
+// The shipped example config must stay loadable and valid.
+TEST(TrainConfig, ShippedTinyConfigLoads) {
+  TrainConfig config;
+  load_train_config_yaml(config, test::source_dir() + "/configs/train_tiny.yaml");
+  config.dataset = {"data"};
+  EXPECT_NO_THROW(validate_train_config(config));
+  EXPECT_EQ(config.lr_scheduler, "wsd");
+  EXPECT_EQ(config.max_steps, 300);
+  EXPECT_EQ(config.model_config, "configs/tiny.json");
+}
+
+}  // namespace
+}  // namespace moai::train
