@@ -70,13 +70,14 @@ rm -rf "$OUT/pretrain"
 "$MOAI" train --mode pretrain --dataset "$OUT/data_pretrain" --model_config "$OUT/tiny.json" \
   --output_dir "$OUT/pretrain" --max_steps "$PRETRAIN_STEPS" --batch_size 8 --gradient_accumulation_steps 1 \
   --max_seq_length 128 --learning_rate 3e-3 --lr_scheduler wsd --weight_decay 0.1 \
-  --logging_steps 10 --eval_steps 50 --eval_batches 8 --save_steps 50 --save_total_limit 1
+  --logging_steps 10 --eval_steps 25 --eval_batches 8 --save_steps 50 --save_total_limit 1
+echo "validation loss by step (a uniform guess over $VOCAB tokens scores $(awk -v v="$VOCAB" 'BEGIN { printf "%.2f", log(v) }')):"
+jq -r 'select(.type=="eval") | "  step \(.step): \(.eval_loss * 1000 | round / 1000) (perplexity \(.eval_ppl | round))"' \
+  "$OUT/pretrain/metrics.jsonl"
 first_eval=$(jq -r 'select(.type=="eval") | .eval_loss' "$OUT/pretrain/metrics.jsonl" | head -1)
 last_eval=$(jq -r 'select(.type=="eval") | .eval_loss' "$OUT/pretrain/metrics.jsonl" | tail -1)
-first_train=$(jq -r 'select(.type=="train") | .loss' "$OUT/pretrain/metrics.jsonl" | head -1)
-echo "pretrain: train loss $first_train (first 10 steps) -> validation loss $first_eval (step 50) -> $last_eval (end)"
-awk -v a="$first_train" -v b="$last_eval" 'BEGIN { exit !(b < a - 1.0) }' ||
-  { echo "quickstart: the validation loss did not fall clearly ($first_train -> $last_eval)" >&2; exit 1; }
+awk -v a="$first_eval" -v b="$last_eval" 'BEGIN { exit !(b < a - 0.3) }' ||
+  { echo "quickstart: the validation loss did not fall clearly ($first_eval -> $last_eval)" >&2; exit 1; }
 "$MOAI" plot "$OUT/pretrain"
 
 # ---- 4. SFT --------------------------------------------------------------------------------------------
@@ -85,7 +86,7 @@ rm -rf "$OUT/sft"
 "$MOAI" train --mode sft --dataset "$CORPUS/qa_debian_faq.en.jsonl" --pretrained_model "$OUT/pretrain/final_model" \
   --output_dir "$OUT/sft" --max_steps "$SFT_STEPS" --batch_size 4 --gradient_accumulation_steps 1 \
   --max_seq_length 256 --packing --learning_rate 1e-3 --lr_scheduler cosine --eval_fraction 0.1 \
-  --logging_steps 10 --eval_steps 30 --save_steps 0
+  --logging_steps 10 --eval_steps 30 --eval_batches 4 --save_steps 0
 sft_first=$(jq -r 'select(.type=="train") | .loss' "$OUT/sft/metrics.jsonl" | head -1)
 sft_last=$(jq -r 'select(.type=="train") | .loss' "$OUT/sft/metrics.jsonl" | tail -1)
 echo "sft: train loss $sft_first -> $sft_last (answer tokens only)"
