@@ -109,6 +109,13 @@ BpeModel::BpeModel(std::unordered_map<std::string, TokenId> vocab,
 
 BpeModel::~BpeModel() = default;
 
+void BpeModel::clear_cache() const {
+  for (auto& shard : cache_->shards) {
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    shard.map.clear();
+  }
+}
+
 std::optional<TokenId> BpeModel::token_to_id(std::string_view token) const {
   auto it = vocab_.find(token);
   if (it == vocab_.end()) return std::nullopt;

@@ -75,6 +75,9 @@ class BpeModel {
   // Same, without the cache (tests compare both).
   void encode_word_uncached(std::string_view word, std::vector<TokenId>& out) const;
 
+  // Empties the word cache (benchmarks measure a cold start this way).
+  void clear_cache() const;
+
   std::optional<TokenId> token_to_id(std::string_view token) const;
   const std::string* id_to_token(TokenId id) const;  // nullptr for ids the model does not have
   size_t vocab_size() const { return vocab_.size(); }

@@ -44,30 +44,30 @@ void TokenizerImpl::finish_loading() {
 }
 
 void TokenizerImpl::resolve_special_ids() {
-  auto lookup = [&](const std::string& token) -> std::optional<TokenId> {
-    if (token.empty()) return std::nullopt;
-    return token_to_id(token);
-  };
-  auto first_of = [&](std::initializer_list<const char*> names) -> std::optional<TokenId> {
-    for (const char* n : names)
-      if (auto id = token_to_id(n)) return id;
+  // A configured role (tokenizer_config.json / special_tokens_map.json) is authoritative, null
+  // included. Otherwise the first well-known string that is an added token (not just any vocabulary
+  // entry: Qwen3's BPE vocabulary happens to contain "<s>" as ordinary text).
+  auto resolve = [&](const std::optional<std::string>& configured,
+                     std::initializer_list<const char*> fallback) -> std::optional<TokenId> {
+    if (configured) {
+      if (configured->empty()) return std::nullopt;
+      return token_to_id(*configured);
+    }
+    for (const char* name : fallback)
+      if (auto it = added_by_content_.find(name); it != added_by_content_.end()) return it->second;
     return std::nullopt;
   };
   special_ids = SpecialTokenIds{};
-  special_ids.bos = bos_token.empty() ? first_of({"<s>"}) : lookup(bos_token);
-  special_ids.eos =
-      eos_token.empty() ? first_of({"</s>", "<|im_end|>", "<|endoftext|>"}) : lookup(eos_token);
-  special_ids.pad = pad_token.empty() ? first_of({"<pad>", "<|endoftext|>"}) : lookup(pad_token);
-  if (!unk_token.empty()) {
-    special_ids.unk = lookup(unk_token);
-  } else if (model_->options().unk_token) {
-    special_ids.unk = lookup(*model_->options().unk_token);
-  } else {
-    special_ids.unk = first_of({"<unk>"});
-  }
-  special_ids.im_start = first_of({"<|im_start|>"});
-  special_ids.im_end = first_of({"<|im_end|>"});
-  special_ids.endoftext = first_of({"<|endoftext|>"});
+  special_ids.bos = resolve(bos_token, {"<s>"});
+  special_ids.eos = resolve(eos_token, {"</s>", "<|im_end|>", "<|endoftext|>"});
+  special_ids.pad = resolve(pad_token, {"<pad>", "<|endoftext|>"});
+  if (!unk_token && model_->options().unk_token)
+    special_ids.unk = token_to_id(*model_->options().unk_token);
+  else
+    special_ids.unk = resolve(unk_token, {"<unk>"});
+  special_ids.im_start = resolve(std::nullopt, {"<|im_start|>"});
+  special_ids.im_end = resolve(std::nullopt, {"<|im_end|>"});
+  special_ids.endoftext = resolve(std::nullopt, {"<|endoftext|>"});
 }
 
 // ---- TokenizerImpl: encode
@@ -140,6 +140,30 @@ void TokenizerImpl::encode_words(std::string_view text, std::vector<TokenId>& ou
     }
     model_->encode_word(word, out);
   }
+}
+
+std::string TokenizerImpl::normalized_text(std::string_view text) const {
+  std::string sanitized = sanitize_utf8(text);
+  std::vector<TextPiece> pieces;
+  raw_matcher_.split(sanitized, pieces);
+  std::string out;
+  for (const TextPiece& p : pieces) {
+    std::string_view piece = std::string_view(sanitized).substr(p.begin, p.end - p.begin);
+    std::string normalized;
+    if (p.token < 0 && normalizer_.apply(piece, normalized))
+      out += normalized;
+    else
+      out += piece;
+  }
+  return out;
+}
+
+const nlohmann::json& TokenizerImpl::component_json(const std::string& name) const {
+  if (name == "normalizer") return normalizer_json_;
+  if (name == "pre_tokenizer") return pre_tokenizer_json_;
+  if (name == "post_processor") return post_processor_json_;
+  if (name == "decoder") return decoder_json_;
+  throw_internal_error(__FILE__, __LINE__, "unknown component " + name);
 }
 
 // ---- TokenizerImpl: decode and lookups

@@ -38,6 +38,14 @@ class TokenizerImpl {
 
   void encode(std::string_view text, bool add_special_tokens, std::vector<TokenId>& out) const;
   std::string decode(std::span<const TokenId> ids, bool skip_special_tokens) const;
+  // The text the model sees after added-token extraction and normalization, concatenated: what
+  // decode(encode(text)) gives back when every byte is in the vocabulary.
+  std::string normalized_text(std::string_view text) const;
+  size_t merge_count() const { return model_->merges().size(); }
+  bool has_normalizer() const { return !normalizer_.empty(); }
+  // The JSON of a pipeline component as loaded: "normalizer", "pre_tokenizer", "post_processor",
+  // "decoder" (null when absent).
+  const nlohmann::json& component_json(const std::string& name) const;
 
   size_t vocab_size() const;
   std::optional<TokenId> token_to_id(std::string_view token) const;
@@ -53,8 +61,9 @@ class TokenizerImpl {
 
   SpecialTokenIds special_ids;
   std::string chat_template;
-  // Role strings from the config files (empty when unknown), kept for save().
-  std::string bos_token, eos_token, pad_token, unk_token;
+  // Role strings from the config files, kept for save(): nullopt = not configured (roles then come
+  // from well-known added tokens), "" = configured as null.
+  std::optional<std::string> bos_token, eos_token, pad_token, unk_token;
 
  private:
   void encode_piece(std::string_view piece, std::vector<TokenId>& out) const;

@@ -16,10 +16,12 @@ using nlohmann::ordered_json;
 
 namespace {
 
-// A role entry is a string, an AddedToken-like object with "content", or null.
+// A role entry is a string, an AddedToken-like object with "content", or null (returned as "").
+// nullopt when the key is absent.
 std::optional<std::string> role_token(const json& root, const char* key, const std::string& file) {
   auto it = root.find(key);
-  if (it == root.end() || it->is_null()) return std::nullopt;
+  if (it == root.end()) return std::nullopt;
+  if (it->is_null()) return std::string();
   if (it->is_string()) return it->get<std::string>();
   if (it->is_object() && it->contains("content") && (*it)["content"].is_string())
     return (*it)["content"].get<std::string>();
@@ -37,7 +39,7 @@ json parse_json_file(const std::string& file) {
 }  // namespace
 
 void TokenizerImpl::read_config_files(const std::string& dir) {
-  std::string* roles[] = {&bos_token, &eos_token, &pad_token, &unk_token};
+  std::optional<std::string>* roles[] = {&bos_token, &eos_token, &pad_token, &unk_token};
   const char* keys[] = {"bos_token", "eos_token", "pad_token", "unk_token"};
   // tokenizer_config.json first; special_tokens_map.json overrides it, as transformers does.
   for (const char* name : {"tokenizer_config.json", "special_tokens_map.json"}) {
@@ -47,7 +49,7 @@ void TokenizerImpl::read_config_files(const std::string& dir) {
     if (!root.is_object()) throw_input_error(file, "expected a JSON object");
     for (int k = 0; k < 4; ++k) {
       if (auto token = role_token(root, keys[k], file)) {
-        if (!token_to_id(*token))
+        if (!token->empty() && !token_to_id(*token))
           throw_input_error(file + ": " + keys[k],
                             "token '" + *token + "' is not in the tokenizer's vocabulary");
         *roles[k] = *token;
@@ -130,16 +132,15 @@ void TokenizerImpl::save(const std::string& dir) const {
   if (ec) throw_io_error(dir, "cannot create directory: " + ec.message());
   write_file_atomic(dir + "/tokenizer.json", to_json());
 
-  auto role = [&](const std::string& configured, const std::optional<TokenId>& id) -> ordered_json {
-    if (!configured.empty()) return configured;
+  auto role = [&](const std::optional<TokenId>& id) -> ordered_json {
     if (id) return *id_to_token(*id);
     return nullptr;
   };
   ordered_json roles;
-  roles["bos_token"] = role(bos_token, special_ids.bos);
-  roles["eos_token"] = role(eos_token, special_ids.eos);
-  roles["pad_token"] = role(pad_token, special_ids.pad);
-  roles["unk_token"] = role(unk_token, special_ids.unk);
+  roles["bos_token"] = role(special_ids.bos);
+  roles["eos_token"] = role(special_ids.eos);
+  roles["pad_token"] = role(special_ids.pad);
+  roles["unk_token"] = role(special_ids.unk);
   ordered_json additional = ordered_json::array();
   for (const AddedToken& t : added_tokens_) {
     if (!t.special) continue;
