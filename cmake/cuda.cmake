@@ -30,13 +30,19 @@ file(GLOB MOAI_CUDA_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/moai/ops
      ${PROJECT_SOURCE_DIR}/src/moai/ops/cuda/*.cpp)
 add_library(moai_ops_cuda STATIC ${MOAI_CUDA_SOURCES})
 target_include_directories(moai_ops_cuda PUBLIC ${PROJECT_SOURCE_DIR}/src)
-target_include_directories(moai_ops_cuda PRIVATE ${MOAI_NCCL_INCLUDE_DIR})
-target_link_libraries(moai_ops_cuda PUBLIC moai_ops CUDA::cudart CUDA::cublas CUDA::cublasLt
-                      ${MOAI_NCCL_LIBRARY})
+target_link_libraries(moai_ops_cuda PUBLIC moai_ops CUDA::cudart CUDA::cublas CUDA::cublasLt)
 target_compile_definitions(moai_ops_cuda PUBLIC MOAI_HAVE_CUDA=1)
 target_compile_options(moai_ops_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:${MOAI_CUDA_FLAGS}>)
 set_target_properties(moai_ops_cuda PROPERTIES CUDA_STANDARD 20 CUDA_STANDARD_REQUIRED ON
                       CUDA_EXTENSIONS OFF POSITION_INDEPENDENT_CODE ON)
+
+# NCCL communicator (src/moai/ops/cuda/nccl/): a train::Communicator, so it sits above the train layer in its
+# own library; the moai binary links it for `mpirun ... moai train --device cuda`.
+file(GLOB MOAI_NCCL_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/moai/ops/cuda/nccl/*.cpp)
+add_library(moai_nccl STATIC ${MOAI_NCCL_SOURCES})
+target_include_directories(moai_nccl PRIVATE ${MOAI_NCCL_INCLUDE_DIR})
+target_link_libraries(moai_nccl PUBLIC moai_train moai_ops_cuda ${MOAI_NCCL_LIBRARY})
+target_compile_options(moai_nccl PRIVATE -Wall -Wextra)
 
 # GPU tests: tests/ops/cuda_*_test.cpp -> moai_cuda_tests (label "gpu"). They skip with a message when no GPU
 # is present. The same files are globbed into moai_ops_tests of the CPU build, where they compile to nothing
@@ -58,3 +64,7 @@ endif()
 # only the CUDA libraries are present.
 add_executable(moai_cuda_check ${PROJECT_SOURCE_DIR}/bench/cuda/cuda_check.cpp)
 target_link_libraries(moai_cuda_check PRIVATE moai_ops_cuda moai_model)
+
+# moai_nccl_check (bench/cuda/nccl_check.cpp): the NCCL communicator at world size 1 (or under mpirun).
+add_executable(moai_nccl_check ${PROJECT_SOURCE_DIR}/bench/cuda/nccl_check.cpp)
+target_link_libraries(moai_nccl_check PRIVATE moai_nccl)

@@ -7,7 +7,8 @@
 //       Loads an HF Qwen3 directory, runs forward + backward on the batch (input_ids, labels, already
 //       shifted, -100 ignored) and writes loss, logits and every parameter gradient (HF names) for
 //       scripts/gpu/hf_compare.py to check against transformers.
-//   moai_cuda_check bench --preset 0.6b|1.7b --seq 4096 [--batch 1] [--steps 10] [--warmup 2] [--checkpointing]
+//   moai_cuda_check bench --preset 0.6b|1.7b | --config FILE  --seq 4096 [--batch 1] [--steps 10] [--warmup 2]
+//                         [--checkpointing] [--peak-tflops 989]
 //       Times the bare training step (forward, backward, AdamW) with random tokens; prints one JSON line:
 //       tokens/s, MFU against the dense bf16 peak given by --peak-tflops (989 = H100 SXM), peak device memory.
 #include <algorithm>
@@ -241,8 +242,10 @@ model::Qwen3Config preset(const std::string& name) {
 }
 
 int bench(const std::map<std::string, std::string>& flags) {
-  const std::string name = flag(flags, "preset", "0.6b");
-  const model::Qwen3Config config = preset(name);
+  // --config FILE (an HF config.json, e.g. configs/moai-3.0b.json) or --preset 0.6b|1.7b.
+  const std::string config_path = flag(flags, "config", "");
+  const std::string name = config_path.empty() ? flag(flags, "preset", "0.6b") : config_path;
+  const model::Qwen3Config config = config_path.empty() ? preset(name) : model::load_qwen3_config(config_path);
   const int64_t batch = std::stoll(flag(flags, "batch", "1")), seq = std::stoll(flag(flags, "seq", "4096"));
   const int steps = std::stoi(flag(flags, "steps", "10")), warmup = std::stoi(flag(flags, "warmup", "2"));
   const double peak_tflops = std::stod(flag(flags, "peak-tflops", "989"));

@@ -8,6 +8,8 @@
 #include <cublasLt.h>
 #include <nvtx3/nvToolsExt.h>
 
+#include <cstdint>
+
 #include "moai/core/error.h"
 #include "moai/ops/cuda/check.h"
 #include "moai/ops/cuda/device_state.cuh"
@@ -25,6 +27,14 @@ MatmulPlanCache::~MatmulPlanCache() {
 }
 
 namespace {
+
+// Largest power of two (at most 256) that divides the address.
+int pointer_alignment(const void* ptr) {
+  const auto address = reinterpret_cast<uintptr_t>(ptr);
+  int alignment = 256;
+  while (alignment > 1 && address % uintptr_t(alignment) != 0) alignment /= 2;
+  return alignment;
+}
 
 MatmulPlanCache::Plan build_plan(Device::State& state, const MatmulArgs& args, int64_t lda,
                                  int64_t ldb, int64_t ldc) {
@@ -57,6 +67,18 @@ MatmulPlanCache::Plan build_plan(Device::State& state, const MatmulArgs& args, i
   const uint64_t workspace = state.workspace_bytes;
   MOAI_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
       preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof(workspace)));
+  // cuBLASLt's A is our b, its B our a, C and D our out.
+  const uint32_t align_lt_a = uint32_t(pointer_alignment(args.b));
+  const uint32_t align_lt_b = uint32_t(pointer_alignment(args.a));
+  const uint32_t align_out = uint32_t(pointer_alignment(args.out));
+  MOAI_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_lt_a, sizeof(align_lt_a)));
+  MOAI_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_lt_b, sizeof(align_lt_b)));
+  MOAI_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_out, sizeof(align_out)));
+  MOAI_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(
+      preference, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_out, sizeof(align_out)));
   cublasLtMatmulHeuristicResult_t result{};
   int found = 0;
   const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(
@@ -94,7 +116,10 @@ void matmul(Device& device, const MatmulArgs& args) {
                                  static_cast<int>(args.out_type),
                                  args.beta != 0.0f,
                                  static_cast<int>(args.in_type),
-                                 args.exact_fp32};
+                                 args.exact_fp32,
+                                 pointer_alignment(args.a),
+                                 pointer_alignment(args.b),
+                                 pointer_alignment(args.out)};
   auto& plans = state.matmul_plans->plans;
   auto found = plans.find(key);
   if (found == plans.end())
