@@ -1,16 +1,21 @@
-// moai_cuda_check: the GPU-side checks that need the whole model, run by scripts/gpu-check.sh on a GPU machine.
+// moai_cuda_check: the GPU-side checks that need the whole model, run by scripts/gpu-check.sh on a
+// GPU machine.
 //
 //   moai_cuda_check train-compare [--steps 50] [--batch 4] [--seq 96] [--tolerance 0.03]
-//       The same tiny Qwen3 model, data and AdamW run on the CPU backend and on the CUDA backend; prints both
-//       loss curves and fails (exit 1) when a step's losses differ by more than `tolerance` (relative).
-//   moai_cuda_check hf-forward --model DIR --batch io.safetensors --out out.safetensors [--device cuda|cpu]
-//       Loads an HF Qwen3 directory, runs forward + backward on the batch (input_ids, labels, already
-//       shifted, -100 ignored) and writes loss, logits and every parameter gradient (HF names) for
-//       scripts/gpu/hf_compare.py to check against transformers.
-//   moai_cuda_check bench --preset 0.6b|1.7b | --config FILE  --seq 4096 [--batch 1] [--steps 10] [--warmup 2]
+//       The same tiny Qwen3 model, data and AdamW run on the CPU backend and on the CUDA backend;
+//       prints both loss curves and fails (exit 1) when a step's losses differ by more than
+//       `tolerance` (relative).
+//   moai_cuda_check hf-forward --model DIR --batch io.safetensors --out out.safetensors [--device
+//   cuda|cpu]
+//       Loads an HF Qwen3 directory, runs forward + backward on the batch (input_ids, labels,
+//       already shifted, -100 ignored) and writes loss, logits and every parameter gradient (HF
+//       names) for scripts/gpu/hf_compare.py to check against transformers.
+//   moai_cuda_check bench --preset 0.6b|1.7b | --config FILE  --seq 4096 [--batch 1] [--steps 10]
+//   [--warmup 2]
 //                         [--checkpointing] [--peak-tflops 989]
-//       Times the bare training step (forward, backward, AdamW) with random tokens; prints one JSON line:
-//       tokens/s, MFU against the dense bf16 peak given by --peak-tflops (989 = H100 SXM), peak device memory.
+//       Times the bare training step (forward, backward, AdamW) with random tokens; prints one JSON
+//       line: tokens/s, MFU against the dense bf16 peak given by --peak-tflops (989 = H100 SXM),
+//       peak device memory.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -44,18 +49,21 @@ std::map<std::string, std::string> parse_flags(int argc, char** argv, int first)
   std::map<std::string, std::string> flags;
   for (int i = first; i < argc; ++i) {
     std::string key = argv[i];
-    if (key.rfind("--", 0) != 0) throw InputError("unexpected argument '" + key + "' (flags start with --)");
+    if (key.rfind("--", 0) != 0)
+      throw InputError("unexpected argument '" + key + "' (flags start with --)");
     key.erase(0, 2);
     if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) {
       flags[key] = argv[++i];
     } else {
-      flags[key].assign(1, '1');  // a bare --flag (assign avoids a GCC 12 -Wrestrict false positive)
+      flags[key].assign(1,
+                        '1');  // a bare --flag (assign avoids a GCC 12 -Wrestrict false positive)
     }
   }
   return flags;
 }
 
-std::string flag(const std::map<std::string, std::string>& flags, const std::string& name, const std::string& fallback) {
+std::string flag(const std::map<std::string, std::string>& flags, const std::string& name,
+                 const std::string& fallback) {
   auto found = flags.find(name);
   return found == flags.end() ? fallback : found->second;
 }
@@ -66,10 +74,12 @@ std::string required(const std::map<std::string, std::string>& flags, const std:
   return found->second;
 }
 
-// Plain AdamW over the whole layout (decay on 2-D tensors), with global-norm clipping at 1.0 as the trainer.
+// Plain AdamW over the whole layout (decay on 2-D tensors), with global-norm clipping at 1.0 as the
+// trainer.
 class SimpleAdamW {
  public:
-  SimpleAdamW(ops::Backend& backend, const model::ParamLayout& layout) : backend_(backend), layout_(layout) {
+  SimpleAdamW(ops::Backend& backend, const model::ParamLayout& layout)
+      : backend_(backend), layout_(layout) {
     const size_t bytes = size_t(layout.total_floats()) * sizeof(float);
     m_ = static_cast<float*>(backend.allocate(bytes));
     v_ = static_cast<float*>(backend.allocate(bytes));
@@ -88,8 +98,8 @@ class SimpleAdamW {
       s.weight_decay = info.weight_decay() ? 0.1f : 0.0f;
       s.grad_scale = scale;
       s.step = step_;
-      backend_.adamw_update(params + info.offset, m_ + info.offset, v_ + info.offset, grads + info.offset, info.numel,
-                            s);
+      backend_.adamw_update(params + info.offset, m_ + info.offset, v_ + info.offset,
+                            grads + info.offset, info.numel, s);
     }
     return norm;
   }
@@ -119,7 +129,8 @@ model::Qwen3Config tiny_config() {
 
 int train_compare(const std::map<std::string, std::string>& flags) {
   const int steps = std::stoi(flag(flags, "steps", "50"));
-  const int64_t batch = std::stoll(flag(flags, "batch", "4")), seq = std::stoll(flag(flags, "seq", "96"));
+  const int64_t batch = std::stoll(flag(flags, "batch", "4")),
+                seq = std::stoll(flag(flags, "seq", "96"));
   const double tolerance = std::stod(flag(flags, "tolerance", "0.03"));
   const model::Qwen3Config config = tiny_config();
   auto cpu = ops::make_cpu_backend();
@@ -139,8 +150,8 @@ int train_compare(const std::map<std::string, std::string>& flags) {
   std::printf("step  loss_cpu    loss_cuda   rel_diff  grad_norm_cpu grad_norm_cuda\n");
   double worst = 0.0;
   for (int step = 1; step <= steps; ++step) {
-    std::vector<int32_t> ids(size_t(batch * seq)), labels(size_t(batch * seq)), positions(size_t(batch * seq)),
-        segments(size_t(batch * seq));
+    std::vector<int32_t> ids(size_t(batch * seq)), labels(size_t(batch * seq)),
+        positions(size_t(batch * seq)), segments(size_t(batch * seq));
     for (int64_t b = 0; b < batch; ++b) {
       int32_t token = int32_t(rng() % config.vocab_size), segment = 0, position = 0;
       for (int64_t t = 0; t < seq; ++t) {
@@ -168,22 +179,25 @@ int train_compare(const std::map<std::string, std::string>& flags) {
     }
     const double rel = std::abs(losses[1] - losses[0]) / std::max(std::abs(losses[0]), 1e-12);
     worst = std::max(worst, std::isfinite(rel) ? rel : 1e30);
-    std::printf("%4d  %.6f  %.6f  %.2e  %.5f  %.5f\n", step, losses[0], losses[1], rel, norms[0], norms[1]);
+    std::printf("%4d  %.6f  %.6f  %.2e  %.5f  %.5f\n", step, losses[0], losses[1], rel, norms[0],
+                norms[1]);
   }
   const bool ok = worst <= tolerance;
-  std::printf("train-compare: %d steps, worst relative loss difference %.3e (tolerance %.1e): %s\n", steps, worst,
-              tolerance, ok ? "OK" : "FAILED");
+  std::printf("train-compare: %d steps, worst relative loss difference %.3e (tolerance %.1e): %s\n",
+              steps, worst, tolerance, ok ? "OK" : "FAILED");
   return ok ? 0 : 1;
 }
 
 int hf_forward(const std::map<std::string, std::string>& flags) {
-  const std::string dir = required(flags, "model"), batch_path = required(flags, "batch"), out = required(flags, "out");
+  const std::string dir = required(flags, "model"), batch_path = required(flags, "batch"),
+                    out = required(flags, "out");
   const std::string device = flag(flags, "device", "cuda");
   const model::Qwen3Config config = model::load_qwen3_config(dir);
   moai::SafetensorsFile io(batch_path);
   const moai::SafetensorsTensor& ids_t = io.get("input_ids");
   const moai::SafetensorsTensor& labels_t = io.get("labels");
-  if (ids_t.shape.size() != 2) throw InputError(batch_path + ": input_ids: expected shape [batch, seq]");
+  if (ids_t.shape.size() != 2)
+    throw InputError(batch_path + ": input_ids: expected shape [batch, seq]");
   const int64_t batch = ids_t.shape[0], seq = ids_t.shape[1];
   std::vector<int64_t> ids64(size_t(batch * seq)), labels64(size_t(batch * seq));
   ids_t.to_i64(ids64.data(), batch_path + ": input_ids");
@@ -216,7 +230,8 @@ int hf_forward(const std::map<std::string, std::string>& flags) {
     writer.add_f32("grad." + info.name, info.shape, grads.data() + info.offset);
   writer.set_metadata("backend", backend->name());
   writer.write(out);
-  std::printf("hf-forward: %s loss %.6f on %s -> %s\n", dir.c_str(), loss, backend->name().c_str(), out.c_str());
+  std::printf("hf-forward: %s loss %.6f on %s -> %s\n", dir.c_str(), loss, backend->name().c_str(),
+              out.c_str());
   return 0;
 }
 
@@ -245,9 +260,12 @@ int bench(const std::map<std::string, std::string>& flags) {
   // --config FILE (an HF config.json, e.g. configs/moai-3.0b.json) or --preset 0.6b|1.7b.
   const std::string config_path = flag(flags, "config", "");
   const std::string name = config_path.empty() ? flag(flags, "preset", "0.6b") : config_path;
-  const model::Qwen3Config config = config_path.empty() ? preset(name) : model::load_qwen3_config(config_path);
-  const int64_t batch = std::stoll(flag(flags, "batch", "1")), seq = std::stoll(flag(flags, "seq", "4096"));
-  const int steps = std::stoi(flag(flags, "steps", "10")), warmup = std::stoi(flag(flags, "warmup", "2"));
+  const model::Qwen3Config config =
+      config_path.empty() ? preset(name) : model::load_qwen3_config(config_path);
+  const int64_t batch = std::stoll(flag(flags, "batch", "1")),
+                seq = std::stoll(flag(flags, "seq", "4096"));
+  const int steps = std::stoi(flag(flags, "steps", "10")),
+            warmup = std::stoi(flag(flags, "warmup", "2"));
   const double peak_tflops = std::stod(flag(flags, "peak-tflops", "989"));
   auto backend = ops::make_cuda_backend();
   model::ModelOptions options;
@@ -273,16 +291,19 @@ int bench(const std::map<std::string, std::string>& flags) {
     m.backward();
     opt.step(m.params(), m.grads(), 1e-4f);
     backend->synchronize();
-    if (step >= warmup) seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (step >= warmup)
+      seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   const double tokens_per_s = double(batch * seq) * steps / seconds;
   const model::ModelStats stats = model::model_stats(config, seq);
   const double mfu = tokens_per_s * stats.flops_per_token / (peak_tflops * 1e12);
   std::printf(
-      "{\"impl\": \"moai\", \"preset\": \"%s\", \"batch\": %lld, \"seq\": %lld, \"steps\": %d, \"tokens_per_s\": %.1f, "
-      "\"mfu\": %.4f, \"peak_memory_gib\": %.2f, \"loss\": %.4f, \"checkpointing\": %s, \"backend\": \"%s\"}\n",
-      name.c_str(), static_cast<long long>(batch), static_cast<long long>(seq), steps, tokens_per_s, mfu,
-      double(ops::cuda_memory_peak_bytes(*backend)) / double(1 << 30), loss,
+      "{\"impl\": \"moai\", \"preset\": \"%s\", \"batch\": %lld, \"seq\": %lld, \"steps\": %d, "
+      "\"tokens_per_s\": %.1f, "
+      "\"mfu\": %.4f, \"peak_memory_gib\": %.2f, \"loss\": %.4f, \"checkpointing\": %s, "
+      "\"backend\": \"%s\"}\n",
+      name.c_str(), static_cast<long long>(batch), static_cast<long long>(seq), steps, tokens_per_s,
+      mfu, double(ops::cuda_memory_peak_bytes(*backend)) / double(1 << 30), loss,
       options.gradient_checkpointing ? "true" : "false", backend->name().c_str());
   return 0;
 }
@@ -290,7 +311,8 @@ int bench(const std::map<std::string, std::string>& flags) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::string usage = "usage: moai_cuda_check train-compare|hf-forward|bench [--flags] (see the source header)";
+  const std::string usage =
+      "usage: moai_cuda_check train-compare|hf-forward|bench [--flags] (see the source header)";
   if (argc < 2) {
     std::fprintf(stderr, "%s\n", usage.c_str());
     return 2;

@@ -1,6 +1,6 @@
-// moai_nccl_check: exercises the NCCL communicator with world size 1 on one GPU (bootstrapped by the
-// single-process communicator), or with N ranks under `mpirun -np N moai_nccl_check --mpi`. Checks the sum,
-// max and broadcast results on device and host buffers; exit code 0 when all match.
+// moai_nccl_check: exercises the NCCL communicator with world size 1 on one GPU (bootstrapped by
+// the single-process communicator), or with N ranks under `mpirun -np N moai_nccl_check --mpi`.
+// Checks the sum, max and broadcast results on device and host buffers; exit code 0 when all match.
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -15,9 +15,12 @@
 int main(int argc, char** argv) {
   try {
     const bool use_mpi = argc > 1 && std::strcmp(argv[1], "--mpi") == 0;
-    auto bootstrap = use_mpi ? moai::train::make_mpi_communicator() : moai::train::make_single_process_communicator();
+    auto bootstrap = use_mpi ? moai::train::make_mpi_communicator()
+                             : moai::train::make_single_process_communicator();
     const int rank = bootstrap->rank(), world = bootstrap->world_size();
-    auto backend = moai::ops::make_cuda_backend({rank % moai::ops::cuda_device_count(), true});
+    const int devices = moai::ops::cuda_device_count();
+    if (devices == 0) throw moai::InputError("no CUDA device: moai_nccl_check needs a GPU");
+    auto backend = moai::ops::make_cuda_backend({rank % devices, true});
     auto comm = moai::train::make_nccl_communicator(*bootstrap, *backend);
     int failures = 0;
     auto expect = [&](bool ok, const std::string& what) {
@@ -49,7 +52,8 @@ int main(int argc, char** argv) {
     expect(std::strcmp(text, "from rank 0") == 0, "broadcast (host buffer)");
     comm->barrier();
     backend->deallocate(device);
-    std::printf("rank %d of %d: %s: %s\n", rank, world, comm->name().c_str(), failures ? "FAILED" : "OK");
+    std::printf("rank %d of %d: %s: %s\n", rank, world, comm->name().c_str(),
+                failures ? "FAILED" : "OK");
     return failures ? 1 : 0;
   } catch (const moai::Error& error) {
     std::fprintf(stderr, "moai_nccl_check: %s\n", error.what());

@@ -192,5 +192,8 @@ size_t cuda_memory_peak_bytes(Backend& backend) {
 size_t cuda_memory_in_use_bytes(Backend& backend) {
   return as_cuda(backend).context().memory_in_use_bytes();
 }
+void* cuda_stream(Backend& backend) {
+  return as_cuda(backend).context().state().stream;
+}
 
 }  // namespace moai::ops

@@ -36,8 +36,8 @@ int cuda_device_count();
 size_t cuda_memory_peak_bytes(Backend& backend);
 size_t cuda_memory_in_use_bytes(Backend& backend);
 
-// The backend's CUDA stream (a cudaStream_t, as void* so this header stays free of CUDA headers), for work
-// that must be ordered with the backend's kernels (NCCL collectives).
+// The backend's CUDA stream (a cudaStream_t, as void* so this header stays free of CUDA headers),
+// for work that must be ordered with the backend's kernels (NCCL collectives).
 void* cuda_stream(Backend& backend);
 
 }  // namespace moai::ops

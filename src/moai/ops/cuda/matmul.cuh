@@ -59,9 +59,9 @@ class MatmulPlanCache {
     cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
     cublasLtMatmulAlgo_t algo{};
   };
-  // Shape, leading dims, transposes, output type, beta != 0, input type, exact fp32, and the pointers'
-  // alignments (cuBLASLt otherwise assumes 256-byte aligned pointers; the model passes views into larger
-  // buffers that are only 64-byte aligned).
+  // Shape, leading dims, transposes, output type, beta != 0, input type, exact fp32, and the
+  // pointers' alignments (cuBLASLt otherwise assumes 256-byte aligned pointers; the model passes
+  // views into larger buffers that are only 64-byte aligned).
   using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int, int, int, int,
                          int, int, int, int, int>;
   ~MatmulPlanCache();

@@ -44,7 +44,9 @@ class NcclCommunicator final : public Communicator {
   int world_size() const override { return world_; }
   std::string name() const override { return "nccl (" + std::to_string(world_) + " ranks)"; }
 
-  void allreduce_sum(float* data, int64_t count) override { allreduce(data, count, ncclFloat32, sizeof(float), ncclSum); }
+  void allreduce_sum(float* data, int64_t count) override {
+    allreduce(data, count, ncclFloat32, sizeof(float), ncclSum);
+  }
   void allreduce_sum(double* data, int64_t count) override {
     allreduce(data, count, ncclFloat64, sizeof(double), ncclSum);
   }
@@ -84,9 +86,11 @@ class NcclCommunicator final : public Communicator {
     for (size_t done = 0; done < size_t(count); done += per_piece) {
       const size_t piece = std::min(per_piece, size_t(count) - done);
       char* host = static_cast<char*>(data) + done * element;
-      MOAI_CUDA_CHECK(cudaMemcpyAsync(staging_, host, piece * element, cudaMemcpyHostToDevice, stream_));
+      MOAI_CUDA_CHECK(
+          cudaMemcpyAsync(staging_, host, piece * element, cudaMemcpyHostToDevice, stream_));
       MOAI_NCCL_CHECK(ncclAllReduce(staging_, staging_, piece, type, op, comm_, stream_));
-      MOAI_CUDA_CHECK(cudaMemcpyAsync(host, staging_, piece * element, cudaMemcpyDeviceToHost, stream_));
+      MOAI_CUDA_CHECK(
+          cudaMemcpyAsync(host, staging_, piece * element, cudaMemcpyDeviceToHost, stream_));
       MOAI_CUDA_CHECK(cudaStreamSynchronize(stream_));
     }
   }
@@ -100,9 +104,11 @@ class NcclCommunicator final : public Communicator {
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_nccl_communicator(Communicator& bootstrap, ops::Backend& cuda_backend) {
+std::unique_ptr<Communicator> make_nccl_communicator(Communicator& bootstrap,
+                                                     ops::Backend& cuda_backend) {
   if (cuda_backend.device() != ops::DeviceKind::kCuda)
-    throw InternalError("make_nccl_communicator: needs the CUDA backend, got " + cuda_backend.name());
+    throw InternalError("make_nccl_communicator: needs the CUDA backend, got " +
+                        cuda_backend.name());
   return std::make_unique<NcclCommunicator>(bootstrap, cuda_backend);
 }
 
