@@ -148,7 +148,8 @@ TEST(Attention, DocumentMasksEqualSeparateSequences) {
   std::vector<float> second(size_t((T - first) * H * D)), lse2(size_t(H * (T - first)));
   backend->attention_forward(second.data(), lse2.data(), q.data() + first * H * D, k.data() + first * KV * D,
                              v.data() + first * KV * D, nullptr, {1, T - first, T - first, H, KV, D, 0, 0.5f});
-  for (size_t i = 0; i < second.size(); ++i) EXPECT_FLOAT_EQ(packed[size_t(first * H * D) + i], second[i]);
+  // Equal up to summation order (the softmax sums group keys in 8-lane blocks that start at other offsets).
+  for (size_t i = 0; i < second.size(); ++i) EXPECT_NEAR(packed[size_t(first * H * D) + i], second[i], 1e-6);
 }
 
 TEST(AdamW, SumSquaresIsExactAndIndependentOfThreads) {

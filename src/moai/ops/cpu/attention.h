@@ -36,16 +36,37 @@ void transpose_head(T* dst, const T* src, int64_t rows, int64_t row, int64_t hea
     for (int64_t d = 0; d < head_dim; ++d) dst[d * stride + j] = src[j * row + d];
 }
 
-// scores[0..count) = sum_d qv[d] * kt[d, 0..count)
+// Score rows of up to 4 queries at once: rows[i][0..count) = sum_d q[i][d] * kt[d, 0..count). Eight keys at a
+// time with 4 x 8 accumulators that stay in registers (one K^T load feeds four FMAs). kt rows must be
+// readable up to count rounded up to 8 (the callers pad them with zeros).
 template <typename T>
-inline void score_row(T* scores, const T* qv, const T* kt, int64_t count, int64_t head_dim, int64_t stride) {
-  std::fill(scores, scores + count, T(0));
-  for (int64_t d = 0; d < head_dim; ++d) {
-    const T qd = qv[d];
-    const T* kd = kt + d * stride;
+inline void score_rows(T* rows, int64_t row_stride, const T* const* q, int64_t queries, const T* kt, int64_t count,
+                       int64_t head_dim, int64_t kt_stride) {
+  for (int64_t j0 = 0; j0 < count; j0 += 8) {
+    T acc[4][8] = {};
+    for (int64_t d = 0; d < head_dim; ++d) {
+      const T* kd = kt + d * kt_stride + j0;
+      for (int64_t i = 0; i < 4; ++i) {
+        const T qd = i < queries ? q[i][d] : T(0);
 #pragma omp simd
-    for (int64_t j = 0; j < count; ++j) scores[j] += qd * kd[j];
+        for (int64_t l = 0; l < 8; ++l) acc[i][l] += qd * kd[l];
+      }
+    }
+    const int64_t width = std::min<int64_t>(8, count - j0);
+    for (int64_t i = 0; i < queries; ++i)
+      for (int64_t l = 0; l < width; ++l) rows[i * row_stride + j0 + l] = acc[i][l];
   }
+}
+
+// Keys of one kv head as [D, stride] with stride = rows rounded up to 8, padding zeroed.
+inline int64_t padded_stride(int64_t rows) { return (rows + 7) / 8 * 8; }
+
+template <typename T>
+void transpose_head_padded(T* dst, const T* src, int64_t rows, int64_t row, int64_t head_dim) {
+  const int64_t stride = padded_stride(rows);
+  for (int64_t d = 0; d < head_dim; ++d)
+    for (int64_t j = rows; j < stride; ++j) dst[d * stride + j] = T(0);
+  transpose_head(dst, src, rows, row, head_dim, stride);
 }
 
 template <typename T>
@@ -57,37 +78,43 @@ void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const
   const T scale = T(s.scale);
 #pragma omp parallel
   {
-    T* kt = scratch<T>(size_t(Lk * D), 0);
-    T* scores = scratch<T>(size_t(Lk), 1);
+    const int64_t stride = padded_stride(Lk);
+    T* kt = scratch<T>(size_t(stride * D), 0);
+    T* scores = scratch<T>(size_t(4 * stride), 1);
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < s.batch * H; ++task) {
       const int64_t b = task / H, h = task % H, kvh = h / group;
       const T* kb = k + b * kv_stride + kvh * D;
       const T* vb = v + b * kv_stride + kvh * D;
-      transpose_head(kt, kb, Lk, KV * D, D, Lk);
+      transpose_head_padded(kt, kb, Lk, KV * D, D);
       const int32_t* seg = segment_ids ? segment_ids + b * Lk : nullptr;
-      for (int64_t t = 0; t < Lq; ++t) {
-        const int64_t pos = offset + t, count = pos + 1;
-        const T* qv = q + ((b * Lq + t) * H + h) * D;
-        score_row(scores, qv, kt, count, D, Lk);
-        T max_score = -INFINITY;
-        for (int64_t j = 0; j < count; ++j) {
-          scores[j] = (seg && seg[j] != seg[pos]) ? T(-INFINITY) : scores[j] * scale;
-          max_score = std::max(max_score, scores[j]);
-        }
-        const T sum = exp_row(scores, count, max_score);
-        T* o = out + ((b * Lq + t) * H + h) * D;
-        std::fill(o, o + D, T(0));
-        for (int64_t j = 0; j < count; ++j) {
-          const T p = scores[j];
-          if (p == T(0)) continue;
-          const T* vv = vb + j * KV * D;
+      for (int64_t t0 = 0; t0 < Lq; t0 += 4) {
+        const int64_t queries = std::min<int64_t>(4, Lq - t0);
+        const T* qs[4];
+        for (int64_t i = 0; i < queries; ++i) qs[i] = q + ((b * Lq + t0 + i) * H + h) * D;
+        score_rows(scores, stride, qs, queries, kt, offset + t0 + queries, D, stride);
+        for (int64_t i = 0; i < queries; ++i) {
+          const int64_t t = t0 + i, pos = offset + t, count = pos + 1;
+          T* row = scores + i * stride;
+          T max_score = -INFINITY;
+          for (int64_t j = 0; j < count; ++j) {
+            row[j] = (seg && seg[j] != seg[pos]) ? T(-INFINITY) : row[j] * scale;
+            max_score = std::max(max_score, row[j]);
+          }
+          const T sum = exp_row(row, count, max_score);
+          T* o = out + ((b * Lq + t) * H + h) * D;
+          std::fill(o, o + D, T(0));
+          for (int64_t j = 0; j < count; ++j) {
+            const T p = row[j];
+            if (p == T(0)) continue;
+            const T* vv = vb + j * KV * D;
 #pragma omp simd
-          for (int64_t d = 0; d < D; ++d) o[d] += p * vv[d];
+            for (int64_t d = 0; d < D; ++d) o[d] += p * vv[d];
+          }
+          const T inv = T(1) / sum;
+          for (int64_t d = 0; d < D; ++d) o[d] *= inv;
+          if (lse) lse[(b * H + h) * Lq + t] = max_score + std::log(sum);
         }
-        const T inv = T(1) / sum;
-        for (int64_t d = 0; d < D; ++d) o[d] *= inv;
-        if (lse) lse[(b * H + h) * Lq + t] = max_score + std::log(sum);
       }
     }
   }
@@ -102,10 +129,11 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const 
   const T scale = T(s.scale);
 #pragma omp parallel
   {
-    T* kt = scratch<T>(size_t(L * D), 0);
-    T* probs = scratch<T>(size_t(L), 1);
-    T* vt = scratch<T>(size_t(L * D), 2);
-    T* dprobs = scratch<T>(size_t(L), 3);
+    const int64_t stride = padded_stride(L);
+    T* kt = scratch<T>(size_t(stride * D), 0);
+    T* probs = scratch<T>(size_t(4 * stride), 1);
+    T* vt = scratch<T>(size_t(stride * D), 2);
+    T* dprobs = scratch<T>(size_t(4 * stride), 3);
 #pragma omp for schedule(static)
     for (int64_t task = 0; task < s.batch * KV; ++task) {
       const int64_t b = task / KV, kvh = task % KV;
@@ -117,37 +145,81 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const 
         std::fill(dkb + j * KV * D, dkb + j * KV * D + D, T(0));
         std::fill(dvb + j * KV * D, dvb + j * KV * D + D, T(0));
       }
-      transpose_head(kt, kb, L, KV * D, D, L);
-      transpose_head(vt, vb, L, KV * D, D, L);
+      transpose_head_padded(kt, kb, L, KV * D, D);
+      transpose_head_padded(vt, vb, L, KV * D, D);
       const int32_t* seg = segment_ids ? segment_ids + b * L : nullptr;
       for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
-        for (int64_t t = 0; t < L; ++t) {
-          const int64_t row = (b * L + t) * H + h, count = t + 1;
-          const T* qv = q + row * D;
-          const T* dov = dout + row * D;
-          const T row_lse = lse[(b * H + h) * L + t];
-          T delta = 0;
-          for (int64_t d = 0; d < D; ++d) delta += dov[d] * out[row * D + d];
-          score_row(probs, qv, kt, count, D, L);
-          score_row(dprobs, dov, vt, count, D, L);
-          for (int64_t j = 0; j < count; ++j)
-            probs[j] = (!seg || seg[j] == seg[t]) ? probs[j] * scale : T(-INFINITY);
-          exp_row(probs, count, row_lse);  // P
+        for (int64_t t0 = 0; t0 < L; t0 += 4) {
+          const int64_t queries = std::min<int64_t>(4, L - t0);
+          const T* qs[4];
+          const T* dos[4];
+          for (int64_t i = 0; i < queries; ++i) {
+            qs[i] = q + ((b * L + t0 + i) * H + h) * D;
+            dos[i] = dout + ((b * L + t0 + i) * H + h) * D;
+          }
+          score_rows(probs, stride, qs, queries, kt, t0 + queries, D, stride);
+          score_rows(dprobs, stride, dos, queries, vt, t0 + queries, D, stride);
+          const int64_t count_max = t0 + queries;
+          T* dqs[4];
+          for (int64_t i = 0; i < queries; ++i) {
+            const int64_t t = t0 + i, row = (b * L + t) * H + h, count = t + 1;
+            const T* dov = dos[i];
+            T* p_row = probs + i * stride;
+            T* ds_row = dprobs + i * stride;
+            T delta = 0;
+            for (int64_t d = 0; d < D; ++d) delta += dov[d] * out[row * D + d];
+            for (int64_t j = 0; j < count; ++j)
+              p_row[j] = (!seg || seg[j] == seg[t]) ? p_row[j] * scale : T(-INFINITY);
+            exp_row(p_row, count, lse[(b * H + h) * L + t]);  // P
 #pragma omp simd
-          for (int64_t j = 0; j < count; ++j) dprobs[j] = probs[j] * (dprobs[j] - delta) * scale;  // dS
-          T* dqv = dq + row * D;
-          std::fill(dqv, dqv + D, T(0));
-          for (int64_t j = 0; j < count; ++j) {
-            const T ds = dprobs[j], p = probs[j];
-            if (p == T(0)) continue;
+            for (int64_t j = 0; j < count; ++j) ds_row[j] = p_row[j] * (ds_row[j] - delta) * scale;  // dS
+            for (int64_t j = count; j < count_max; ++j) p_row[j] = ds_row[j] = T(0);  // causal within the block
+            dqs[i] = dq + row * D;
+            std::fill(dqs[i], dqs[i] + D, T(0));
+          }
+          // dq_i += dS[i,j] k_j; dk_j += sum_i dS[i,j] q_i; dv_j += sum_i P[i,j] dO_i: each k_j, dk_j, dv_j row
+          // is loaded once per block of queries.
+          for (int64_t j = 0; j < count_max; ++j) {
+            T ds[4] = {}, p[4] = {};
+            bool any = false;
+            for (int64_t i = 0; i < queries; ++i) {
+              ds[i] = dprobs[i * stride + j];
+              p[i] = probs[i * stride + j];
+              any = any || p[i] != T(0);
+            }
+            if (!any) continue;
             const T* kj = kb + j * KV * D;
             T* dkj = dkb + j * KV * D;
             T* dvj = dvb + j * KV * D;
+            if (queries == 4) {
+              T* dq0 = dqs[0];
+              T* dq1 = dqs[1];
+              T* dq2 = dqs[2];
+              T* dq3 = dqs[3];
+              const T *q0 = qs[0], *q1 = qs[1], *q2 = qs[2], *q3 = qs[3];
+              const T *o0 = dos[0], *o1 = dos[1], *o2 = dos[2], *o3 = dos[3];
 #pragma omp simd
-            for (int64_t d = 0; d < D; ++d) {
-              dqv[d] += ds * kj[d];
-              dkj[d] += ds * qv[d];
-              dvj[d] += p * dov[d];
+              for (int64_t d = 0; d < D; ++d) {
+                const T kd = kj[d];
+                dq0[d] += ds[0] * kd;
+                dq1[d] += ds[1] * kd;
+                dq2[d] += ds[2] * kd;
+                dq3[d] += ds[3] * kd;
+                dkj[d] += ds[0] * q0[d] + ds[1] * q1[d] + ds[2] * q2[d] + ds[3] * q3[d];
+                dvj[d] += p[0] * o0[d] + p[1] * o1[d] + p[2] * o2[d] + p[3] * o3[d];
+              }
+            } else {
+              for (int64_t i = 0; i < queries; ++i) {
+                T* dqv = dqs[i];
+                const T* qv = qs[i];
+                const T* dov = dos[i];
+#pragma omp simd
+                for (int64_t d = 0; d < D; ++d) {
+                  dqv[d] += ds[i] * kj[d];
+                  dkj[d] += ds[i] * qv[d];
+                  dvj[d] += p[i] * dov[d];
+                }
+              }
             }
           }
         }
