@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
+#include <future>
 #include <nlohmann/json.hpp>
 
 #include "moai/core/file_util.h"
@@ -24,8 +26,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr size_t kBatchBytes = 4u << 20;  // text per parallel tokenization batch
+constexpr size_t kBatchBytes = 4u << 20;  // SFT: text per parallel tokenization batch
 constexpr size_t kBatchDocs = 8192;
+constexpr size_t kInFlightBytes = 16u << 20;  // pretrain: text queued for or in tokenization
+constexpr size_t kInFlightDocs = 65536;
 
 std::string format_name(FileFormat format) {
   switch (format) {
@@ -196,15 +200,30 @@ class Preparer {
     if (!options.show_progress) ProgressBar::set_enabled(false);
   }
 
+  // Pool tasks point into jobs_: wait for them before the jobs go away (error or Ctrl-C paths).
+  ~Preparer() {
+    for (auto& job : jobs_) {
+      if (job->done.valid()) job->done.wait();
+    }
+  }
+
   ReadStats run_pretrain(const std::vector<InputFile>& files) {
     separator_ = pretrain_separator(tokenizer_, o_.tokenizer_path);
+    // Each document is its own pool task, so both threads stay busy however uneven the documents
+    // are; results are written in input order, and at most kInFlightBytes of text is in flight.
     ReadStats stats =
         read_texts(files, o_.reader, [&](std::string_view text, const std::string&, long long) {
-          batch_bytes_ += text.size();
-          texts_.emplace_back(text);
-          if (batch_bytes_ >= kBatchBytes || texts_.size() >= kBatchDocs) flush_pretrain();
+          auto job = std::make_unique<PretrainJob>();
+          job->text.assign(text);
+          PretrainJob* raw = job.get();
+          job->done = pool_.submit([this, raw] { raw->ids = tokenizer_.encode(raw->text, true); });
+          in_flight_bytes_ += text.size();
+          jobs_.push_back(std::move(job));
+          while (in_flight_bytes_ > kInFlightBytes || jobs_.size() > kInFlightDocs) {
+            write_oldest_job();
+          }
         });
-    flush_pretrain();
+    while (!jobs_.empty() && !interrupt_requested()) write_oldest_job();
     return stats;
   }
 
@@ -234,19 +253,23 @@ class Preparer {
   }
 
  private:
-  void flush_pretrain() {
-    if (texts_.empty()) return;
-    auto encoded = tokenizer_.encode_batch(texts_, true, pool_.size());
-    for (size_t i = 0; i < texts_.size(); ++i) {
-      std::vector<uint32_t>& ids = encoded[i];
-      bool ended = !ids.empty() && std::find(separator_.ends.begin(), separator_.ends.end(),
-                                             ids.back()) != separator_.ends.end();
-      if (!ended) ids.push_back(*separator_.append);
-      sink_for(texts_[i]).add(ids, {}, texts_[i].size());
-    }
-    progress_.add(batch_bytes_);
-    texts_.clear();
-    batch_bytes_ = 0;
+  struct PretrainJob {
+    std::string text;
+    std::vector<uint32_t> ids;
+    std::future<void> done;
+  };
+
+  void write_oldest_job() {
+    PretrainJob& job = *jobs_.front();
+    job.done.get();  // rethrows a tokenizer error
+    std::vector<uint32_t>& ids = job.ids;
+    bool ended = !ids.empty() && std::find(separator_.ends.begin(), separator_.ends.end(),
+                                           ids.back()) != separator_.ends.end();
+    if (!ended) ids.push_back(*separator_.append);
+    sink_for(job.text).add(ids, {}, job.text.size());
+    progress_.add(job.text.size());
+    in_flight_bytes_ -= job.text.size();
+    jobs_.pop_front();
   }
 
   void flush_sft() {
@@ -292,6 +315,8 @@ class Preparer {
   ShardSink validation_;
   ProgressBar progress_;
   Separator separator_;
+  std::deque<std::unique_ptr<PretrainJob>> jobs_;
+  size_t in_flight_bytes_ = 0;
   std::vector<std::string> texts_;
   std::vector<std::vector<tok::ChatMessage>> conversations_;
   size_t batch_bytes_ = 0;
@@ -333,7 +358,10 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
     return result;
   }
 
+  auto load_start = std::chrono::steady_clock::now();
   tok::Tokenizer tokenizer = tok::Tokenizer::load(options.tokenizer_path);
+  result.tokenizer_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
   const std::string temp = entry + ".tmp-" + std::to_string(::getpid());
   fs::create_directories(temp, ec);
   if (ec) throw_io_error(temp, "cannot create directory: " + ec.message());

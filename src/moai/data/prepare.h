@@ -48,8 +48,9 @@ struct PrepareResult {
   std::string entry_dir;
   bool reused = false;
   DatasetManifest manifest;
-  double seconds = 0.0;
-  uint64_t input_bytes = 0;  // bytes of the input files (as stored)
+  double seconds = 0.0;            // whole call
+  double tokenizer_seconds = 0.0;  // of which loading the tokenizer
+  uint64_t input_bytes = 0;        // bytes of the input files (as stored)
 };
 
 // Ctrl-C during prepare: nothing is left that a later run would accept. Exit code 130 like a shell.
