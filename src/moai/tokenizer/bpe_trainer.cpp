@@ -116,14 +116,11 @@ class BpeTrainingRun {
         vocab_.add_if_missing(token);
       }
     }
-    word_begin_.reserve(words.size() + 1);
+    words_info_.reserve(words.size());
     for (const EncodedWord& word : words) {
-      word_begin_.push_back(symbols_.size());
-      counts_.push_back(word.count);
+      words_info_.push_back({symbols_.size(), word.count, static_cast<uint32_t>(word.ids.size())});
       symbols_.insert(symbols_.end(), word.ids.begin(), word.ids.end());
-      word_size_.push_back(static_cast<uint32_t>(word.ids.size()));
     }
-    word_begin_.push_back(symbols_.size());
     BpeTrainResult result;
     if (options_.vocab_size > vocab_.size()) {
       count_pairs();
@@ -188,11 +185,9 @@ class BpeTrainingRun {
   // limit_alphabet) is skipped, as HF does, so its neighbours become adjacent.
   void encode_words() {
     std::unordered_map<char32_t, int64_t> char_ids;  // -1: not a token
-    word_begin_.reserve(words_.size() + 1);
-    counts_.reserve(words_.size());
+    words_info_.reserve(words_.size());
     for (const WordCount& word : words_) {
-      word_begin_.push_back(symbols_.size());
-      counts_.push_back(word.count);
+      const size_t begin = symbols_.size();
       for (size_t pos = 0; pos < word.word.size();) {
         const char32_t code = next_char(word.word, pos);
         auto [it, inserted] = char_ids.try_emplace(code, -1);
@@ -201,22 +196,18 @@ class BpeTrainingRun {
         }
         if (it->second >= 0) symbols_.push_back(static_cast<uint32_t>(it->second));
       }
-    }
-    word_begin_.push_back(symbols_.size());
-    word_size_.resize(words_.size());
-    for (size_t w = 0; w < words_.size(); ++w) {
-      word_size_[w] = static_cast<uint32_t>(word_begin_[w + 1] - word_begin_[w]);
+      words_info_.push_back({begin, word.count, static_cast<uint32_t>(symbols_.size() - begin)});
     }
   }
 
   // Step 4: initial pair counts and, per pair, the words containing it; one heap entry per pair.
   void count_pairs() {
-    PairCountMap list_of_pair(word_size_.size());  // pair -> position list index + 1
-    for (uint32_t w = 0; w < word_size_.size(); ++w) {
-      const uint32_t* symbols = &symbols_[word_begin_[w]];
-      for (uint32_t i = 0; i + 1 < word_size_[w]; ++i) {
+    PairCountMap list_of_pair(words_info_.size());  // pair -> position list index + 1
+    for (uint32_t w = 0; w < words_info_.size(); ++w) {
+      const uint32_t* symbols = &symbols_[words_info_[w].begin];
+      for (uint32_t i = 0; i + 1 < words_info_[w].size; ++i) {
         const Pair pair = make_pair_key(symbols[i], symbols[i + 1]);
-        pair_counts_[pair] += static_cast<int64_t>(counts_[w]);
+        pair_counts_[pair] += static_cast<int64_t>(words_info_[w].count);
         int64_t& list = list_of_pair[pair];
         if (list == 0) list = static_cast<int64_t>(new_position_list()) + 1;
         std::vector<uint32_t>& positions = position_pool_[list - 1];
@@ -283,8 +274,20 @@ class BpeTrainingRun {
     const uint32_t new_id = vocab_.add_if_missing(vocab_.token(left) + vocab_.token(right));
     merges_.push_back({top.pair, new_id});
 
-    for (const uint32_t w : position_pool_[top.positions]) merge_in_word(w, left, right, new_id);
+    // Take the word list out of the pool: note_gain() adds lists, which may move the pool.
+    std::vector<uint32_t>& positions = merging_words_;
+    positions.swap(position_pool_[top.positions]);
     release_position_list(top.positions);
+    // The words are scattered in memory; fetch a few ahead so their cache misses overlap.
+    constexpr size_t kAhead = 8;
+    for (size_t i = 0; i < positions.size(); ++i) {
+      if (i + kAhead < positions.size()) __builtin_prefetch(&words_info_[positions[i + kAhead]]);
+      if (i + kAhead / 2 < positions.size()) {
+        __builtin_prefetch(&symbols_[words_info_[positions[i + kAhead / 2]].begin]);
+      }
+      merge_in_word(positions[i], left, right, new_id);
+    }
+    positions.clear();
 
     // HF pushes one entry per pair that gained occurrences, carrying exactly the words where it
     // gained (and only if the pair's total count is positive).
@@ -320,9 +323,10 @@ class BpeTrainingRun {
   // Merges every non-overlapping (left, right), scanning left to right, and records the pair-count
   // changes exactly as HF's Word::merge emits them (the merged pair itself is not decremented).
   void merge_in_word(uint32_t w, uint32_t left, uint32_t right, uint32_t new_id) {
-    uint32_t* symbols = &symbols_[word_begin_[w]];
-    const uint32_t size = word_size_[w];
-    const auto count = static_cast<int64_t>(counts_[w]);
+    WordInfo& info = words_info_[w];
+    uint32_t* symbols = &symbols_[info.begin];
+    const uint32_t size = info.size;
+    const auto count = static_cast<int64_t>(info.count);
     uint32_t out = 0;
     for (uint32_t in = 0; in < size;) {
       if (symbols[in] == left && in + 1 < size && symbols[in + 1] == right) {
@@ -344,7 +348,7 @@ class BpeTrainingRun {
         symbols[out++] = symbols[in++];
       }
     }
-    word_size_[w] = out;
+    info.size = out;
   }
 
   uint32_t new_position_list() {
@@ -379,10 +383,14 @@ class BpeTrainingRun {
   const BpeTrainerOptions& options_;
   Vocabulary vocab_;
   std::vector<uint32_t>
-      symbols_;  // every word's symbol ids, word w at [word_begin_[w], +word_size_[w])
-  std::vector<uint64_t> word_begin_;
-  std::vector<uint32_t> word_size_;
-  std::vector<uint64_t> counts_;
+      symbols_;  // every word's symbol ids, word w at [begin, begin + size) of words_info_[w]
+  // Per word, kept together so touching a word costs one cache line plus its symbols.
+  struct WordInfo {
+    uint64_t begin;  // offset in symbols_
+    uint64_t count;  // occurrences in the corpus
+    uint32_t size;   // current number of symbols (shrinks as merges apply)
+  };
+  std::vector<WordInfo> words_info_;
   PairCountMap pair_counts_{1 << 16};
   std::vector<QueueEntry> queue_;
   std::vector<std::vector<uint32_t>> position_pool_;  // word lists owned by queue entries
@@ -393,6 +401,7 @@ class BpeTrainingRun {
     uint8_t side;
     uint32_t other;
   };
+  std::vector<uint32_t> merging_words_;            // the word list of the merge being applied
   std::vector<Gain> gains_;                        // pairs that gained during the current merge
   std::vector<int32_t> gain_slot_[2];              // by other id: index into gains_, -1 when none
   std::vector<std::pair<Pair, uint32_t>> merges_;  // (pair, new id) in creation order
