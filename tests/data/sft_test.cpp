@@ -100,7 +100,7 @@ const tok::Tokenizer& qwen3() {
   return tokenizer;
 }
 
-TEST(SftEncode, MultiTurnMaskTokenByToken) {
+TEST(SftEncodeSlow, MultiTurnMaskTokenByToken) {
   MOAI_REQUIRE_ASSETS();
   const tok::Tokenizer& tokenizer = qwen3();
   std::vector<tok::ChatMessage> messages = {{"system", "Be brief.", ""},
@@ -131,7 +131,7 @@ TEST(SftEncode, MultiTurnMaskTokenByToken) {
   EXPECT_EQ(im_end_mask, (std::vector<uint8_t>{0, 0, 1, 0, 1}));
 }
 
-TEST(SftEncode, BoundaryMergesStillGiveWholeTextIds) {
+TEST(SftEncodeSlow, BoundaryMergesStillGiveWholeTextIds) {
   MOAI_REQUIRE_ASSETS();
   const tok::Tokenizer& tokenizer = qwen3();
   // Content starting with newlines merges with the header's "\n" when the whole text is encoded.
@@ -157,7 +157,7 @@ TEST(SftEncode, BoundaryMergesStillGiveWholeTextIds) {
   EXPECT_EQ(trained.find("assistant"), std::string::npos) << trained;
 }
 
-TEST(SftEncode, FaqCorporaIdsEqualWholeTextEncoding) {
+TEST(SftEncodeSlow, FaqCorporaIdsEqualWholeTextEncoding) {
   MOAI_REQUIRE_ASSETS();
   const tok::Tokenizer& tokenizer = qwen3();
   for (const char* lang : {"en", "ko", "ja", "zh-cn"}) {

@@ -16,18 +16,19 @@
 //
 // SFT: each sample (one rendered conversation) keeps its own loss mask; labels[t] = tokens[t+1]
 // when token t+1 is trainable and in the same sample, else -100. With packing (the default) samples
-// are packed into rows of seq_len by best-fit-decreasing over a window of samples (packer.h);
-// without it, one sample per row, padded.
+// are packed into rows of seq_len by best-fit-decreasing over windows of pack_window samples taken
+// in a seeded shuffled order (packer.h); without it, one sample per row, padded. The grouping into
+// rows is made once; each epoch shuffles the rows, so the epoch length never changes.
 //
 // Padding tokens: input pad_token_id, label -100, position 0, and a segment id of their own (one
-// past the row's last document), so a padded query attends only to itself.
+// past the row's last document), so padding never attends to real tokens nor they to it.
 //
-// Order: per epoch, windows (or samples) are permuted by a Fisher-Yates shuffle seeded by (seed,
-// epoch). Rows are dealt round-robin to ranks (global row r goes to rank r % world_size); every
-// rank gets ceil(rows / world_size) rows, rounded up to whole batches, the missing ones filled with
-// all-padding rows, so all ranks take the same number of steps and no document is seen twice or
-// missed in an epoch. Resuming: state() after k batches, restored into a fresh loader, yields
-// exactly batch k+1 onwards.
+// Order: per epoch, windows (pretrain) or packed rows (SFT) are permuted by a Fisher-Yates shuffle
+// seeded by (seed, epoch). Rows are dealt round-robin to ranks (global row r goes to rank r %
+// world_size); every rank gets ceil(rows / world_size) rows, rounded up to whole batches, the
+// missing ones filled with all-padding rows, so all ranks take the same number of steps and no
+// document is seen twice or missed in an epoch. Resuming: state() after k batches, restored into a
+// fresh loader, yields exactly batch k+1 onwards.
 #include <cstdint>
 #include <memory>
 #include <string>
