@@ -61,7 +61,7 @@ def run_config(name, kwargs, batch, seq, args):
             if pname.endswith("norm.weight"):
                 p.copy_(1 + 0.1 * torch.randn_like(p))
     model_dir = os.path.join(args.work, name)
-    model.save_pretrained(model_dir, safe_serialization=True)
+    model.save_pretrained(model_dir)  # safetensors (the default; transformers 5 dropped the flag)
     # transformers 5 may write RoPE settings only under "rope_parameters"; moai's parser reads the classic
     # top-level "rope_theta" (same value either way here, written explicitly so the check does not depend on it).
     config_path = os.path.join(model_dir, "config.json")
