@@ -35,7 +35,7 @@ if [[ ! -x "$PACK/bin/moai_cuda_check" ]]; then
 fi
 # Libraries: the pack's own (OpenBLAS...), then the GPU machine's CUDA 13 (toolkit, or the nvidia-* wheels that
 # PyTorch brings).
-LIBS="$PWD/$PACK/lib"
+LIBS="$(cd "$PACK/lib" && pwd)"
 for dir in /usr/local/cuda/lib64 /usr/local/cuda/lib; do [[ -d $dir ]] && LIBS="$LIBS:$dir"; done
 WHEEL_LIBS=$($PY - <<'PYEOF' 2>/dev/null
 import glob, os
