@@ -79,6 +79,10 @@ run_step() {  # name, time limit in seconds, command...
 } | tee "$OUTDIR/environment.log"
 
 run_step op-parity 120 "$PACK/bin/moai_cuda_tests" --gtest_color=no
+# All-skipped tests mean the binary saw no GPU: that is a failure here, not a pass.
+if grep -q "GPU parity tests skipped" "$OUTDIR/op-parity.log" 2>/dev/null; then
+  RESULT[op-parity]="rc=1 (tests skipped: the binary saw no GPU)"
+fi
 run_step train-compare 120 "$PACK/bin/moai_cuda_check" train-compare --steps 50
 run_step hf-compare 150 $PY scripts/gpu/hf_compare.py --bin "$PACK/bin/moai_cuda_check" --work "$WORK/hf" \
   --json "$OUTDIR/hf_compare.json"
