@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "moai/core/error.h"
+#include "moai/core/thread_pool.h"
 #include "moai/model/hf_checkpoint.h"
 #include "moai/ops/rope.h"
 
@@ -95,7 +96,8 @@ InferenceModel::InferenceModel(const model::Qwen3Config& config, std::vector<flo
       layout_(config),
       params_(std::move(host_params)),
       backend_(ops::make_cpu_backend(threads)),
-      max_context_(max_context > 0 ? max_context : config.max_position_embeddings) {
+      max_context_(max_context > 0 ? max_context : config.max_position_embeddings),
+      threads_(threads > 0 ? threads : int(default_thread_count())) {
   MOAI_CHECK(int64_t(params_.size()) == layout_.total_floats());
 #if defined(MOAI_BLAS_OPENBLAS)
   openblas_set_num_threads(1);  // gemm_nt parallelises with OpenMP instead
@@ -199,6 +201,8 @@ void InferenceModel::forward(KvCache& cache, std::span<const uint32_t> tokens, f
                                         " is outside the vocabulary (" +
                                         std::to_string(c.vocab_size) + ")");
   ensure_scratch(n);
+  // The OpenMP thread count is per calling thread: the server's engine thread must set it too.
+  omp_set_num_threads(threads_);
   const int64_t C = c.hidden_size, V = c.vocab_size;
   for (int64_t i = 0; i < n; ++i) {
     ids_[size_t(i)] = int32_t(tokens[size_t(i)]);

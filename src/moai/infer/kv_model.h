@@ -73,6 +73,7 @@ class InferenceModel {
   std::vector<float> params_;
   std::unique_ptr<ops::Backend> backend_;
   int64_t max_context_;
+  int threads_;
   std::vector<float> rope_cos_, rope_sin_;
   // Scratch sized for the largest chunk seen so far.
   int64_t scratch_rows_ = 0;
