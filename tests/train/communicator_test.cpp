@@ -46,7 +46,8 @@ TEST(CommunicatorMpiChild, TwoRanks) {
   comm->barrier();
 }
 
-// "Slow" in the suite name keeps it out of the ASan pass (OpenMPI's own allocations trip LeakSanitizer).
+// "Slow" in the suite name keeps it out of the ASan pass (OpenMPI's own allocations trip
+// LeakSanitizer).
 TEST(CommunicatorMpiSlow, TwoRanksUnderMpirun) {
   if (launched_by_mpi()) GTEST_SKIP() << "already inside mpirun";
   if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not installed";
