@@ -17,9 +17,12 @@ struct InfoOptions {
 
 std::string human_count(double count) {
   char text[32];
-  if (count >= 1e9) std::snprintf(text, sizeof(text), "%.2fB", count / 1e9);
-  else if (count >= 1e6) std::snprintf(text, sizeof(text), "%.2fM", count / 1e6);
-  else std::snprintf(text, sizeof(text), "%.0f", count);
+  if (count >= 1e9)
+    std::snprintf(text, sizeof(text), "%.2fB", count / 1e9);
+  else if (count >= 1e6)
+    std::snprintf(text, sizeof(text), "%.2fM", count / 1e6);
+  else
+    std::snprintf(text, sizeof(text), "%.0f", count);
   return text;
 }
 
@@ -27,23 +30,29 @@ void run_info(const InfoOptions& opt) {
   const model::Qwen3Config c = model::load_qwen3_config(opt.config);
   const model::ModelStats stats = model::model_stats(c, opt.seq);
   std::printf("config            %s\n", opt.config.c_str());
-  std::printf("shape             vocab %lld, hidden %lld, ffn %lld, layers %lld, heads %lld/%lld kv, head_dim %lld, %s\n",
-              (long long)c.vocab_size, (long long)c.hidden_size, (long long)c.intermediate_size,
-              (long long)c.num_hidden_layers, (long long)c.num_attention_heads, (long long)c.num_key_value_heads,
-              (long long)c.head_dim, c.tie_word_embeddings ? "tied embeddings" : "untied lm_head");
-  std::printf("rope              theta %g, scaling %s", c.rope_theta, ops::rope_type_name(c.rope_scaling.type));
-  if (c.rope_scaling.type != ops::RopeType::kDefault) std::printf(" (factor %g)", c.rope_scaling.factor);
+  std::printf(
+      "shape             vocab %lld, hidden %lld, ffn %lld, layers %lld, heads %lld/%lld kv, "
+      "head_dim %lld, %s\n",
+      (long long)c.vocab_size, (long long)c.hidden_size, (long long)c.intermediate_size,
+      (long long)c.num_hidden_layers, (long long)c.num_attention_heads,
+      (long long)c.num_key_value_heads, (long long)c.head_dim,
+      c.tie_word_embeddings ? "tied embeddings" : "untied lm_head");
+  std::printf("rope              theta %g, scaling %s", c.rope_theta,
+              ops::rope_type_name(c.rope_scaling.type));
+  if (c.rope_scaling.type != ops::RopeType::kDefault)
+    std::printf(" (factor %g)", c.rope_scaling.factor);
   std::printf(", max positions %lld\n", (long long)c.max_position_embeddings);
   std::printf("parameters        %lld (%s; embeddings %s, rest %s)\n", (long long)stats.parameters,
-              human_count(double(stats.parameters)).c_str(), human_count(double(stats.embedding_parameters)).c_str(),
+              human_count(double(stats.parameters)).c_str(),
+              human_count(double(stats.embedding_parameters)).c_str(),
               human_count(double(stats.parameters - stats.embedding_parameters)).c_str());
   std::printf("FLOPs/token       %.4g forward, %.4g training (6N + 12·L·H·D·T, T = %lld)\n",
               stats.forward_flops_per_token, stats.flops_per_token, (long long)opt.seq);
   const double weights = double(stats.parameters) * 4;
   const model::ModelOptions options{opt.batch, opt.seq, true, opt.gradient_checkpointing};
   const double activations = double(model::Qwen3Model::estimate_activation_bytes(c, options));
-  std::printf("training memory   fp32, batch %lld x seq %lld%s:\n", (long long)opt.batch, (long long)opt.seq,
-              opt.gradient_checkpointing ? ", gradient checkpointing" : "");
+  std::printf("training memory   fp32, batch %lld x seq %lld%s:\n", (long long)opt.batch,
+              (long long)opt.seq, opt.gradient_checkpointing ? ", gradient checkpointing" : "");
   std::printf("  weights         %s\n", format_bytes(weights).c_str());
   std::printf("  gradients       %s\n", format_bytes(weights).c_str());
   std::printf("  AdamW moments   %s\n", format_bytes(2 * weights).c_str());
@@ -54,11 +63,17 @@ void run_info(const InfoOptions& opt) {
 void register_info(CLI::App& root) {
   CLI::App& group = command_group(root, "model", "Inspect and check Qwen3 models");
   auto opt = std::make_shared<InfoOptions>();
-  CLI::App* cmd = group.add_subcommand("info", "Parameters, FLOPs per token and training memory of a config");
-  cmd->add_option("config", opt->config, "config.json, a preset in configs/, or an HF model directory")->required();
-  cmd->add_option(flag("batch"), opt->batch, "micro-batch size for the memory estimate")->capture_default_str();
-  cmd->add_option(flag("seq"), opt->seq, "sequence length for FLOPs and memory")->capture_default_str();
-  cmd->add_flag(flag("gradient_checkpointing"), opt->gradient_checkpointing, "estimate with checkpointing");
+  CLI::App* cmd =
+      group.add_subcommand("info", "Parameters, FLOPs per token and training memory of a config");
+  cmd->add_option("config", opt->config,
+                  "config.json, a preset in configs/, or an HF model directory")
+      ->required();
+  cmd->add_option(flag("batch"), opt->batch, "micro-batch size for the memory estimate")
+      ->capture_default_str();
+  cmd->add_option(flag("seq"), opt->seq, "sequence length for FLOPs and memory")
+      ->capture_default_str();
+  cmd->add_flag(flag("gradient_checkpointing"), opt->gradient_checkpointing,
+                "estimate with checkpointing");
   cmd->callback([opt] { run_info(*opt); });
 }
 

@@ -1,5 +1,6 @@
-// moai model verify: runs an HF model directory on a batch (input_ids, labels in a safetensors file, the
-// golden layout) and writes logits, loss and every parameter gradient (HF names prefixed "grad.").
+// moai model verify: runs an HF model directory on a batch (input_ids, labels in a safetensors
+// file, the golden layout) and writes logits, loss and every parameter gradient (HF names prefixed
+// "grad.").
 #include <climits>
 #include <cstdio>
 #include <vector>
@@ -26,17 +27,20 @@ ops::LossConfig parse_loss(const std::string& name) {
   if (name == "focal") return ops::LossConfig::focal(2.0f);
   if (name == "label_smoothing") return ops::LossConfig::label_smoothing(0.1f);
   if (name == "multi_objective") return ops::LossConfig::multi_objective();
-  throw_input_error("--loss", "\"" + name + "\", expected cross_entropy, focal, label_smoothing or multi_objective");
+  throw_input_error(
+      "--loss",
+      "\"" + name + "\", expected cross_entropy, focal, label_smoothing or multi_objective");
 }
 
-std::vector<int32_t> read_ids(const SafetensorsFile& file, const std::string& name, int64_t* batch, int64_t* seq,
-                              bool optional) {
+std::vector<int32_t> read_ids(const SafetensorsFile& file, const std::string& name, int64_t* batch,
+                              int64_t* seq, bool optional) {
   const SafetensorsTensor* tensor = file.find(name);
   if (!tensor) {
     if (optional) return {};
     throw_input_error(file.path(), "missing tensor \"" + name + "\" ([batch, seq] integers)");
   }
-  if (tensor->shape.size() != 2) throw_input_error(file.path(), name + ": expected shape [batch, seq]");
+  if (tensor->shape.size() != 2)
+    throw_input_error(file.path(), name + ": expected shape [batch, seq]");
   if (*batch == 0) {
     *batch = tensor->shape[0];
     *seq = tensor->shape[1];
@@ -47,7 +51,8 @@ std::vector<int32_t> read_ids(const SafetensorsFile& file, const std::string& na
   tensor->to_i64(wide.data(), file.path());
   std::vector<int32_t> out(wide.size());
   for (size_t i = 0; i < wide.size(); ++i) {
-    if (wide[i] < INT32_MIN || wide[i] > INT32_MAX) throw_input_error(file.path(), name + ": value out of int32 range");
+    if (wide[i] < INT32_MIN || wide[i] > INT32_MAX)
+      throw_input_error(file.path(), name + ": value out of int32 range");
     out[i] = int32_t(wide[i]);
   }
   return out;
@@ -85,20 +90,27 @@ void run_verify(const VerifyOptions& opt) {
     writer.add_f32("grad." + info.name, info.shape, grads.data() + info.offset);
   writer.set_metadata("format", "pt");
   writer.write(opt.out_path);
-  std::printf("loss %.8f over %lld target tokens; wrote logits [%lld, %lld, %lld] and %zu gradients to %s\n", loss,
-              (long long)model.last_valid_tokens(), (long long)B, (long long)T, (long long)config.vocab_size,
-              model.layout().params().size(), opt.out_path.c_str());
+  std::printf(
+      "loss %.8f over %lld target tokens; wrote logits [%lld, %lld, %lld] and %zu gradients to "
+      "%s\n",
+      loss, (long long)model.last_valid_tokens(), (long long)B, (long long)T,
+      (long long)config.vocab_size, model.layout().params().size(), opt.out_path.c_str());
 }
 
 void register_verify(CLI::App& root) {
   CLI::App& group = command_group(root, "model", "Inspect and check Qwen3 models");
   auto opt = std::make_shared<VerifyOptions>();
-  CLI::App* cmd = group.add_subcommand("verify", "Logits, loss and every gradient of an HF model on one batch");
-  cmd->add_option(flag("model_path"), opt->model_path, "HF model directory (config.json + safetensors)")->required();
-  cmd->add_option("--batch", opt->batch_path,
-                  "safetensors with input_ids and labels [B,T] (optional position_ids, segment_ids)")
+  CLI::App* cmd =
+      group.add_subcommand("verify", "Logits, loss and every gradient of an HF model on one batch");
+  cmd->add_option(flag("model_path"), opt->model_path,
+                  "HF model directory (config.json + safetensors)")
       ->required();
-  cmd->add_option("--out", opt->out_path, "output safetensors: logits, loss, grad.<name>")->required();
+  cmd->add_option(
+         "--batch", opt->batch_path,
+         "safetensors with input_ids and labels [B,T] (optional position_ids, segment_ids)")
+      ->required();
+  cmd->add_option("--out", opt->out_path, "output safetensors: logits, loss, grad.<name>")
+      ->required();
   cmd->add_option("--loss", opt->loss, "cross_entropy, focal, label_smoothing or multi_objective")
       ->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0 = MOAI_THREADS or all cores)");

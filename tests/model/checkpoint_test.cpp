@@ -1,5 +1,5 @@
-// HF directories in and out, config.json parsing (HF keys and the original's aliases), and safetensors against
-// hostile files.
+// HF directories in and out, config.json parsing (HF keys and the original's aliases), and
+// safetensors against hostile files.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -18,7 +18,8 @@
 namespace moai::model {
 namespace {
 
-const char* kTinyConfig = R"({"model_type": "qwen3", "vocab_size": 50, "hidden_size": 16, "intermediate_size": 24,
+const char* kTinyConfig =
+    R"({"model_type": "qwen3", "vocab_size": 50, "hidden_size": 16, "intermediate_size": 24,
   "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
   "max_position_embeddings": 32, "rms_norm_eps": 1e-6, "rope_theta": 10000.0, "tie_word_embeddings": false})";
 
@@ -37,10 +38,11 @@ TEST(Qwen3Config, ParsesHfKeysAndOriginalAliases) {
   EXPECT_EQ(c.head_dim, 8);
   EXPECT_FALSE(c.tie_word_embeddings);
   // The original project: model_type "moai", no head_dim, use_qk_norm, rope_scaling.type.
-  c = parse_qwen3_config(R"({"model_type": "moai", "vocab_size": 100, "hidden_size": 3840, "intermediate_size": 10240,
+  c = parse_qwen3_config(
+      R"({"model_type": "moai", "vocab_size": 100, "hidden_size": 3840, "intermediate_size": 10240,
       "num_hidden_layers": 2, "num_attention_heads": 30, "num_key_value_heads": 5, "use_qk_norm": true,
       "hidden_act": "swiglu", "rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768}})",
-                         "orig");
+      "orig");
   EXPECT_EQ(c.head_dim, 128);
   EXPECT_EQ(c.rope_scaling.type, ops::RopeType::kYarn);
   EXPECT_EQ(c.rope_scaling.original_max_position_embeddings.value(), 32768);
@@ -61,14 +63,19 @@ TEST(Qwen3Config, InvalidShapesAreInputErrorsNamingTheField) {
       EXPECT_NE(std::string(e.what()).find("cfg.json"), std::string::npos) << e.what();
     }
   };
-  const std::string base = R"("vocab_size": 10, "hidden_size": 16, "intermediate_size": 8, "num_hidden_layers": 1)";
-  expect_error("{" + base + R"(, "num_attention_heads": 4, "num_key_value_heads": 3})", "not divisible");
+  const std::string base =
+      R"("vocab_size": 10, "hidden_size": 16, "intermediate_size": 8, "num_hidden_layers": 1)";
+  expect_error("{" + base + R"(, "num_attention_heads": 4, "num_key_value_heads": 3})",
+               "not divisible");
   expect_error("{" + base + R"(, "num_attention_heads": 3})", "head_dim");
   expect_error("{" + base + R"(, "num_attention_heads": 4, "head_dim": 7})", "even");
   expect_error(R"({"hidden_size": 16})", "vocab_size");
-  expect_error("{" + base + R"(, "num_attention_heads": 4, "rope_scaling": {"rope_type": "longrope", "factor": 2}})",
-               "longrope");
-  expect_error("{" + base + R"(, "num_attention_heads": 4, "rope_scaling": {"rope_type": "yarn"}})", "factor");
+  expect_error(
+      "{" + base +
+          R"(, "num_attention_heads": 4, "rope_scaling": {"rope_type": "longrope", "factor": 2}})",
+      "longrope");
+  expect_error("{" + base + R"(, "num_attention_heads": 4, "rope_scaling": {"rope_type": "yarn"}})",
+               "factor");
   expect_error("{" + base + R"(, "num_attention_heads": 4, "use_qk_norm": false})", "use_qk_norm");
   expect_error("{" + base + R"(, "num_attention_heads": 4, "model_type": "llama"})", "model_type");
   expect_error("{" + base + R"(, "num_attention_heads": "4"})", "num_attention_heads");
@@ -87,7 +94,8 @@ TEST(HfCheckpoint, SaveThenLoadIsBitExact) {
   std::vector<float> loaded(params.size(), -1.0f);
   load_hf_weights(dir, ParamLayout(loaded_config), loaded.data());
   for (const ParamInfo& info : layout.params())
-    EXPECT_EQ(0, std::memcmp(loaded.data() + info.offset, params.data() + info.offset, size_t(info.numel) * 4))
+    EXPECT_EQ(0, std::memcmp(loaded.data() + info.offset, params.data() + info.offset,
+                             size_t(info.numel) * 4))
         << info.name;
   // The file lists every HF name, lm_head included (untied).
   SafetensorsFile file(dir + "/model.safetensors");
@@ -121,7 +129,8 @@ TEST(HfCheckpoint, MissingOrMisshapedTensorsAreInputErrors) {
   const std::string dir = test::temp_dir("hf_missing");
   SafetensorsWriter writer;
   for (const ParamInfo& info : layout.params())
-    if (info.name != "model.norm.weight") writer.add_f32(info.name, info.shape, params.data() + info.offset);
+    if (info.name != "model.norm.weight")
+      writer.add_f32(info.name, info.shape, params.data() + info.offset);
   writer.write(dir + "/model.safetensors");
   try {
     load_hf_weights(dir, layout, params.data());
@@ -156,7 +165,8 @@ TEST(HfCheckpoint, OriginalSwigluNamesAreAccepted) {
   EXPECT_EQ(0, std::memcmp(loaded.data(), params.data(), params.size() * 4));
 }
 
-// ---- safetensors against hostile files ---------------------------------------------------------------------
+// ---- safetensors against hostile files
+// ---------------------------------------------------------------------
 std::vector<uint8_t> make_file(const std::string& header, size_t data_bytes) {
   std::vector<uint8_t> bytes(8 + header.size() + data_bytes, 0);
   const uint64_t length = header.size();
@@ -167,7 +177,8 @@ std::vector<uint8_t> make_file(const std::string& header, size_t data_bytes) {
 
 void expect_rejected(const std::vector<uint8_t>& bytes, const std::string& needle) {
   try {
-    SafetensorsFile file(std::span<const uint8_t>(bytes.data(), bytes.size()), "hostile.safetensors");
+    SafetensorsFile file(std::span<const uint8_t>(bytes.data(), bytes.size()),
+                         "hostile.safetensors");
     ADD_FAILURE() << "accepted a bad file (expected: " << needle << ")";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
@@ -187,30 +198,45 @@ TEST(Safetensors, RejectsHostileFiles) {
   expect_rejected(huge, "header length");
   expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]})", 8), "JSON");
   expect_rejected(make_file(R"([1,2])", 0), "object");
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}})", 8), "outside");
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,4]}})", 8), "outside");
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "needs 12 bytes");
-  expect_rejected(make_file(R"({"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,8]}})", 8), "needs 4 bytes");
-  expect_rejected(make_file(R"({"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", 8), "unknown dtype");
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), "shape");
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})", 8),
-                  "too large");
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", 8), "data_offsets");
+  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}})", 8),
+                  "outside");
+  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,4]}})", 8),
+                  "outside");
+  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8),
+                  "needs 12 bytes");
+  expect_rejected(make_file(R"({"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,8]}})", 8),
+                  "needs 4 bytes");
+  expect_rejected(make_file(R"({"a":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}})", 8),
+                  "unknown dtype");
+  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8),
+                  "shape");
+  expect_rejected(
+      make_file(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296,4],"data_offsets":[0,8]}})",
+                8),
+      "too large");
+  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0]}})", 8),
+                  "data_offsets");
   expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                            R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12),
+                            R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                            12),
                   "overlaps");
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8), "hole");
+  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+                  "hole");
   expect_rejected(make_file(good, 12), "not indexed");
   expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                            R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
+                            R"("a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+                            8),
                   "twice");
-  expect_rejected(make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"k":1}})", 8),
-                  "__metadata__");
+  expect_rejected(
+      make_file(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"__metadata__":{"k":1}})",
+                8),
+      "__metadata__");
   expect_rejected(make_file(R"({"a":"x"})", 0), "not an object");
 }
 
 TEST(Safetensors, FuzzedHeadersNeverCrash) {
-  // Flip bytes of a valid file: every outcome is either a parse or an InputError, never a crash or other error.
+  // Flip bytes of a valid file: every outcome is either a parse or an InputError, never a crash or
+  // other error.
   SafetensorsWriter writer;
   std::vector<float> values = {1, 2, 3, 4, 5, 6};
   writer.add_f32("x", {2, 3}, values.data());
@@ -228,11 +254,13 @@ TEST(Safetensors, FuzzedHeadersNeverCrash) {
     }
     if (trial % 7 == 0) mutated.resize(size_t(state >> 40) % mutated.size());
     try {
-      SafetensorsFile file(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(mutated.data()), mutated.size()),
+      SafetensorsFile file(std::span<const uint8_t>(
+                               reinterpret_cast<const uint8_t*>(mutated.data()), mutated.size()),
                            "fuzz");
       for (const SafetensorsTensor& tensor : file.tensors()) {
         std::vector<float> out(size_t(tensor.numel()));
-        if (tensor.dtype == "F32" || tensor.dtype == "BF16" || tensor.dtype == "F16" || tensor.dtype == "F64")
+        if (tensor.dtype == "F32" || tensor.dtype == "BF16" || tensor.dtype == "F16" ||
+            tensor.dtype == "F64")
           tensor.to_f32(out.data(), "fuzz");
       }
     } catch (const InputError&) {

@@ -1,5 +1,5 @@
-// PyTorch goldens (../shared/golden/model/*): logits, loss, every parameter gradient and one AdamW step.
-// Each check prints the max relative error max|a-b|/max|b| per tensor.
+// PyTorch goldens (../shared/golden/model/*): logits, loss, every parameter gradient and one AdamW
+// step. Each check prints the max relative error max|a-b|/max|b| per tensor.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -35,7 +35,8 @@ struct Golden {
     const ParamLayout layout(config);
     weights.assign(size_t(layout.total_floats()), 0.0f);
     SafetensorsFile file(dir + "/weights.safetensors");
-    for (const ParamInfo& info : layout.params()) file.get(info.name).to_f32(weights.data() + info.offset, dir);
+    for (const ParamInfo& info : layout.params())
+      file.get(info.name).to_f32(weights.data() + info.offset, dir);
     SafetensorsFile io(dir + "/io.safetensors");
     const SafetensorsTensor& ids = io.get("input_ids");
     batch = ids.shape[0];
@@ -77,8 +78,8 @@ TEST_P(Qwen3GoldenTest, LogitsLossGradsAndAdamWMatchPyTorch) {
   model.backward();
   float expected_loss = 0;
   io.get("loss").to_f32(&expected_loss, golden.dir);
-  std::printf("[%s] loss %.8f expected %.8f abs error %.3g\n", GetParam().c_str(), loss, expected_loss,
-              std::fabs(loss - expected_loss));
+  std::printf("[%s] loss %.8f expected %.8f abs error %.3g\n", GetParam().c_str(), loss,
+              expected_loss, std::fabs(loss - expected_loss));
   EXPECT_NEAR(loss, expected_loss, 1e-5);
 
   std::vector<float> grads(size_t(model.layout().total_floats()));
@@ -88,8 +89,10 @@ TEST_P(Qwen3GoldenTest, LogitsLossGradsAndAdamWMatchPyTorch) {
   for (const ParamInfo& info : model.layout().params()) {
     std::vector<float> expected(size_t(info.numel));
     expected_grads.get(info.name).to_f32(expected.data(), golden.dir);
-    const double error = max_relative_error(grads.data() + info.offset, expected.data(), info.numel);
-    std::printf("[%s] grad %-48s max rel error %.3g\n", GetParam().c_str(), info.name.c_str(), error);
+    const double error =
+        max_relative_error(grads.data() + info.offset, expected.data(), info.numel);
+    std::printf("[%s] grad %-48s max rel error %.3g\n", GetParam().c_str(), info.name.c_str(),
+                error);
     EXPECT_LE(error, 1e-4) << info.name;
     worst = std::max(worst, error);
   }
@@ -103,15 +106,16 @@ TEST_P(Qwen3GoldenTest, AdamWFromGoldenGradsMatchesTorch) {
   auto backend = ops::make_cpu_backend(2);
   std::vector<float> params = golden.weights, grads(params.size(), 0.0f);
   SafetensorsFile grad_file(golden.dir + "/grads.safetensors");
-  for (const ParamInfo& info : layout.params()) grad_file.get(info.name).to_f32(grads.data() + info.offset, golden.dir);
+  for (const ParamInfo& info : layout.params())
+    grad_file.get(info.name).to_f32(grads.data() + info.offset, golden.dir);
   // The optimizer kernel, driven the way train::AdamW drives it (decay on 2-D tensors only).
   std::vector<float> m(params.size(), 0.0f), v(params.size(), 0.0f);
   for (const ParamInfo& info : layout.params()) {
     ops::AdamWStep step;
     step.lr = 1e-3f;
     step.weight_decay = info.weight_decay() ? 0.1f : 0.0f;
-    backend->adamw_update(params.data() + info.offset, m.data() + info.offset, v.data() + info.offset,
-                          grads.data() + info.offset, info.numel, step);
+    backend->adamw_update(params.data() + info.offset, m.data() + info.offset,
+                          v.data() + info.offset, grads.data() + info.offset, info.numel, step);
   }
   SafetensorsFile after(golden.dir + "/weights_after_1_adamw.safetensors");
   double worst = 0;
@@ -119,13 +123,15 @@ TEST_P(Qwen3GoldenTest, AdamWFromGoldenGradsMatchesTorch) {
     std::vector<float> expected(size_t(info.numel));
     after.get(info.name).to_f32(expected.data(), golden.dir);
     for (int64_t i = 0; i < info.numel; ++i)
-      worst = std::max(worst, std::fabs(double(params[size_t(info.offset + i)]) - double(expected[size_t(i)])));
+      worst = std::max(
+          worst, std::fabs(double(params[size_t(info.offset + i)]) - double(expected[size_t(i)])));
   }
   std::printf("[%s] AdamW step max abs error %.3g\n", GetParam().c_str(), worst);
   EXPECT_LE(worst, 1e-6);
 }
 
-INSTANTIATE_TEST_SUITE_P(Goldens, Qwen3GoldenTest, ::testing::Values("tiny_tied", "small_untied", "yarn"));
+INSTANTIATE_TEST_SUITE_P(Goldens, Qwen3GoldenTest,
+                         ::testing::Values("tiny_tied", "small_untied", "yarn"));
 
 }  // namespace
 }  // namespace moai::model

@@ -1,5 +1,5 @@
-// Model-level properties: gradient accumulation, gradient checkpointing, determinism, document masks,
-// loss normalisation across micro-batches, batch validation.
+// Model-level properties: gradient accumulation, gradient checkpointing, determinism, document
+// masks, loss normalisation across micro-batches, batch validation.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -64,10 +64,12 @@ TEST(Qwen3Model, BackwardTwiceDoublesParameterGradients) {
   model.forward(as_batch(d, 2, 16), ops::LossConfig::cross_entropy(), 0, true);
   model.backward();
   const std::vector<float> twice = grads_of(model);
-  // Not bitwise: BLAS adds the old gradient inside its accumulation (beta = 1), which rounds differently.
+  // Not bitwise: BLAS adds the old gradient inside its accumulation (beta = 1), which rounds
+  // differently.
   double max_ref = 0;
   for (float value : once) max_ref = std::max(max_ref, double(std::fabs(value)));
-  for (size_t i = 0; i < once.size(); ++i) ASSERT_NEAR(twice[i], 2.0f * once[i], 1e-6 * max_ref) << i;
+  for (size_t i = 0; i < once.size(); ++i)
+    ASSERT_NEAR(twice[i], 2.0f * once[i], 1e-6 * max_ref) << i;
 }
 
 TEST(Qwen3Model, GradientCheckpointingGivesIdenticalGradients) {
@@ -79,7 +81,8 @@ TEST(Qwen3Model, GradientCheckpointingGivesIdenticalGradients) {
     Qwen3Model model(tiny_config(), *backend, {2, 16, true, checkpointing});
     model.init_weights(5);
     model.zero_grads();
-    const double loss = model.forward(as_batch(d, 2, 16), ops::LossConfig::multi_objective(), 0, true);
+    const double loss =
+        model.forward(as_batch(d, 2, 16), ops::LossConfig::multi_objective(), 0, true);
     model.backward();
     if (!checkpointing) {
       reference = grads_of(model);
@@ -103,14 +106,16 @@ TEST(Qwen3Model, TwoRunsAreBitwiseIdentical) {
     model.forward(as_batch(d, 3, 20), ops::LossConfig::cross_entropy(), 0, true);
     model.backward();
     std::vector<float> grads = grads_of(model);
-    if (run == 0) first = grads;
-    else EXPECT_EQ(0, std::memcmp(grads.data(), first.data(), grads.size() * sizeof(float)));
+    if (run == 0)
+      first = grads;
+    else
+      EXPECT_EQ(0, std::memcmp(grads.data(), first.data(), grads.size() * sizeof(float)));
   }
 }
 
 TEST(Qwen3Model, MicroBatchesWithStepNormalizerEqualOneBigBatch) {
-  // Loss = mean over all valid tokens of the step: two micro-batches with the step's token count must give
-  // the same loss and gradients as one batch holding both.
+  // Loss = mean over all valid tokens of the step: two micro-batches with the step's token count
+  // must give the same loss and gradients as one batch holding both.
   auto backend = ops::make_cpu_backend(2);
   const Data d = random_data(4, 12, 6, 97);
   Qwen3Model model(tiny_config(), *backend, {4, 12, true, false});
@@ -129,7 +134,8 @@ TEST(Qwen3Model, MicroBatchesWithStepNormalizerEqualOneBigBatch) {
     const size_t begin = size_t(half) * 24, end = begin + 24;
     part.ids.assign(d.ids.begin() + long(begin), d.ids.begin() + long(end));
     part.labels.assign(d.labels.begin() + long(begin), d.labels.begin() + long(end));
-    loss += model.forward(as_batch(part, 2, 12), ops::LossConfig::cross_entropy(), double(step_tokens), true);
+    loss += model.forward(as_batch(part, 2, 12), ops::LossConfig::cross_entropy(),
+                          double(step_tokens), true);
     model.backward();
   }
   EXPECT_NEAR(loss, big_loss, 1e-6);
@@ -143,8 +149,8 @@ TEST(Qwen3Model, MicroBatchesWithStepNormalizerEqualOneBigBatch) {
 }
 
 TEST(Qwen3Model, PackedDocumentsMatchSeparateRows) {
-  // One row holding documents [0..5) and [5..12) with positions restarting and segment ids gives the same
-  // per-token losses as the two documents in their own rows.
+  // One row holding documents [0..5) and [5..12) with positions restarting and segment ids gives
+  // the same per-token losses as the two documents in their own rows.
   auto backend = ops::make_cpu_backend(2);
   Qwen3Model model(tiny_config(), *backend, {2, 12, true, false});
   model.init_weights(13);
@@ -166,7 +172,8 @@ TEST(Qwen3Model, PackedDocumentsMatchSeparateRows) {
     model.forward(as_batch(one, 1, length), ops::LossConfig::cross_entropy(), 1, false);
     std::vector<float> losses(static_cast<size_t>(length));
     model.get_token_losses(losses.data());
-    for (int t = 0; t < length; ++t) EXPECT_NEAR(losses[size_t(t)], packed_losses[size_t(begin + t)], 1e-5) << doc << ":" << t;
+    for (int t = 0; t < length; ++t)
+      EXPECT_NEAR(losses[size_t(t)], packed_losses[size_t(begin + t)], 1e-5) << doc << ":" << t;
   }
 }
 
@@ -192,17 +199,22 @@ TEST(Qwen3Model, BadBatchesAreInputErrors) {
   auto backend = ops::make_cpu_backend(1);
   Qwen3Model model(tiny_config(), *backend, {2, 16, true, false});
   Data d = random_data(2, 16, 9, 97);
-  EXPECT_THROW(model.forward(as_batch(d, 3, 16), ops::LossConfig::cross_entropy(), 0, true), InputError);
-  EXPECT_THROW(model.forward(as_batch(d, 2, 8), ops::LossConfig::cross_entropy(), 0, true), InputError);
+  EXPECT_THROW(model.forward(as_batch(d, 3, 16), ops::LossConfig::cross_entropy(), 0, true),
+               InputError);
+  EXPECT_THROW(model.forward(as_batch(d, 2, 8), ops::LossConfig::cross_entropy(), 0, true),
+               InputError);
   d.ids[5] = 97;
-  EXPECT_THROW(model.forward(as_batch(d, 2, 16), ops::LossConfig::cross_entropy(), 0, true), InputError);
+  EXPECT_THROW(model.forward(as_batch(d, 2, 16), ops::LossConfig::cross_entropy(), 0, true),
+               InputError);
   d.ids[5] = 1;
   d.labels[3] = -5;
-  EXPECT_THROW(model.forward(as_batch(d, 2, 16), ops::LossConfig::cross_entropy(), 0, true), InputError);
+  EXPECT_THROW(model.forward(as_batch(d, 2, 16), ops::LossConfig::cross_entropy(), 0, true),
+               InputError);
   d.labels[3] = 1;
   d.positions.assign(32, 0);
   d.positions[7] = 64;
-  EXPECT_THROW(model.forward(as_batch(d, 2, 16), ops::LossConfig::cross_entropy(), 0, true), InputError);
+  EXPECT_THROW(model.forward(as_batch(d, 2, 16), ops::LossConfig::cross_entropy(), 0, true),
+               InputError);
 }
 
 }  // namespace

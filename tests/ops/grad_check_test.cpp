@@ -1,6 +1,6 @@
-// Every backward kernel against central finite differences, in double precision (the kernels are templates;
-// the backend instantiates float, these tests double). The scalar checked is f = sum(r * forward(...)) for a
-// fixed random r, whose gradient the backward computes from dout = r.
+// Every backward kernel against central finite differences, in double precision (the kernels are
+// templates; the backend instantiates float, these tests double). The scalar checked is f = sum(r *
+// forward(...)) for a fixed random r, whose gradient the backward computes from dout = r.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -30,9 +30,10 @@ double dot(const Vec& a, const Vec& b) {
   return sum;
 }
 
-// Compares analytic with central differences of f around x (perturbing x in place); returns the worst
-// relative error max|a - n| / max(1e-8, max|n|).
-double check_gradient(Vec& x, const Vec& analytic, const std::function<double()>& f, const char* what) {
+// Compares analytic with central differences of f around x (perturbing x in place); returns the
+// worst relative error max|a - n| / max(1e-8, max|n|).
+double check_gradient(Vec& x, const Vec& analytic, const std::function<double()>& f,
+                      const char* what) {
   const double h = 1e-6;
   double max_diff = 0, max_ref = 0;
   for (size_t i = 0; i < x.size(); ++i) {
@@ -80,7 +81,8 @@ TEST(OpsGradCheck, RmsNorm) {
   EXPECT_LE(check_gradient(x, dx, f, "rmsnorm dinp"), kTolerance);
   EXPECT_LE(check_gradient(w, dw, f, "rmsnorm dweight"), kTolerance);
   Vec dx_overwrite(N * C, 123.0), dw2(C, 0.0);
-  rmsnorm_backward(dx_overwrite.data(), dw2.data(), r.data(), x.data(), w.data(), rstd.data(), N, C, false);
+  rmsnorm_backward(dx_overwrite.data(), dw2.data(), r.data(), x.data(), w.data(), rstd.data(), N, C,
+                   false);
   for (int64_t i = 0; i < N * C; ++i) EXPECT_NEAR(dx_overwrite[size_t(i)], dx[size_t(i)], 1e-12);
 }
 
@@ -106,7 +108,8 @@ TEST(OpsGradCheck, RopeWithPositionsAndYarnTables) {
 void check_attention(const std::vector<int32_t>* segments, const char* label) {
   const int64_t B = 2, T = 6, H = 4, KV = 2, D = 4;
   AttentionShape shape{B, T, T, H, KV, D, 0, 0.5f};
-  Vec q = random_vec(B * T * H * D, 8), k = random_vec(B * T * KV * D, 9), v = random_vec(B * T * KV * D, 10);
+  Vec q = random_vec(B * T * H * D, 8), k = random_vec(B * T * KV * D, 9),
+      v = random_vec(B * T * KV * D, 10);
   Vec r = random_vec(B * T * H * D, 11), out(B * T * H * D), lse(B * H * T);
   const int32_t* seg = segments ? segments->data() : nullptr;
   auto f = [&] {
@@ -115,15 +118,17 @@ void check_attention(const std::vector<int32_t>* segments, const char* label) {
   };
   f();
   Vec dq(q.size()), dk(k.size(), 7.0), dv(v.size(), 7.0);  // dk/dv must be overwritten
-  attention_backward(dq.data(), dk.data(), dv.data(), r.data(), out.data(), lse.data(), q.data(), k.data(), v.data(),
-                     seg, shape);
+  attention_backward(dq.data(), dk.data(), dv.data(), r.data(), out.data(), lse.data(), q.data(),
+                     k.data(), v.data(), seg, shape);
   std::printf(" %s\n", label);
   EXPECT_LE(check_gradient(q, dq, f, "attention dq"), kTolerance);
   EXPECT_LE(check_gradient(k, dk, f, "attention dk"), kTolerance);
   EXPECT_LE(check_gradient(v, dv, f, "attention dv"), kTolerance);
 }
 
-TEST(OpsGradCheck, AttentionCausalGqa) { check_attention(nullptr, "causal"); }
+TEST(OpsGradCheck, AttentionCausalGqa) {
+  check_attention(nullptr, "causal");
+}
 
 TEST(OpsGradCheck, AttentionWithDocumentMasks) {
   const std::vector<int32_t> segments = {0, 0, 1, 1, 1, 2, 0, 0, 0, 0, 5, 5};
@@ -145,7 +150,8 @@ TEST(OpsGradCheck, SwiGlu) {
 
 TEST(OpsGradCheck, Linear) {
   const int64_t N = 5, IC = 6, OC = 4;
-  Vec x = random_vec(N * IC, 15), w = random_vec(OC * IC, 16), r = random_vec(N * OC, 17), out(N * OC);
+  Vec x = random_vec(N * IC, 15), w = random_vec(OC * IC, 16), r = random_vec(N * OC, 17),
+      out(N * OC);
   auto f = [&] {
     gemm(out.data(), x.data(), w.data(), N, OC, IC, false, true, 1.0, 0.0);
     return dot(out, r);
@@ -163,28 +169,36 @@ void check_classifier(const LossConfig& config, const char* label) {
   Vec x = random_vec(N * C, 18), w = random_vec(V * C, 19, 0.7), losses(N);
   const double grad_scale = 1.0 / 5.0;  // 5 valid labels
   auto f = [&] {
-    classifier_loss<double>(losses.data(), nullptr, nullptr, x.data(), w.data(), labels.data(), N, C, V, config,
-                            grad_scale);
+    classifier_loss<double>(losses.data(), nullptr, nullptr, x.data(), w.data(), labels.data(), N,
+                            C, V, config, grad_scale);
     double sum = 0;
     for (double value : losses) sum += value;
     return sum * grad_scale;
   };
   Vec dx(N * C, 9.0), dw(V * C, 0.0);
-  classifier_loss<double>(losses.data(), dx.data(), dw.data(), x.data(), w.data(), labels.data(), N, C, V, config,
-                          grad_scale);
+  classifier_loss<double>(losses.data(), dx.data(), dw.data(), x.data(), w.data(), labels.data(), N,
+                          C, V, config, grad_scale);
   EXPECT_EQ(losses[1], 0.0);
   std::printf(" %s\n", label);
   EXPECT_LE(check_gradient(x, dx, f, "classifier dx"), kTolerance);
   EXPECT_LE(check_gradient(w, dw, f, "classifier dw"), kTolerance);
 }
 
-TEST(OpsGradCheck, ClassifierCrossEntropy) { check_classifier(LossConfig::cross_entropy(), "cross-entropy"); }
-TEST(OpsGradCheck, ClassifierFocal) { check_classifier(LossConfig::focal(2.0f), "focal gamma 2"); }
-TEST(OpsGradCheck, ClassifierFocalGammaHalf) { check_classifier(LossConfig::focal(0.5f), "focal gamma 0.5"); }
+TEST(OpsGradCheck, ClassifierCrossEntropy) {
+  check_classifier(LossConfig::cross_entropy(), "cross-entropy");
+}
+TEST(OpsGradCheck, ClassifierFocal) {
+  check_classifier(LossConfig::focal(2.0f), "focal gamma 2");
+}
+TEST(OpsGradCheck, ClassifierFocalGammaHalf) {
+  check_classifier(LossConfig::focal(0.5f), "focal gamma 0.5");
+}
 TEST(OpsGradCheck, ClassifierLabelSmoothing) {
   check_classifier(LossConfig::label_smoothing(0.1f), "label smoothing 0.1");
 }
-TEST(OpsGradCheck, ClassifierMultiObjective) { check_classifier(LossConfig::multi_objective(), "0.6/0.3/0.1 mix"); }
+TEST(OpsGradCheck, ClassifierMultiObjective) {
+  check_classifier(LossConfig::multi_objective(), "0.6/0.3/0.1 mix");
+}
 
 }  // namespace
 }  // namespace moai::ops::cpu

@@ -1,5 +1,5 @@
-// Loss values of the fused classifier against the definitions written out naively (full logits, double),
-// the fast exp against libm, and the KV-cache attention shape against full attention.
+// Loss values of the fused classifier against the definitions written out naively (full logits,
+// double), the fast exp against libm, and the KV-cache attention shape against full attention.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -16,7 +16,8 @@ struct Reference {
   double ce, focal, smooth;
 };
 
-// The original project's definitions (inventory 3.8): focal (1-p)^g * CE; smoothing eps/(V-1) off-label.
+// The original project's definitions (inventory 3.8): focal (1-p)^g * CE; smoothing eps/(V-1)
+// off-label.
 Reference reference_losses(const std::vector<double>& logits, int label, double gamma, double eps) {
   const size_t V = logits.size();
   double max_logit = logits[0];
@@ -43,11 +44,13 @@ TEST(ClassifierLoss, ValuesMatchTheDefinitions) {
   for (float& value : w) value = normal(rng);
   std::vector<int32_t> labels = {1, 49, -100, 0, 7, 7};
   auto backend = make_cpu_backend(2);
-  const LossConfig configs[] = {LossConfig::cross_entropy(), LossConfig::focal(2.0f), LossConfig::label_smoothing(0.1f),
-                                LossConfig::multi_objective(), LossConfig{0.2f, 0.5f, 0.3f, 1.5f, 0.2f, -100}};
+  const LossConfig configs[] = {LossConfig::cross_entropy(), LossConfig::focal(2.0f),
+                                LossConfig::label_smoothing(0.1f), LossConfig::multi_objective(),
+                                LossConfig{0.2f, 0.5f, 0.3f, 1.5f, 0.2f, -100}};
   for (const LossConfig& config : configs) {
     std::vector<float> losses(N, -1.0f);
-    backend->classifier_loss(losses.data(), nullptr, nullptr, x.data(), w.data(), labels.data(), N, C, V, config, 1.0f);
+    backend->classifier_loss(losses.data(), nullptr, nullptr, x.data(), w.data(), labels.data(), N,
+                             C, V, config, 1.0f);
     for (int64_t row = 0; row < N; ++row) {
       if (labels[size_t(row)] == -100) {
         EXPECT_EQ(losses[size_t(row)], 0.0f);
@@ -56,13 +59,17 @@ TEST(ClassifierLoss, ValuesMatchTheDefinitions) {
       std::vector<double> logits(V);
       for (int64_t v = 0; v < V; ++v) {
         double sum = 0;
-        for (int64_t c = 0; c < C; ++c) sum += double(x[size_t(row * C + c)]) * double(w[size_t(v * C + c)]);
+        for (int64_t c = 0; c < C; ++c)
+          sum += double(x[size_t(row * C + c)]) * double(w[size_t(v * C + c)]);
         logits[size_t(v)] = sum;
       }
-      const Reference ref = reference_losses(logits, labels[size_t(row)], config.focal_gamma, config.smoothing);
-      const double expected = config.ce_weight * ref.ce + config.focal_weight * ref.focal + config.smooth_weight * ref.smooth;
+      const Reference ref =
+          reference_losses(logits, labels[size_t(row)], config.focal_gamma, config.smoothing);
+      const double expected = config.ce_weight * ref.ce + config.focal_weight * ref.focal +
+                              config.smooth_weight * ref.smooth;
       EXPECT_NEAR(losses[size_t(row)], expected, 2e-5 * std::max(1.0, std::fabs(expected)))
-          << "row " << row << " weights " << config.ce_weight << "/" << config.focal_weight << "/" << config.smooth_weight;
+          << "row " << row << " weights " << config.ce_weight << "/" << config.focal_weight << "/"
+          << config.smooth_weight;
     }
   }
 }
@@ -79,12 +86,12 @@ TEST(ClassifierLoss, ChunkingDoesNotChangeResults) {
   for (int64_t i = 0; i < N; ++i) labels[size_t(i)] = int32_t((i * 7919) % V);
   std::vector<float> losses(N);
   auto backend = make_cpu_backend(2);
-  backend->classifier_loss(losses.data(), nullptr, nullptr, x.data(), w.data(), labels.data(), N, C, V,
-                           LossConfig::cross_entropy(), 1.0f);
+  backend->classifier_loss(losses.data(), nullptr, nullptr, x.data(), w.data(), labels.data(), N, C,
+                           V, LossConfig::cross_entropy(), 1.0f);
   for (int64_t row : {0, 41, 79}) {
     std::vector<float> one(1);
-    backend->classifier_loss(one.data(), nullptr, nullptr, x.data() + row * C, w.data(), labels.data() + row, 1, C, V,
-                             LossConfig::cross_entropy(), 1.0f);
+    backend->classifier_loss(one.data(), nullptr, nullptr, x.data() + row * C, w.data(),
+                             labels.data() + row, 1, C, V, LossConfig::cross_entropy(), 1.0f);
     EXPECT_NEAR(one[0], losses[size_t(row)], 1e-5f * std::fabs(losses[size_t(row)]));
   }
 }
@@ -101,7 +108,8 @@ TEST(FastExp, MatchesLibmToFloatPrecision) {
 }
 
 TEST(Attention, KvCacheShapeMatchesFullAttention) {
-  // The last 3 queries against a 10-row cache (stored in a 16-row buffer) equal rows 7..9 of full attention.
+  // The last 3 queries against a 10-row cache (stored in a 16-row buffer) equal rows 7..9 of full
+  // attention.
   const int64_t B = 2, T = 10, H = 4, KV = 2, D = 8, cache_rows = 16;
   std::mt19937_64 rng(5);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -124,11 +132,12 @@ TEST(Attention, KvCacheShapeMatchesFullAttention) {
   for (int64_t b = 0; b < B; ++b)
     for (int64_t i = 0; i < new_rows * H * D; ++i)
       q_new[size_t(b * new_rows * H * D + i)] = q[size_t((b * T + T - new_rows) * H * D + i)];
-  backend->attention_forward(out.data(), nullptr, q_new.data(), k_cache.data(), v_cache.data(), nullptr,
-                             {B, new_rows, T, H, KV, D, cache_rows * KV * D, 0.35f});
+  backend->attention_forward(out.data(), nullptr, q_new.data(), k_cache.data(), v_cache.data(),
+                             nullptr, {B, new_rows, T, H, KV, D, cache_rows * KV * D, 0.35f});
   for (int64_t b = 0; b < B; ++b)
     for (int64_t i = 0; i < new_rows * H * D; ++i)
-      EXPECT_NEAR(out[size_t(b * new_rows * H * D + i)], full[size_t((b * T + T - new_rows) * H * D + i)], 1e-6);
+      EXPECT_NEAR(out[size_t(b * new_rows * H * D + i)],
+                  full[size_t((b * T + T - new_rows) * H * D + i)], 1e-6);
 }
 
 TEST(Attention, DocumentMasksEqualSeparateSequences) {
@@ -143,13 +152,16 @@ TEST(Attention, DocumentMasksEqualSeparateSequences) {
   std::vector<int32_t> segments = {0, 0, 0, 1, 1, 1, 1, 1};
   auto backend = make_cpu_backend(2);
   std::vector<float> packed(q.size()), lse(H * T);
-  backend->attention_forward(packed.data(), lse.data(), q.data(), k.data(), v.data(), segments.data(),
-                             {1, T, T, H, KV, D, 0, 0.5f});
+  backend->attention_forward(packed.data(), lse.data(), q.data(), k.data(), v.data(),
+                             segments.data(), {1, T, T, H, KV, D, 0, 0.5f});
   std::vector<float> second(size_t((T - first) * H * D)), lse2(size_t(H * (T - first)));
-  backend->attention_forward(second.data(), lse2.data(), q.data() + first * H * D, k.data() + first * KV * D,
-                             v.data() + first * KV * D, nullptr, {1, T - first, T - first, H, KV, D, 0, 0.5f});
-  // Equal up to summation order (the softmax sums group keys in 8-lane blocks that start at other offsets).
-  for (size_t i = 0; i < second.size(); ++i) EXPECT_NEAR(packed[size_t(first * H * D) + i], second[i], 1e-6);
+  backend->attention_forward(second.data(), lse2.data(), q.data() + first * H * D,
+                             k.data() + first * KV * D, v.data() + first * KV * D, nullptr,
+                             {1, T - first, T - first, H, KV, D, 0, 0.5f});
+  // Equal up to summation order (the softmax sums group keys in 8-lane blocks that start at other
+  // offsets).
+  for (size_t i = 0; i < second.size(); ++i)
+    EXPECT_NEAR(packed[size_t(first * H * D) + i], second[i], 1e-6);
 }
 
 TEST(AdamW, SumSquaresIsExactAndIndependentOfThreads) {

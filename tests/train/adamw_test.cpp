@@ -1,5 +1,5 @@
-// train::AdamW against torch (the golden step), against a scalar re-statement of torch's update over several
-// steps, and global-norm clipping as torch.nn.utils.clip_grad_norm_.
+// train::AdamW against torch (the golden step), against a scalar re-statement of torch's update
+// over several steps, and global-norm clipping as torch.nn.utils.clip_grad_norm_.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -35,7 +35,8 @@ TEST(AdamW, OneStepFromGoldenGradsMatchesTorch) {
       std::vector<float> expected(size_t(info.numel));
       after.get(info.name).to_f32(expected.data(), dir);
       for (int64_t i = 0; i < info.numel; ++i)
-        worst = std::max(worst, std::fabs(double(params[size_t(info.offset + i)]) - expected[size_t(i)]));
+        worst = std::max(worst,
+                         std::fabs(double(params[size_t(info.offset + i)]) - expected[size_t(i)]));
     }
     std::printf("[%s] AdamW max abs error %.3g\n", name, worst);
     EXPECT_LE(worst, 1e-6) << name;

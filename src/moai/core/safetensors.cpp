@@ -35,15 +35,19 @@ size_t safetensors_dtype_size(const std::string& dtype) {
   if (dtype == "F64" || dtype == "I64" || dtype == "U64") return 8;
   if (dtype == "F32" || dtype == "I32" || dtype == "U32") return 4;
   if (dtype == "F16" || dtype == "BF16" || dtype == "I16" || dtype == "U16") return 2;
-  if (dtype == "I8" || dtype == "U8" || dtype == "BOOL" || dtype == "F8_E4M3" || dtype == "F8_E5M2") return 1;
+  if (dtype == "I8" || dtype == "U8" || dtype == "BOOL" || dtype == "F8_E4M3" || dtype == "F8_E5M2")
+    return 1;
   return 0;
 }
 
-float bf16_to_f32(uint16_t value) { return std::bit_cast<float>(static_cast<uint32_t>(value) << 16); }
+float bf16_to_f32(uint16_t value) {
+  return std::bit_cast<float>(static_cast<uint32_t>(value) << 16);
+}
 
 uint16_t f32_to_bf16(float value) {
   uint32_t bits = std::bit_cast<uint32_t>(value);
-  if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x007fffffu) != 0) return 0x7fc0;  // NaN stays NaN
+  if ((bits & 0x7f800000u) == 0x7f800000u && (bits & 0x007fffffu) != 0)
+    return 0x7fc0;                        // NaN stays NaN
   bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest even
   return static_cast<uint16_t>(bits >> 16);
 }
@@ -90,7 +94,8 @@ void SafetensorsTensor::to_f32(float* out, const std::string& where) const {
       out[i] = static_cast<float>(raw);
     }
   } else {
-    throw_input_error(where, "tensor \"" + name + "\" has dtype " + dtype + ", expected F32, BF16, F16 or F64");
+    throw_input_error(
+        where, "tensor \"" + name + "\" has dtype " + dtype + ", expected F32, BF16, F16 or F64");
   }
 }
 
@@ -112,14 +117,18 @@ void SafetensorsTensor::to_i64(int64_t* out, const std::string& where) const {
     } else if (dtype == "U8") {
       out[i] = data[i];
     } else {
-      throw_input_error(where, "tensor \"" + name + "\" has dtype " + dtype + ", expected an integer type");
+      throw_input_error(
+          where, "tensor \"" + name + "\" has dtype " + dtype + ", expected an integer type");
     }
   }
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path), where_(path) { parse(file_.bytes()); }
+SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path), where_(path) {
+  parse(file_.bytes());
+}
 
-SafetensorsFile::SafetensorsFile(std::span<const uint8_t> bytes, const std::string& where) : where_(where) {
+SafetensorsFile::SafetensorsFile(std::span<const uint8_t> bytes, const std::string& where)
+    : where_(where) {
   parse(bytes);
 }
 
@@ -154,14 +163,16 @@ void SafetensorsFile::parse(std::span<const uint8_t> bytes) {
   } catch (const nlohmann::json::exception& e) {
     throw_input_error(where_, std::string("header is not valid JSON: ") + e.what());
   }
-  if (!duplicate.empty()) throw_input_error(where_, "header names tensor \"" + duplicate + "\" twice");
+  if (!duplicate.empty())
+    throw_input_error(where_, "header names tensor \"" + duplicate + "\" twice");
   if (!header.is_object()) throw_input_error(where_, "header is not a JSON object");
 
   for (auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
       if (!entry.is_object()) throw_input_error(where_, "__metadata__ is not an object");
       for (auto& [key, value] : entry.items()) {
-        if (!value.is_string()) throw_input_error(where_, "__metadata__." + key + " is not a string");
+        if (!value.is_string())
+          throw_input_error(where_, "__metadata__." + key + " is not a string");
         metadata_[key] = value.get<std::string>();
       }
       continue;
@@ -172,16 +183,19 @@ void SafetensorsFile::parse(std::span<const uint8_t> bytes) {
       throw_input_error(where_, what + ": missing string \"dtype\"");
     if (!entry.contains("shape") || !entry["shape"].is_array())
       throw_input_error(where_, what + ": missing array \"shape\"");
-    if (!entry.contains("data_offsets") || !entry["data_offsets"].is_array() || entry["data_offsets"].size() != 2)
+    if (!entry.contains("data_offsets") || !entry["data_offsets"].is_array() ||
+        entry["data_offsets"].size() != 2)
       throw_input_error(where_, what + ": \"data_offsets\" must be [begin, end]");
     SafetensorsTensor tensor;
     tensor.name = name;
     tensor.dtype = entry["dtype"].get<std::string>();
     const size_t element_size = safetensors_dtype_size(tensor.dtype);
-    if (element_size == 0) throw_input_error(where_, what + ": unknown dtype \"" + tensor.dtype + "\"");
+    if (element_size == 0)
+      throw_input_error(where_, what + ": unknown dtype \"" + tensor.dtype + "\"");
     uint64_t count = 1;
     for (const auto& dim : entry["shape"]) {
-      if (!dim.is_number_unsigned()) throw_input_error(where_, what + ": shape entries must be integers >= 0");
+      if (!dim.is_number_unsigned())
+        throw_input_error(where_, what + ": shape entries must be integers >= 0");
       const uint64_t extent = dim.get<uint64_t>();
       if (extent > 0 && count > std::numeric_limits<uint64_t>::max() / 8 / extent)
         throw_input_error(where_, what + ": shape is too large");
@@ -189,18 +203,20 @@ void SafetensorsFile::parse(std::span<const uint8_t> bytes) {
       tensor.shape.push_back(static_cast<int64_t>(extent));
     }
     for (const auto& offset : entry["data_offsets"]) {
-      if (!offset.is_number_unsigned()) throw_input_error(where_, what + ": data_offsets must be integers >= 0");
+      if (!offset.is_number_unsigned())
+        throw_input_error(where_, what + ": data_offsets must be integers >= 0");
     }
     const uint64_t begin = entry["data_offsets"][0].get<uint64_t>();
     const uint64_t end = entry["data_offsets"][1].get<uint64_t>();
     if (begin > end || end > data_size) {
-      throw_input_error(where_, what + ": data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
-                                    "] outside the " + std::to_string(data_size) + "-byte data section");
+      throw_input_error(where_, what + ": data_offsets [" + std::to_string(begin) + ", " +
+                                    std::to_string(end) + "] outside the " +
+                                    std::to_string(data_size) + "-byte data section");
     }
     if (end - begin != count * element_size) {
-      throw_input_error(where_, what + ": " + tensor.dtype + " " + describe_shape(tensor.shape) + " needs " +
-                                    std::to_string(count * element_size) + " bytes, data_offsets give " +
-                                    std::to_string(end - begin));
+      throw_input_error(where_, what + ": " + tensor.dtype + " " + describe_shape(tensor.shape) +
+                                    " needs " + std::to_string(count * element_size) +
+                                    " bytes, data_offsets give " + std::to_string(end - begin));
     }
     tensor.data = data_begin + begin;
     tensor.bytes = end - begin;
@@ -212,12 +228,15 @@ void SafetensorsFile::parse(std::span<const uint8_t> bytes) {
   uint64_t expected = 0;
   for (const SafetensorsTensor& tensor : tensors_) {
     const uint64_t begin = static_cast<uint64_t>(tensor.data - data_begin);
-    if (begin < expected) throw_input_error(where_, "tensor \"" + tensor.name + "\" overlaps the previous tensor");
-    if (begin > expected) throw_input_error(where_, "hole in the data section before tensor \"" + tensor.name + "\"");
+    if (begin < expected)
+      throw_input_error(where_, "tensor \"" + tensor.name + "\" overlaps the previous tensor");
+    if (begin > expected)
+      throw_input_error(where_, "hole in the data section before tensor \"" + tensor.name + "\"");
     expected = begin + tensor.bytes;
   }
   if (expected != data_size) {
-    throw_input_error(where_, std::to_string(data_size - expected) + " bytes after the last tensor are not indexed");
+    throw_input_error(where_, std::to_string(data_size - expected) +
+                                  " bytes after the last tensor are not indexed");
   }
   for (size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
 }
@@ -233,25 +252,27 @@ const SafetensorsTensor& SafetensorsFile::get(const std::string& name) const {
   return *tensor;
 }
 
-void SafetensorsWriter::add(const std::string& name, const std::string& dtype, std::vector<int64_t> shape,
-                            const void* data, size_t bytes) {
+void SafetensorsWriter::add(const std::string& name, const std::string& dtype,
+                            std::vector<int64_t> shape, const void* data, size_t bytes) {
   MOAI_CHECK(safetensors_dtype_size(dtype) != 0);
   int64_t count = 1;
   for (int64_t dim : shape) count *= dim;
   MOAI_CHECK(static_cast<size_t>(count) * safetensors_dtype_size(dtype) == bytes);
   for (const Entry& entry : entries_) MOAI_CHECK(entry.name != name);
-  entries_.push_back({name, dtype, std::move(shape), static_cast<const uint8_t*>(data), bytes, SIZE_MAX});
+  entries_.push_back(
+      {name, dtype, std::move(shape), static_cast<const uint8_t*>(data), bytes, SIZE_MAX});
 }
 
-void SafetensorsWriter::add_owned(const std::string& name, const std::string& dtype, std::vector<int64_t> shape,
-                                  std::vector<uint8_t> data) {
+void SafetensorsWriter::add_owned(const std::string& name, const std::string& dtype,
+                                  std::vector<int64_t> shape, std::vector<uint8_t> data) {
   const size_t bytes = data.size();
   owned_.push_back(std::move(data));
   add(name, dtype, std::move(shape), nullptr, bytes);
   entries_.back().owned_index = owned_.size() - 1;
 }
 
-void SafetensorsWriter::add_f32(const std::string& name, std::vector<int64_t> shape, const float* data) {
+void SafetensorsWriter::add_f32(const std::string& name, std::vector<int64_t> shape,
+                                const float* data) {
   int64_t count = 1;
   for (int64_t dim : shape) count *= dim;
   add(name, "F32", std::move(shape), data, static_cast<size_t>(count) * 4);
@@ -286,7 +307,8 @@ void SafetensorsWriter::write(const std::string& path) const {
     out.write(reinterpret_cast<const char*>(length), 8);
     out.write(header_text.data(), static_cast<std::streamsize>(header_text.size()));
     for (const Entry& entry : entries_) {
-      const uint8_t* data = entry.owned_index == SIZE_MAX ? entry.data : owned_[entry.owned_index].data();
+      const uint8_t* data =
+          entry.owned_index == SIZE_MAX ? entry.data : owned_[entry.owned_index].data();
       out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(entry.bytes));
     }
   });

@@ -5,11 +5,16 @@
 namespace moai::model {
 namespace {
 
-// Records (pointer slot, float count) requests, then makes one allocation and points every slot into it.
+// Records (pointer slot, float count) requests, then makes one allocation and points every slot
+// into it.
 class Carver {
  public:
-  void add(float** slot, int64_t count) { requests_.push_back({reinterpret_cast<void**>(slot), count}); }
-  void add(int32_t** slot, int64_t count) { requests_.push_back({reinterpret_cast<void**>(slot), count}); }
+  void add(float** slot, int64_t count) {
+    requests_.push_back({reinterpret_cast<void**>(slot), count});
+  }
+  void add(int32_t** slot, int64_t count) {
+    requests_.push_back({reinterpret_cast<void**>(slot), count});
+  }
   size_t total_bytes() const {
     size_t total = 0;
     for (const Request& request : requests_) total += aligned(request.count);
@@ -34,15 +39,17 @@ class Carver {
 
 }  // namespace
 
-Qwen3Model::Arena::Arena(ops::Backend* b, const Qwen3Config& c, int64_t max_batch, int64_t max_seq, bool training,
-                         bool checkpointing)
+Qwen3Model::Arena::Arena(ops::Backend* b, const Qwen3Config& c, int64_t max_batch, int64_t max_seq,
+                         bool training, bool checkpointing)
     : backend(b) {
   const int64_t N = max_batch * max_seq, C = c.hidden_size, F = c.intermediate_size;
-  const int64_t QD = c.q_dim(), KD = c.kv_dim(), H = c.num_attention_heads, KV = c.num_key_value_heads;
+  const int64_t QD = c.q_dim(), KD = c.kv_dim(), H = c.num_attention_heads,
+                KV = c.num_key_value_heads;
   const int64_t L = c.num_hidden_layers;
   max_tokens = N;
   Carver carver;
-  // Inference and checkpointing keep only the residual stream per layer; other activations share one slot.
+  // Inference and checkpointing keep only the residual stream per layer; other activations share
+  // one slot.
   const bool per_layer = training && !checkpointing;
   residual.resize(size_t(L + 1));
   layers.resize(size_t(L));
@@ -109,9 +116,12 @@ Qwen3Model::Arena::~Arena() {
   if (backend) backend->deallocate(memory);
 }
 
-size_t Qwen3Model::estimate_activation_bytes(const Qwen3Config& config, const ModelOptions& options) {
+size_t Qwen3Model::estimate_activation_bytes(const Qwen3Config& config,
+                                             const ModelOptions& options) {
   const int64_t max_seq = options.max_seq > 0 ? options.max_seq : config.max_position_embeddings;
-  return Arena(nullptr, config, options.max_batch, max_seq, options.training, options.gradient_checkpointing).bytes;
+  return Arena(nullptr, config, options.max_batch, max_seq, options.training,
+               options.gradient_checkpointing)
+      .bytes;
 }
 
 }  // namespace moai::model

@@ -37,10 +37,12 @@ std::vector<std::string> weight_files(const std::string& dir) {
       throw_input_error(index, "weight_map: missing, expected an object {tensor: file}");
     std::vector<std::string> files;
     for (auto& [tensor, file] : root["weight_map"].items()) {
-      if (!file.is_string()) throw_input_error(index, "weight_map." + tensor + ": expected a file name");
+      if (!file.is_string())
+        throw_input_error(index, "weight_map." + tensor + ": expected a file name");
       const std::string name = file.get<std::string>();
       if (name.find('/') != std::string::npos || name.find("..") != std::string::npos)
-        throw_input_error(index, "weight_map." + tensor + ": \"" + name + "\" must be a file in the same directory");
+        throw_input_error(index, "weight_map." + tensor + ": \"" + name +
+                                     "\" must be a file in the same directory");
       const std::string path = dir + "/" + name;
       if (std::find(files.begin(), files.end(), path) == files.end()) files.push_back(path);
     }
@@ -54,10 +56,12 @@ std::vector<std::string> weight_files(const std::string& dir) {
 
 void load_hf_weights(const std::string& dir, const ParamLayout& layout, float* host_params) {
   std::vector<std::unique_ptr<SafetensorsFile>> files;
-  for (const std::string& path : weight_files(dir)) files.push_back(std::make_unique<SafetensorsFile>(path));
+  for (const std::string& path : weight_files(dir))
+    files.push_back(std::make_unique<SafetensorsFile>(path));
   std::map<std::string, std::pair<const SafetensorsTensor*, const SafetensorsFile*>> tensors;
   for (const auto& file : files)
-    for (const SafetensorsTensor& tensor : file->tensors()) tensors[tensor.name] = {&tensor, file.get()};
+    for (const SafetensorsTensor& tensor : file->tensors())
+      tensors[tensor.name] = {&tensor, file.get()};
   size_t used = 0;
   for (const ParamInfo& info : layout.params()) {
     auto it = tensors.find(info.name);
@@ -68,8 +72,9 @@ void load_hf_weights(const std::string& dir, const ParamLayout& layout, float* h
       std::string got = "[", want = "[";
       for (int64_t d : tensor.shape) got += std::to_string(d) + ",";
       for (int64_t d : info.shape) want += std::to_string(d) + ",";
-      throw_input_error(it->second.second->path(), "tensor \"" + tensor.name + "\" has shape " + got +
-                                                       "], expected " + want + "] from config.json");
+      throw_input_error(it->second.second->path(), "tensor \"" + tensor.name + "\" has shape " +
+                                                       got + "], expected " + want +
+                                                       "] from config.json");
     }
     tensor.to_f32(host_params + info.offset, it->second.second->path());
     ++used;
@@ -79,7 +84,9 @@ void load_hf_weights(const std::string& dir, const ParamLayout& layout, float* h
     MOAI_LOG(kInfo, dir << ": tied embeddings: ignoring the file's lm_head.weight");
     --ignored;
   }
-  if (ignored > 0) MOAI_LOG(kWarn, dir << ": " << ignored << " tensor(s) in the checkpoint are not used by the model");
+  if (ignored > 0)
+    MOAI_LOG(kWarn,
+             dir << ": " << ignored << " tensor(s) in the checkpoint are not used by the model");
 }
 
 void save_hf_model(const std::string& dir, const Qwen3Config& config, const ParamLayout& layout,
@@ -92,7 +99,8 @@ void save_hf_model(const std::string& dir, const Qwen3Config& config, const Para
   saved.torch_dtype = options.dtype == "BF16" ? "bfloat16" : "float32";
   write_file_atomic(dir + "/config.json", qwen3_config_to_json(saved));
 
-  // Split into shards of at most max_shard_bytes (a single tensor larger than that gets its own shard).
+  // Split into shards of at most max_shard_bytes (a single tensor larger than that gets its own
+  // shard).
   const size_t element = options.dtype == "BF16" ? 2 : 4;
   std::vector<std::vector<const ParamInfo*>> shards(1);
   size_t shard_bytes = 0;

@@ -13,7 +13,8 @@ namespace {
 
 using nlohmann::json;
 
-int64_t get_int(const json& object, const char* key, const std::string& where, int64_t fallback, bool required) {
+int64_t get_int(const json& object, const char* key, const std::string& where, int64_t fallback,
+                bool required) {
   if (!object.contains(key) || object[key].is_null()) {
     if (required) throw_input_error(where, std::string(key) + ": missing, expected an integer");
     return fallback;
@@ -27,25 +28,30 @@ int64_t get_int(const json& object, const char* key, const std::string& where, i
 
 double get_double(const json& object, const char* key, const std::string& where, double fallback) {
   if (!object.contains(key) || object[key].is_null()) return fallback;
-  if (!object[key].is_number()) throw_input_error(where, std::string(key) + ": " + object[key].dump() + ", expected a number");
+  if (!object[key].is_number())
+    throw_input_error(where, std::string(key) + ": " + object[key].dump() + ", expected a number");
   return object[key].get<double>();
 }
 
 bool get_bool(const json& object, const char* key, const std::string& where, bool fallback) {
   if (!object.contains(key) || object[key].is_null()) return fallback;
-  if (!object[key].is_boolean()) throw_input_error(where, std::string(key) + ": " + object[key].dump() + ", expected true or false");
+  if (!object[key].is_boolean())
+    throw_input_error(where,
+                      std::string(key) + ": " + object[key].dump() + ", expected true or false");
   return object[key].get<bool>();
 }
 
 ops::RopeScaling parse_rope_scaling(const json& value, const std::string& where) {
   ops::RopeScaling scaling;
   if (value.is_null()) return scaling;
-  if (!value.is_object()) throw_input_error(where, "rope_scaling: " + value.dump() + ", expected an object or null");
+  if (!value.is_object())
+    throw_input_error(where, "rope_scaling: " + value.dump() + ", expected an object or null");
   // HF writes "rope_type"; the original project (and older HF configs) wrote "type".
   std::string type;
   for (const char* key : {"rope_type", "type"}) {
     if (value.contains(key) && !value[key].is_null()) {
-      if (!value[key].is_string()) throw_input_error(where, std::string("rope_scaling.") + key + ": expected a string");
+      if (!value[key].is_string())
+        throw_input_error(where, std::string("rope_scaling.") + key + ": expected a string");
       type = value[key].get<std::string>();
       break;
     }
@@ -54,22 +60,28 @@ ops::RopeScaling parse_rope_scaling(const json& value, const std::string& where)
   const std::string field = where + ": rope_scaling";
   scaling.factor = get_double(value, "factor", field, 1.0);
   if (scaling.type != ops::RopeType::kDefault) {
-    if (!value.contains("factor")) throw_input_error(where, "rope_scaling.factor: missing for rope_type " + type);
+    if (!value.contains("factor"))
+      throw_input_error(where, "rope_scaling.factor: missing for rope_type " + type);
     if (!(scaling.factor > 0)) throw_input_error(where, "rope_scaling.factor: must be > 0");
   }
-  if (value.contains("original_max_position_embeddings") && !value["original_max_position_embeddings"].is_null())
-    scaling.original_max_position_embeddings = get_int(value, "original_max_position_embeddings", field, 0, true);
+  if (value.contains("original_max_position_embeddings") &&
+      !value["original_max_position_embeddings"].is_null())
+    scaling.original_max_position_embeddings =
+        get_int(value, "original_max_position_embeddings", field, 0, true);
   scaling.beta_fast = get_double(value, "beta_fast", field, 32.0);
   scaling.beta_slow = get_double(value, "beta_slow", field, 1.0);
   if (value.contains("attention_factor") && !value["attention_factor"].is_null())
     scaling.attention_factor = get_double(value, "attention_factor", field, 1.0);
-  if (value.contains("mscale") && !value["mscale"].is_null()) scaling.mscale = get_double(value, "mscale", field, 1.0);
+  if (value.contains("mscale") && !value["mscale"].is_null())
+    scaling.mscale = get_double(value, "mscale", field, 1.0);
   if (value.contains("mscale_all_dim") && !value["mscale_all_dim"].is_null())
     scaling.mscale_all_dim = get_double(value, "mscale_all_dim", field, 1.0);
   scaling.truncate = get_bool(value, "truncate", field, true);
   if (value.contains("alpha") || value.contains("beta")) {
-    MOAI_LOG(kWarn, where << ": rope_scaling alpha/beta are the original project's home-made YaRN knobs; moai "
-                             "uses HF YaRN (beta_fast/beta_slow) and ignores them");
+    MOAI_LOG(
+        kWarn,
+        where << ": rope_scaling alpha/beta are the original project's home-made YaRN knobs; moai "
+                 "uses HF YaRN (beta_fast/beta_slow) and ignores them");
   }
   return scaling;
 }
@@ -96,7 +108,8 @@ Qwen3Config parse_qwen3_config(const std::string& json_text, const std::string& 
   if (root.contains("model_type") && root["model_type"].is_string()) {
     const std::string type = root["model_type"].get<std::string>();
     if (type != "qwen3" && type != "moai")
-      throw_input_error(where, "model_type: \"" + type + "\", expected \"qwen3\" (or the original's \"moai\")");
+      throw_input_error(
+          where, "model_type: \"" + type + "\", expected \"qwen3\" (or the original's \"moai\")");
   }
   Qwen3Config config;
   config.vocab_size = get_int(root, "vocab_size", where, 0, true);
@@ -112,7 +125,8 @@ Qwen3Config parse_qwen3_config(const std::string& json_text, const std::string& 
   config.head_dim = get_int(root, "head_dim", where, derived_head_dim, false);
   if (!root.contains("head_dim") && config.num_attention_heads > 0 &&
       config.hidden_size % config.num_attention_heads != 0) {
-    throw_input_error(where, "head_dim: missing and hidden_size " + std::to_string(config.hidden_size) +
+    throw_input_error(where, "head_dim: missing and hidden_size " +
+                                 std::to_string(config.hidden_size) +
                                  " is not divisible by num_attention_heads " +
                                  std::to_string(config.num_attention_heads));
   }
@@ -122,20 +136,25 @@ Qwen3Config parse_qwen3_config(const std::string& json_text, const std::string& 
   config.tie_word_embeddings = get_bool(root, "tie_word_embeddings", where, false);
   config.initializer_range = get_double(root, "initializer_range", where, 0.02);
   config.bos_token_id = get_int(root, "bos_token_id", where, -1, false);
-  config.eos_token_id = root.contains("eos_token_id") && root["eos_token_id"].is_array()
-                            ? (root["eos_token_id"].empty() ? -1 : root["eos_token_id"][0].get<int64_t>())
-                            : get_int(root, "eos_token_id", where, -1, false);
+  config.eos_token_id =
+      root.contains("eos_token_id") && root["eos_token_id"].is_array()
+          ? (root["eos_token_id"].empty() ? -1 : root["eos_token_id"][0].get<int64_t>())
+          : get_int(root, "eos_token_id", where, -1, false);
   config.pad_token_id = get_int(root, "pad_token_id", where, -1, false);
   if (root.contains("torch_dtype") && root["torch_dtype"].is_string())
     config.torch_dtype = root["torch_dtype"].get<std::string>();
-  if (root.contains("rope_scaling")) config.rope_scaling = parse_rope_scaling(root["rope_scaling"], where);
+  if (root.contains("rope_scaling"))
+    config.rope_scaling = parse_rope_scaling(root["rope_scaling"], where);
 
-  // Features of other architectures that this Qwen3 implementation does not have: refuse, do not ignore.
+  // Features of other architectures that this Qwen3 implementation does not have: refuse, do not
+  // ignore.
   if (!get_bool(root, "use_qk_norm", where, true))
     throw_input_error(where, "use_qk_norm: false is not supported (Qwen3 always applies QK-norm)");
   if (get_bool(root, "attention_bias", where, false))
-    throw_input_error(where, "attention_bias: true is not supported (Qwen3 projections have no bias)");
-  if (get_bool(root, "mlp_bias", where, false)) throw_input_error(where, "mlp_bias: true is not supported");
+    throw_input_error(where,
+                      "attention_bias: true is not supported (Qwen3 projections have no bias)");
+  if (get_bool(root, "mlp_bias", where, false))
+    throw_input_error(where, "mlp_bias: true is not supported");
   if (get_bool(root, "use_sliding_window", where, false))
     throw_input_error(where, "use_sliding_window: true is not supported");
   if (root.contains("hidden_act") && root["hidden_act"].is_string()) {
@@ -149,7 +168,8 @@ Qwen3Config parse_qwen3_config(const std::string& json_text, const std::string& 
 
 void validate_qwen3_config(const Qwen3Config& c, const std::string& where) {
   auto positive = [&](int64_t value, const char* key) {
-    if (value <= 0) throw_input_error(where, std::string(key) + ": " + std::to_string(value) + ", expected > 0");
+    if (value <= 0)
+      throw_input_error(where, std::string(key) + ": " + std::to_string(value) + ", expected > 0");
   };
   positive(c.vocab_size, "vocab_size");
   positive(c.hidden_size, "hidden_size");
@@ -164,8 +184,10 @@ void validate_qwen3_config(const Qwen3Config& c, const std::string& where) {
                                  " is not divisible by num_key_value_heads " +
                                  std::to_string(c.num_key_value_heads));
   }
-  if (c.head_dim % 2 != 0) throw_input_error(where, "head_dim: " + std::to_string(c.head_dim) + ", expected even (RoPE)");
-  if (c.vocab_size > (int64_t(1) << 31) - 1) throw_input_error(where, "vocab_size: too large (ids are int32)");
+  if (c.head_dim % 2 != 0)
+    throw_input_error(where, "head_dim: " + std::to_string(c.head_dim) + ", expected even (RoPE)");
+  if (c.vocab_size > (int64_t(1) << 31) - 1)
+    throw_input_error(where, "vocab_size: too large (ids are int32)");
   if (!(c.rms_norm_eps > 0)) throw_input_error(where, "rms_norm_eps: expected > 0");
   if (!(c.rope_theta > 1)) throw_input_error(where, "rope_theta: expected > 1");
 }
@@ -197,11 +219,13 @@ std::string qwen3_config_to_json(const Qwen3Config& c) {
     scaling["rope_type"] = ops::rope_type_name(c.rope_scaling.type);
     scaling["factor"] = c.rope_scaling.factor;
     if (c.rope_scaling.original_max_position_embeddings)
-      scaling["original_max_position_embeddings"] = *c.rope_scaling.original_max_position_embeddings;
+      scaling["original_max_position_embeddings"] =
+          *c.rope_scaling.original_max_position_embeddings;
     if (c.rope_scaling.type == ops::RopeType::kYarn) {
       scaling["beta_fast"] = c.rope_scaling.beta_fast;
       scaling["beta_slow"] = c.rope_scaling.beta_slow;
-      if (c.rope_scaling.attention_factor) scaling["attention_factor"] = *c.rope_scaling.attention_factor;
+      if (c.rope_scaling.attention_factor)
+        scaling["attention_factor"] = *c.rope_scaling.attention_factor;
       if (c.rope_scaling.mscale) scaling["mscale"] = *c.rope_scaling.mscale;
       if (c.rope_scaling.mscale_all_dim) scaling["mscale_all_dim"] = *c.rope_scaling.mscale_all_dim;
       if (!c.rope_scaling.truncate) scaling["truncate"] = false;
@@ -228,11 +252,14 @@ ModelStats model_stats(const Qwen3Config& c, int64_t seq) {
   const ParamLayout layout(c);
   stats.parameters = layout.num_parameters();
   stats.embedding_parameters = c.vocab_size * c.hidden_size * (c.tie_word_embeddings ? 1 : 2);
-  // Matmul weights: every projection plus the output classifier (tied or not), not the embedding gather.
-  const int64_t per_layer = c.hidden_size * (c.q_dim() + 2 * c.kv_dim()) + c.q_dim() * c.hidden_size +
-                            3 * c.hidden_size * c.intermediate_size;
-  const double matmul = double(per_layer) * double(c.num_hidden_layers) + double(c.vocab_size) * double(c.hidden_size);
-  const double attention = 12.0 * double(c.num_hidden_layers) * double(c.q_dim()) * double(seq);  // PaLM, no causal halving
+  // Matmul weights: every projection plus the output classifier (tied or not), not the embedding
+  // gather.
+  const int64_t per_layer = c.hidden_size * (c.q_dim() + 2 * c.kv_dim()) +
+                            c.q_dim() * c.hidden_size + 3 * c.hidden_size * c.intermediate_size;
+  const double matmul = double(per_layer) * double(c.num_hidden_layers) +
+                        double(c.vocab_size) * double(c.hidden_size);
+  const double attention = 12.0 * double(c.num_hidden_layers) * double(c.q_dim()) *
+                           double(seq);  // PaLM, no causal halving
   stats.flops_per_token = 6.0 * matmul + attention;
   stats.forward_flops_per_token = 2.0 * matmul + attention / 3.0;
   return stats;

@@ -1,7 +1,7 @@
 // One Qwen3 decoder layer, forward then backward (HF Qwen3DecoderLayer):
-//   ln1 = rms(x) w_in; q,k,v = ln1 Wq^T, ln1 Wk^T, ln1 Wv^T; q,k = rope(rms_head(q) w_qn), rope(rms_head(k) w_kn)
-//   att = softmax(q k^T * scale + causal/document mask) v; mid = x + att Wo^T
-//   ln2 = rms(mid) w_post; act = silu(ln2 Wg^T) * (ln2 Wu^T); out = mid + act Wd^T
+//   ln1 = rms(x) w_in; q,k,v = ln1 Wq^T, ln1 Wk^T, ln1 Wv^T; q,k = rope(rms_head(q) w_qn),
+//   rope(rms_head(k) w_kn) att = softmax(q k^T * scale + causal/document mask) v; mid = x + att
+//   Wo^T ln2 = rms(mid) w_post; act = silu(ln2 Wg^T) * (ln2 Wu^T); out = mid + act Wd^T
 #include <cmath>
 
 #include "moai/model/activations.h"
@@ -15,12 +15,13 @@ struct LayerWeights {
 };
 
 LayerWeights layer_offsets(const ParamLayout& layout, int64_t layer) {
-  return {layout.offset_of(ParamKind::kInputNorm, layer), layout.offset_of(ParamKind::kQProj, layer),
-          layout.offset_of(ParamKind::kKProj, layer),     layout.offset_of(ParamKind::kVProj, layer),
-          layout.offset_of(ParamKind::kOProj, layer),     layout.offset_of(ParamKind::kQNorm, layer),
-          layout.offset_of(ParamKind::kKNorm, layer),     layout.offset_of(ParamKind::kPostNorm, layer),
-          layout.offset_of(ParamKind::kGateProj, layer),  layout.offset_of(ParamKind::kUpProj, layer),
-          layout.offset_of(ParamKind::kDownProj, layer)};
+  return {
+      layout.offset_of(ParamKind::kInputNorm, layer), layout.offset_of(ParamKind::kQProj, layer),
+      layout.offset_of(ParamKind::kKProj, layer),     layout.offset_of(ParamKind::kVProj, layer),
+      layout.offset_of(ParamKind::kOProj, layer),     layout.offset_of(ParamKind::kQNorm, layer),
+      layout.offset_of(ParamKind::kKNorm, layer),     layout.offset_of(ParamKind::kPostNorm, layer),
+      layout.offset_of(ParamKind::kGateProj, layer),  layout.offset_of(ParamKind::kUpProj, layer),
+      layout.offset_of(ParamKind::kDownProj, layer)};
 }
 
 }  // namespace
@@ -30,7 +31,8 @@ void Qwen3Model::layer_forward(int64_t layer, int64_t batch, int64_t seq) {
   LayerActivations& a = arena.layers[size_t(layer)];
   const Qwen3Config& c = config_;
   const int64_t N = batch * seq, C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
-  const int64_t H = c.num_attention_heads, KV = c.num_key_value_heads, QD = c.q_dim(), KD = c.kv_dim();
+  const int64_t H = c.num_attention_heads, KV = c.num_key_value_heads, QD = c.q_dim(),
+                KD = c.kv_dim();
   const float eps = float(c.rms_norm_eps);
   const LayerWeights w = layer_offsets(layout_, layer);
   const float* p = params_;
@@ -46,7 +48,8 @@ void Qwen3Model::layer_forward(int64_t layer, int64_t batch, int64_t seq) {
   backend_.rope_forward(a.q, arena.positions, arena.rope_cos, arena.rope_sin, N, H, D);
   backend_.rope_forward(a.k, arena.positions, arena.rope_cos, arena.rope_sin, N, KV, D);
   ops::AttentionShape shape{batch, seq, seq, H, KV, D, 0, float(1.0 / std::sqrt(double(D)))};
-  backend_.attention_forward(a.att, a.lse, a.q, a.k, a.v, has_segments_ ? arena.segments : nullptr, shape);
+  backend_.attention_forward(a.att, a.lse, a.q, a.k, a.v, has_segments_ ? arena.segments : nullptr,
+                             shape);
   // mid = x + att Wo^T: copy the residual, then a matmul with beta = 1 adds onto it.
   backend_.copy(a.res_mid, x, size_t(N * C) * sizeof(float));
   backend_.matmul(a.res_mid, a.att, p + w.o, N, C, QD, false, true, 1.0f, 1.0f);
@@ -66,7 +69,8 @@ void Qwen3Model::layer_backward(int64_t layer, int64_t batch, int64_t seq) {
   BackwardScratch& g = arena.grad;
   const Qwen3Config& c = config_;
   const int64_t N = batch * seq, C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
-  const int64_t H = c.num_attention_heads, KV = c.num_key_value_heads, QD = c.q_dim(), KD = c.kv_dim();
+  const int64_t H = c.num_attention_heads, KV = c.num_key_value_heads, QD = c.q_dim(),
+                KD = c.kv_dim();
   const LayerWeights w = layer_offsets(layout_, layer);
   const float* p = params_;
   float* dp = grads_;
@@ -77,7 +81,8 @@ void Qwen3Model::layer_backward(int64_t layer, int64_t batch, int64_t seq) {
   backend_.swiglu_backward(g.dgate, g.dup, g.dact, a.gate, a.up, N * F);
   ops::linear_backward(backend_, g.dln, dp + w.gate, g.dgate, a.ln2, p + w.gate, N, C, F, false);
   ops::linear_backward(backend_, g.dln, dp + w.up, g.dup, a.ln2, p + w.up, N, C, F, true);
-  backend_.rmsnorm_backward(g.dres, dp + w.post_norm, g.dln, a.res_mid, p + w.post_norm, a.rstd2, N, C, true);
+  backend_.rmsnorm_backward(g.dres, dp + w.post_norm, g.dln, a.res_mid, p + w.post_norm, a.rstd2, N,
+                            C, true);
 
   // Attention: mid = x + att Wo^T.
   ops::linear_backward(backend_, g.datt, dp + w.o, g.dres, a.att, p + w.o, N, QD, C, false);
@@ -87,8 +92,10 @@ void Qwen3Model::layer_backward(int64_t layer, int64_t batch, int64_t seq) {
   backend_.rope_backward(g.dq, arena.positions, arena.rope_cos, arena.rope_sin, N, H, D);
   backend_.rope_backward(g.dk, arena.positions, arena.rope_cos, arena.rope_sin, N, KV, D);
   float* dq_raw = g.datt;  // datt is consumed: reuse it for the QK-norm input gradient
-  backend_.rmsnorm_backward(dq_raw, dp + w.q_norm, g.dq, a.q_raw, p + w.q_norm, a.q_rstd, N * H, D, false);
-  backend_.rmsnorm_backward(g.dk_raw, dp + w.k_norm, g.dk, a.k_raw, p + w.k_norm, a.k_rstd, N * KV, D, false);
+  backend_.rmsnorm_backward(dq_raw, dp + w.q_norm, g.dq, a.q_raw, p + w.q_norm, a.q_rstd, N * H, D,
+                            false);
+  backend_.rmsnorm_backward(g.dk_raw, dp + w.k_norm, g.dk, a.k_raw, p + w.k_norm, a.k_rstd, N * KV,
+                            D, false);
   ops::linear_backward(backend_, g.dln, dp + w.q, dq_raw, a.ln1, p + w.q, N, C, QD, false);
   ops::linear_backward(backend_, g.dln, dp + w.k, g.dk_raw, a.ln1, p + w.k, N, C, KD, true);
   ops::linear_backward(backend_, g.dln, dp + w.v, g.dv, a.ln1, p + w.v, N, C, KD, true);

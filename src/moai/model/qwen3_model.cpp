@@ -1,5 +1,6 @@
-// Qwen3Model: setup, batch checks, the top of the network (embedding, final norm, classifier + loss) and the
-// parameter buffers. The decoder layers' forward and backward are in qwen3_layers.cpp.
+// Qwen3Model: setup, batch checks, the top of the network (embedding, final norm, classifier +
+// loss) and the parameter buffers. The decoder layers' forward and backward are in
+// qwen3_layers.cpp.
 #include "moai/model/qwen3_model.h"
 
 #include <algorithm>
@@ -11,7 +12,8 @@
 
 namespace moai::model {
 
-Qwen3Model::Qwen3Model(const Qwen3Config& config, ops::Backend& backend, const ModelOptions& options)
+Qwen3Model::Qwen3Model(const Qwen3Config& config, ops::Backend& backend,
+                       const ModelOptions& options)
     : config_(config), backend_(backend), options_(options), layout_(config) {
   validate_qwen3_config(config_, "model config");
   if (options_.max_seq <= 0) options_.max_seq = config_.max_position_embeddings;
@@ -19,8 +21,8 @@ Qwen3Model::Qwen3Model(const Qwen3Config& config, ops::Backend& backend, const M
   const size_t param_bytes = size_t(layout_.total_floats()) * sizeof(float);
   params_ = static_cast<float*>(backend_.allocate(param_bytes));
   if (options_.training) grads_ = static_cast<float*>(backend_.allocate(param_bytes));
-  arena_ = std::make_unique<Arena>(&backend_, config_, options_.max_batch, options_.max_seq, options_.training,
-                                   options_.gradient_checkpointing);
+  arena_ = std::make_unique<Arena>(&backend_, config_, options_.max_batch, options_.max_seq,
+                                   options_.training, options_.gradient_checkpointing);
   const ops::RopeTables tables = ops::rope_tables(config_.rope_params(), arena_->rope_positions);
   backend_.copy_to_device(arena_->rope_cos, tables.cos.data(), tables.cos.size() * sizeof(float));
   backend_.copy_to_device(arena_->rope_sin, tables.sin.data(), tables.sin.size() * sizeof(float));
@@ -36,7 +38,8 @@ Qwen3Model::~Qwen3Model() {
 void Qwen3Model::init_weights(uint64_t seed) {
   std::vector<float> host(size_t(layout_.total_floats()), 0.0f);
   const std::vector<ParamInfo>& params = layout_.params();
-  // One generator per tensor (seeded from the seed and the tensor index): deterministic and parallel.
+  // One generator per tensor (seeded from the seed and the tensor index): deterministic and
+  // parallel.
 #pragma omp parallel for schedule(dynamic)
   for (size_t index = 0; index < params.size(); ++index) {
     const ParamInfo& info = params[index];
@@ -67,9 +70,15 @@ void Qwen3Model::zero_grads() {
   backend_.zero(grads_, size_t(layout_.total_floats()) * sizeof(float));
 }
 
-size_t Qwen3Model::param_bytes() const { return size_t(layout_.total_floats()) * sizeof(float); }
-size_t Qwen3Model::grad_bytes() const { return grads_ ? param_bytes() : 0; }
-size_t Qwen3Model::activation_bytes() const { return arena_->bytes; }
+size_t Qwen3Model::param_bytes() const {
+  return size_t(layout_.total_floats()) * sizeof(float);
+}
+size_t Qwen3Model::grad_bytes() const {
+  return grads_ ? param_bytes() : 0;
+}
+size_t Qwen3Model::activation_bytes() const {
+  return arena_->bytes;
+}
 
 int64_t Qwen3Model::count_valid_labels(const Batch& batch, int ignore_index) {
   int64_t count = 0;
@@ -81,16 +90,17 @@ void Qwen3Model::check_batch(const Batch& batch, bool need_labels) const {
   const std::string where = "batch";
   if (batch.batch <= 0 || batch.seq <= 0) throw_input_error(where, "batch and seq must be > 0");
   if (batch.batch > options_.max_batch || batch.seq > options_.max_seq) {
-    throw_input_error(where, "shape [" + std::to_string(batch.batch) + ", " + std::to_string(batch.seq) +
-                                 "] exceeds the model's arena [" + std::to_string(options_.max_batch) + ", " +
+    throw_input_error(where, "shape [" + std::to_string(batch.batch) + ", " +
+                                 std::to_string(batch.seq) + "] exceeds the model's arena [" +
+                                 std::to_string(options_.max_batch) + ", " +
                                  std::to_string(options_.max_seq) + "]");
   }
   const size_t n = size_t(batch.batch * batch.seq);
   auto check_size = [&](std::span<const int32_t> values, const char* name, bool optional) {
     if (optional && values.empty()) return;
     if (values.size() != n)
-      throw_input_error(where, std::string(name) + " has " + std::to_string(values.size()) + " values, expected " +
-                                   std::to_string(n));
+      throw_input_error(where, std::string(name) + " has " + std::to_string(values.size()) +
+                                   " values, expected " + std::to_string(n));
   };
   check_size(batch.input_ids, "input_ids", false);
   check_size(batch.labels, "labels", !need_labels);
@@ -98,13 +108,16 @@ void Qwen3Model::check_batch(const Batch& batch, bool need_labels) const {
   check_size(batch.segment_ids, "segment_ids", true);
   for (size_t i = 0; i < n; ++i) {
     if (batch.input_ids[i] < 0 || batch.input_ids[i] >= config_.vocab_size)
-      throw_input_error(where, "input_ids[" + std::to_string(i) + "] = " + std::to_string(batch.input_ids[i]) +
-                                   ", expected 0 <= id < vocab_size " + std::to_string(config_.vocab_size));
+      throw_input_error(
+          where, "input_ids[" + std::to_string(i) + "] = " + std::to_string(batch.input_ids[i]) +
+                     ", expected 0 <= id < vocab_size " + std::to_string(config_.vocab_size));
   }
   for (size_t i = 0; i < batch.position_ids.size(); ++i) {
     if (batch.position_ids[i] < 0 || batch.position_ids[i] >= arena_->rope_positions)
-      throw_input_error(where, "position_ids[" + std::to_string(i) + "] = " + std::to_string(batch.position_ids[i]) +
-                                   ", expected 0 <= position < " + std::to_string(arena_->rope_positions));
+      throw_input_error(where, "position_ids[" + std::to_string(i) +
+                                   "] = " + std::to_string(batch.position_ids[i]) +
+                                   ", expected 0 <= position < " +
+                                   std::to_string(arena_->rope_positions));
   }
 }
 
@@ -116,7 +129,8 @@ void Qwen3Model::upload_batch(const Batch& batch) {
   int32_t max_position = int32_t(batch.seq - 1);
   if (batch.position_ids.empty()) {
     for (int64_t row = 0; row < batch.batch; ++row)
-      for (int64_t t = 0; t < batch.seq; ++t) a.host_positions[size_t(row * batch.seq + t)] = int32_t(t);
+      for (int64_t t = 0; t < batch.seq; ++t)
+        a.host_positions[size_t(row * batch.seq + t)] = int32_t(t);
     backend_.copy_to_device(a.positions, a.host_positions.data(), size_t(n) * 4);
   } else {
     max_position = *std::max_element(batch.position_ids.begin(), batch.position_ids.end());
@@ -124,12 +138,13 @@ void Qwen3Model::upload_batch(const Batch& batch) {
   }
   has_segments_ = !batch.segment_ids.empty();
   if (has_segments_) backend_.copy_to_device(a.segments, batch.segment_ids.data(), size_t(n) * 4);
-  // Dynamic NTK RoPE (HF dynamic_rope_update): frequencies depend on the longest position in the batch once it
-  // exceeds max_position_embeddings.
+  // Dynamic NTK RoPE (HF dynamic_rope_update): frequencies depend on the longest position in the
+  // batch once it exceeds max_position_embeddings.
   if (config_.rope_scaling.type == ops::RopeType::kDynamic) {
     const int64_t length = std::max<int64_t>(max_position + 1, config_.max_position_embeddings);
     if (length != std::max<int64_t>(a.rope_table_seq, config_.max_position_embeddings)) {
-      const ops::RopeTables tables = ops::rope_tables(config_.rope_params(), a.rope_positions, length);
+      const ops::RopeTables tables =
+          ops::rope_tables(config_.rope_params(), a.rope_positions, length);
       backend_.copy_to_device(a.rope_cos, tables.cos.data(), tables.cos.size() * 4);
       backend_.copy_to_device(a.rope_sin, tables.sin.data(), tables.sin.size() * 4);
       a.rope_table_seq = length;
@@ -137,28 +152,33 @@ void Qwen3Model::upload_batch(const Batch& batch) {
   }
 }
 
-double Qwen3Model::forward(const Batch& batch, const ops::LossConfig& loss, double loss_normalizer, bool want_grad) {
-  if (want_grad && !options_.training) throw InternalError("forward(want_grad) on a model built for inference");
+double Qwen3Model::forward(const Batch& batch, const ops::LossConfig& loss, double loss_normalizer,
+                           bool want_grad) {
+  if (want_grad && !options_.training)
+    throw InternalError("forward(want_grad) on a model built for inference");
   check_batch(batch, true);
   for (size_t i = 0; i < batch.labels.size(); ++i) {
     const int32_t label = batch.labels[i];
     if (label != loss.ignore_index && (label < 0 || label >= config_.vocab_size))
       throw_input_error("batch", "labels[" + std::to_string(i) + "] = " + std::to_string(label) +
-                                     ", expected 0 <= label < vocab_size " + std::to_string(config_.vocab_size) +
-                                     " or " + std::to_string(loss.ignore_index));
+                                     ", expected 0 <= label < vocab_size " +
+                                     std::to_string(config_.vocab_size) + " or " +
+                                     std::to_string(loss.ignore_index));
   }
   upload_batch(batch);
   cur_batch_ = batch.batch;
   cur_seq_ = batch.seq;
   const int64_t n = batch.batch * batch.seq;
   last_valid_tokens_ = count_valid_labels(batch, loss.ignore_index);
-  const double normalizer = loss_normalizer > 0 ? loss_normalizer : double(std::max<int64_t>(last_valid_tokens_, 1));
+  const double normalizer =
+      loss_normalizer > 0 ? loss_normalizer : double(std::max<int64_t>(last_valid_tokens_, 1));
   forward_layers(n);
   Arena& a = *arena_;
   const int64_t C = config_.hidden_size, V = config_.vocab_size;
   const int64_t head = layout_.offset_of(ParamKind::kLmHead);
-  backend_.classifier_loss(a.losses, want_grad ? a.dfinal : nullptr, want_grad ? grads_ + head : nullptr,
-                           a.final_norm, params_ + head, a.labels, n, C, V, loss, float(1.0 / normalizer));
+  backend_.classifier_loss(a.losses, want_grad ? a.dfinal : nullptr,
+                           want_grad ? grads_ + head : nullptr, a.final_norm, params_ + head,
+                           a.labels, n, C, V, loss, float(1.0 / normalizer));
   backend_.copy_to_host(a.host_losses.data(), a.losses, size_t(n) * 4);
   double total = 0;
   for (int64_t i = 0; i < n; ++i) total += double(a.host_losses[size_t(i)]);
@@ -169,26 +189,30 @@ double Qwen3Model::forward(const Batch& batch, const ops::LossConfig& loss, doub
 void Qwen3Model::forward_layers(int64_t n) {
   Arena& a = *arena_;
   const int64_t C = config_.hidden_size, L = config_.num_hidden_layers;
-  backend_.embedding_forward(a.residual[0], a.ids, params_ + layout_.offset_of(ParamKind::kEmbedding), n, C);
+  backend_.embedding_forward(a.residual[0], a.ids,
+                             params_ + layout_.offset_of(ParamKind::kEmbedding), n, C);
   for (int64_t layer = 0; layer < L; ++layer) layer_forward(layer, cur_batch_, cur_seq_);
   backend_.rmsnorm_forward(a.final_norm, a.final_rstd, a.residual[size_t(L)],
-                           params_ + layout_.offset_of(ParamKind::kFinalNorm), n, C, float(config_.rms_norm_eps));
+                           params_ + layout_.offset_of(ParamKind::kFinalNorm), n, C,
+                           float(config_.rms_norm_eps));
 }
 
 void Qwen3Model::backward() {
-  if (!pending_backward_) throw InternalError("backward() without a preceding forward(want_grad=true)");
+  if (!pending_backward_)
+    throw InternalError("backward() without a preceding forward(want_grad=true)");
   pending_backward_ = false;
   Arena& a = *arena_;
   const int64_t n = cur_batch_ * cur_seq_, C = config_.hidden_size, L = config_.num_hidden_layers;
   const int64_t norm = layout_.offset_of(ParamKind::kFinalNorm);
-  backend_.rmsnorm_backward(a.grad.dres, grads_ + norm, a.dfinal, a.residual[size_t(L)], params_ + norm,
-                            a.final_rstd, n, C, false);
+  backend_.rmsnorm_backward(a.grad.dres, grads_ + norm, a.dfinal, a.residual[size_t(L)],
+                            params_ + norm, a.final_rstd, n, C, false);
   const bool recompute = options_.gradient_checkpointing;
   for (int64_t layer = L - 1; layer >= 0; --layer) {
     if (recompute) layer_forward(layer, cur_batch_, cur_seq_);
     layer_backward(layer, cur_batch_, cur_seq_);
   }
-  backend_.embedding_backward(grads_ + layout_.offset_of(ParamKind::kEmbedding), a.grad.dres, a.ids, n, C);
+  backend_.embedding_backward(grads_ + layout_.offset_of(ParamKind::kEmbedding), a.grad.dres, a.ids,
+                              n, C);
 }
 
 void Qwen3Model::get_token_losses(float* host_out) const {
@@ -196,11 +220,13 @@ void Qwen3Model::get_token_losses(float* host_out) const {
   std::copy(arena_->host_losses.begin(), arena_->host_losses.begin() + n, host_out);
 }
 
-void Qwen3Model::forward_logits(const Batch& batch, std::span<const int64_t> rows, float* host_out) {
+void Qwen3Model::forward_logits(const Batch& batch, std::span<const int64_t> rows,
+                                float* host_out) {
   check_batch(batch, false);
   const int64_t n = batch.batch * batch.seq;
   for (int64_t row : rows)
-    if (row < 0 || row >= n) throw_input_error("forward_logits", "row " + std::to_string(row) + " out of range");
+    if (row < 0 || row >= n)
+      throw_input_error("forward_logits", "row " + std::to_string(row) + " out of range");
   upload_batch(batch);
   cur_batch_ = batch.batch;
   cur_seq_ = batch.seq;

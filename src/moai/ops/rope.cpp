@@ -1,5 +1,6 @@
-// RoPE frequencies as HF transformers computes them (modeling_rope_utils.py). Precision follows torch:
-// exponents, powers and the YaRN ramp in float32, the correction range in double (python floats).
+// RoPE frequencies as HF transformers computes them (modeling_rope_utils.py). Precision follows
+// torch: exponents, powers and the YaRN ramp in float32, the correction range in double (python
+// floats).
 #include "moai/ops/rope.h"
 
 #include <algorithm>
@@ -20,7 +21,9 @@ std::vector<float> pos_freqs(double base, int64_t dim) {
   return out;
 }
 
-double yarn_mscale(double scale, double mscale) { return scale <= 1.0 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0; }
+double yarn_mscale(double scale, double mscale) {
+  return scale <= 1.0 ? 1.0 : 0.1 * mscale * std::log(scale) + 1.0;
+}
 
 double correction_dim(double rotations, int64_t dim, double base, double original_max) {
   return (double(dim) * std::log(original_max / (rotations * 2.0 * M_PI))) / (2.0 * std::log(base));
@@ -28,7 +31,8 @@ double correction_dim(double rotations, int64_t dim, double base, double origina
 
 }  // namespace
 
-std::vector<float> rope_inv_freq(const RopeParams& params, int64_t seq_len, float* attention_factor) {
+std::vector<float> rope_inv_freq(const RopeParams& params, int64_t seq_len,
+                                 float* attention_factor) {
   const int64_t dim = params.head_dim;
   const RopeScaling& scaling = params.scaling;
   double base = params.theta;
@@ -46,7 +50,8 @@ std::vector<float> rope_inv_freq(const RopeParams& params, int64_t seq_len, floa
       const int64_t max_pos = params.max_position_embeddings;
       const double length = seq_len > max_pos ? double(seq_len) : double(max_pos);
       const double f = scaling.factor;
-      base = base * std::pow(f * length / double(max_pos) - (f - 1.0), double(dim) / double(dim - 2));
+      base =
+          base * std::pow(f * length / double(max_pos) - (f - 1.0), double(dim) / double(dim - 2));
       for (float freq : pos_freqs(base, dim)) inv_freq.push_back(1.0f / freq);
       break;
     }
@@ -56,7 +61,8 @@ std::vector<float> rope_inv_freq(const RopeParams& params, int64_t seq_len, floa
           double(scaling.original_max_position_embeddings.value_or(params.max_position_embeddings));
       if (scaling.attention_factor) {
         factor_out = *scaling.attention_factor;
-      } else if (scaling.mscale && scaling.mscale_all_dim && *scaling.mscale != 0 && *scaling.mscale_all_dim != 0) {
+      } else if (scaling.mscale && scaling.mscale_all_dim && *scaling.mscale != 0 &&
+                 *scaling.mscale_all_dim != 0) {
         factor_out = yarn_mscale(f, *scaling.mscale) / yarn_mscale(f, *scaling.mscale_all_dim);
       } else {
         factor_out = yarn_mscale(f, 1.0);
@@ -72,12 +78,14 @@ std::vector<float> rope_inv_freq(const RopeParams& params, int64_t seq_len, floa
       if (low == high) high += 0.001;
       const std::vector<float> freqs = pos_freqs(base, dim);
       for (int64_t i = 0; i < dim / 2; ++i) {
-        const float ramp =
-            std::clamp((static_cast<float>(i) - static_cast<float>(low)) / static_cast<float>(high - low), 0.0f, 1.0f);
+        const float ramp = std::clamp(
+            (static_cast<float>(i) - static_cast<float>(low)) / static_cast<float>(high - low),
+            0.0f, 1.0f);
         const float extrapolation_factor = 1.0f - ramp;
         const float extrapolation = 1.0f / freqs[size_t(i)];
         const float interpolation = 1.0f / (static_cast<float>(f) * freqs[size_t(i)]);
-        inv_freq.push_back(interpolation * (1.0f - extrapolation_factor) + extrapolation * extrapolation_factor);
+        inv_freq.push_back(interpolation * (1.0f - extrapolation_factor) +
+                           extrapolation * extrapolation_factor);
       }
       break;
     }
@@ -97,8 +105,10 @@ RopeTables rope_tables(const RopeParams& params, int64_t max_pos, int64_t seq_le
     for (int64_t i = 0; i < half; ++i) {
       // torch: angle = float(pos) * inv_freq in float32, then cos/sin in float32, times the factor.
       const float angle = static_cast<float>(pos) * tables.inv_freq[size_t(i)];
-      tables.cos[size_t(pos * half + i)] = static_cast<float>(std::cos(double(angle))) * tables.attention_factor;
-      tables.sin[size_t(pos * half + i)] = static_cast<float>(std::sin(double(angle))) * tables.attention_factor;
+      tables.cos[size_t(pos * half + i)] =
+          static_cast<float>(std::cos(double(angle))) * tables.attention_factor;
+      tables.sin[size_t(pos * half + i)] =
+          static_cast<float>(std::sin(double(angle))) * tables.attention_factor;
     }
   }
   return tables;
@@ -109,15 +119,20 @@ RopeType rope_type_from_string(const std::string& name, const std::string& where
   if (name == "linear") return RopeType::kLinear;
   if (name == "dynamic" || name == "ntk") return RopeType::kDynamic;
   if (name == "yarn") return RopeType::kYarn;
-  throw_input_error(where, "rope_scaling type \"" + name + "\" is not supported, expected default, linear, dynamic or yarn");
+  throw_input_error(where, "rope_scaling type \"" + name +
+                               "\" is not supported, expected default, linear, dynamic or yarn");
 }
 
 const char* rope_type_name(RopeType type) {
   switch (type) {
-    case RopeType::kDefault: return "default";
-    case RopeType::kLinear: return "linear";
-    case RopeType::kDynamic: return "dynamic";
-    case RopeType::kYarn: return "yarn";
+    case RopeType::kDefault:
+      return "default";
+    case RopeType::kLinear:
+      return "linear";
+    case RopeType::kDynamic:
+      return "dynamic";
+    case RopeType::kYarn:
+      return "yarn";
   }
   return "default";
 }

@@ -25,8 +25,8 @@ void AdamW::step(float* params, const float* grads, float lr, float grad_scale) 
   step.step = step_count_;
   for (const model::ParamInfo& info : layout_.params()) {
     step.weight_decay = info.weight_decay() ? config_.weight_decay : 0.0f;
-    backend_.adamw_update(params + info.offset, m_ + info.offset, v_ + info.offset, grads + info.offset, info.numel,
-                          step);
+    backend_.adamw_update(params + info.offset, m_ + info.offset, v_ + info.offset,
+                          grads + info.offset, info.numel, step);
   }
 }
 

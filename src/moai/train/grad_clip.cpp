@@ -5,7 +5,8 @@
 namespace moai::train {
 
 double global_grad_norm(ops::Backend& backend, const float* grads, int64_t n) {
-  // Padding between tensors in the buffer is always zero, so the whole buffer can be summed at once.
+  // Padding between tensors in the buffer is always zero, so the whole buffer can be summed at
+  // once.
   return std::sqrt(backend.sum_squares(grads, n));
 }
 

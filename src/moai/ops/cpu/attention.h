@@ -1,9 +1,10 @@
 #pragma once
 // CPU attention (causal, GQA, optional document masks), templated like kernels.h.
 //
-// Layout trick: a thread transposes the keys (and values) of one kv head into [D, T] so that a query's score
-// row is D vectorised axpys over contiguous keys, S[0..t] += q[d] * K^T[d, 0..t], instead of t horizontal
-// dot products. Memory per thread is O(T * D) plus one [T] score row: never T x T.
+// Layout trick: a thread transposes the keys (and values) of one kv head into [D, T] so that a
+// query's score row is D vectorised axpys over contiguous keys, S[0..t] += q[d] * K^T[d, 0..t],
+// instead of t horizontal dot products. Memory per thread is O(T * D) plus one [T] score row: never
+// T x T.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -13,8 +14,8 @@
 
 namespace moai::ops::cpu {
 
-// row[j] <- exp(row[j] - shift) (-inf gives 0), returns the sum: the vectorised polynomial for float, libm
-// for the double (gradient-check) twin.
+// row[j] <- exp(row[j] - shift) (-inf gives 0), returns the sum: the vectorised polynomial for
+// float, libm for the double (gradient-check) twin.
 template <typename T>
 inline T exp_row(T* row, int64_t count, T shift) {
   if constexpr (sizeof(T) == 4) {
@@ -31,17 +32,18 @@ inline T exp_row(T* row, int64_t count, T shift) {
 
 // dst[d * stride + j] = src[j * row + d] for j < rows: keys of one kv head as [D, rows].
 template <typename T>
-void transpose_head(T* dst, const T* src, int64_t rows, int64_t row, int64_t head_dim, int64_t stride) {
+void transpose_head(T* dst, const T* src, int64_t rows, int64_t row, int64_t head_dim,
+                    int64_t stride) {
   for (int64_t j = 0; j < rows; ++j)
     for (int64_t d = 0; d < head_dim; ++d) dst[d * stride + j] = src[j * row + d];
 }
 
-// Score rows of up to 4 queries at once: rows[i][0..count) = sum_d q[i][d] * kt[d, 0..count). Eight keys at a
-// time with 4 x 8 accumulators that stay in registers (one K^T load feeds four FMAs). kt rows must be
-// readable up to count rounded up to 8 (the callers pad them with zeros).
+// Score rows of up to 4 queries at once: rows[i][0..count) = sum_d q[i][d] * kt[d, 0..count). Eight
+// keys at a time with 4 x 8 accumulators that stay in registers (one K^T load feeds four FMAs). kt
+// rows must be readable up to count rounded up to 8 (the callers pad them with zeros).
 template <typename T>
-inline void score_rows(T* rows, int64_t row_stride, const T* const* q, int64_t queries, const T* kt, int64_t count,
-                       int64_t head_dim, int64_t kt_stride) {
+inline void score_rows(T* rows, int64_t row_stride, const T* const* q, int64_t queries, const T* kt,
+                       int64_t count, int64_t head_dim, int64_t kt_stride) {
   for (int64_t j0 = 0; j0 < count; j0 += 8) {
     T acc[4][8] = {};
     for (int64_t d = 0; d < head_dim; ++d) {
@@ -59,7 +61,9 @@ inline void score_rows(T* rows, int64_t row_stride, const T* const* q, int64_t q
 }
 
 // Keys of one kv head as [D, stride] with stride = rows rounded up to 8, padding zeroed.
-inline int64_t padded_stride(int64_t rows) { return (rows + 7) / 8 * 8; }
+inline int64_t padded_stride(int64_t rows) {
+  return (rows + 7) / 8 * 8;
+}
 
 template <typename T>
 void transpose_head_padded(T* dst, const T* src, int64_t rows, int64_t row, int64_t head_dim) {
@@ -70,9 +74,10 @@ void transpose_head_padded(T* dst, const T* src, int64_t rows, int64_t row, int6
 }
 
 template <typename T>
-void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const int32_t* segment_ids,
-                       const AttentionShape& s) {
-  const int64_t D = s.head_dim, H = s.heads, KV = s.kv_heads, group = H / KV, Lq = s.q_len, Lk = s.kv_len;
+void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v,
+                       const int32_t* segment_ids, const AttentionShape& s) {
+  const int64_t D = s.head_dim, H = s.heads, KV = s.kv_heads, group = H / KV, Lq = s.q_len,
+                Lk = s.kv_len;
   const int64_t kv_stride = s.kv_batch_stride ? s.kv_batch_stride : Lk * KV * D;
   const int64_t offset = Lk - Lq;
   const T scale = T(s.scale);
@@ -120,11 +125,13 @@ void attention_forward(T* out, T* lse, const T* q, const T* k, const T* v, const
   }
 }
 
-// Threads own (batch, kv head) pairs, so dk/dv of a kv head are written by one thread in a fixed order.
-// dS = P * (dP - delta) * scale with delta = dO . O (the flash-attention identity), P recomputed from lse.
+// Threads own (batch, kv head) pairs, so dk/dv of a kv head are written by one thread in a fixed
+// order. dS = P * (dP - delta) * scale with delta = dO . O (the flash-attention identity), P
+// recomputed from lse.
 template <typename T>
-void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const T* lse, const T* q, const T* k,
-                        const T* v, const int32_t* segment_ids, const AttentionShape& s) {
+void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const T* lse, const T* q,
+                        const T* k, const T* v, const int32_t* segment_ids,
+                        const AttentionShape& s) {
   const int64_t D = s.head_dim, H = s.heads, KV = s.kv_heads, group = H / KV, L = s.q_len;
   const T scale = T(s.scale);
 #pragma omp parallel
@@ -172,13 +179,15 @@ void attention_backward(T* dq, T* dk, T* dv, const T* dout, const T* out, const 
               p_row[j] = (!seg || seg[j] == seg[t]) ? p_row[j] * scale : T(-INFINITY);
             exp_row(p_row, count, lse[(b * H + h) * L + t]);  // P
 #pragma omp simd
-            for (int64_t j = 0; j < count; ++j) ds_row[j] = p_row[j] * (ds_row[j] - delta) * scale;  // dS
-            for (int64_t j = count; j < count_max; ++j) p_row[j] = ds_row[j] = T(0);  // causal within the block
+            for (int64_t j = 0; j < count; ++j)
+              ds_row[j] = p_row[j] * (ds_row[j] - delta) * scale;  // dS
+            for (int64_t j = count; j < count_max; ++j)
+              p_row[j] = ds_row[j] = T(0);  // causal within the block
             dqs[i] = dq + row * D;
             std::fill(dqs[i], dqs[i] + D, T(0));
           }
-          // dq_i += dS[i,j] k_j; dk_j += sum_i dS[i,j] q_i; dv_j += sum_i P[i,j] dO_i: each k_j, dk_j, dv_j row
-          // is loaded once per block of queries.
+          // dq_i += dS[i,j] k_j; dk_j += sum_i dS[i,j] q_i; dv_j += sum_i P[i,j] dO_i: each k_j,
+          // dk_j, dv_j row is loaded once per block of queries.
           for (int64_t j = 0; j < count_max; ++j) {
             T ds[4] = {}, p[4] = {};
             bool any = false;

@@ -20,18 +20,20 @@ extern "C" void openblas_set_num_threads(int num_threads);
 namespace moai::ops {
 namespace cpu {
 
-void gemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b,
-          float alpha, float beta) {
+void gemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool trans_a,
+          bool trans_b, float alpha, float beta) {
   if (m == 0 || n == 0) return;
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m),
-              int(n), int(k), alpha, a, trans_a ? int(m) : int(k), b, trans_b ? int(k) : int(n), beta, c, int(n));
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a,
+              trans_a ? int(m) : int(k), b, trans_b ? int(k) : int(n), beta, c, int(n));
 }
 
-void gemm(double* c, const double* a, const double* b, int64_t m, int64_t n, int64_t k, bool trans_a,
-          bool trans_b, double alpha, double beta) {
+void gemm(double* c, const double* a, const double* b, int64_t m, int64_t n, int64_t k,
+          bool trans_a, bool trans_b, double alpha, double beta) {
   if (m == 0 || n == 0) return;
-  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, int(m),
-              int(n), int(k), alpha, a, trans_a ? int(m) : int(k), b, trans_b ? int(k) : int(n), beta, c, int(n));
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), alpha, a,
+              trans_a ? int(m) : int(k), b, trans_b ? int(k) : int(n), beta, c, int(n));
 }
 
 namespace {
@@ -46,7 +48,8 @@ const char* blas_name() {
 
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(int num_threads) : threads_(num_threads > 0 ? num_threads : int(default_thread_count())) {
+  explicit CpuBackend(int num_threads)
+      : threads_(num_threads > 0 ? num_threads : int(default_thread_count())) {
     // OpenMP and BLAS thread counts are process-wide; the last backend created sets them.
     omp_set_num_threads(threads_);
 #if defined(MOAI_BLAS_BLIS)
@@ -56,7 +59,9 @@ class CpuBackend final : public Backend {
 #endif
   }
 
-  DeviceKind device() const override { return DeviceKind::kCpu; }
+  DeviceKind device() const override {
+    return DeviceKind::kCpu;
+  }
   std::string name() const override {
     return std::string("cpu (") + blas_name() + ", " + std::to_string(threads_) + " threads)";
   }
@@ -68,9 +73,15 @@ class CpuBackend final : public Backend {
     std::memset(ptr, 0, rounded == 0 ? 64 : rounded);
     return ptr;
   }
-  void deallocate(void* ptr) override { std::free(ptr); }
-  void copy_to_device(void* dst, const void* src, size_t bytes) override { copy(dst, src, bytes); }
-  void copy_to_host(void* dst, const void* src, size_t bytes) override { copy(dst, src, bytes); }
+  void deallocate(void* ptr) override {
+    std::free(ptr);
+  }
+  void copy_to_device(void* dst, const void* src, size_t bytes) override {
+    copy(dst, src, bytes);
+  }
+  void copy_to_host(void* dst, const void* src, size_t bytes) override {
+    copy(dst, src, bytes);
+  }
   void copy(void* dst, const void* src, size_t bytes) override {
     if (bytes) std::memmove(dst, src, bytes);
   }
@@ -79,47 +90,50 @@ class CpuBackend final : public Backend {
   }
   void synchronize() override {}
 
-  void matmul(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b,
-              float alpha, float beta) override {
+  void matmul(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k,
+              bool trans_a, bool trans_b, float alpha, float beta) override {
     cpu::gemm(c, a, b, m, n, k, trans_a, trans_b, alpha, beta);
   }
-  void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t n, int64_t c) override {
+  void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t n,
+                         int64_t c) override {
     cpu::embedding_forward(out, ids, table, n, c);
   }
-  void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n, int64_t c) override {
+  void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n,
+                          int64_t c) override {
     cpu::embedding_backward(dtable, dout, ids, n, c);
   }
-  void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t n, int64_t c,
-                       float eps) override {
+  void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t n,
+                       int64_t c, float eps) override {
     cpu::rmsnorm_forward(out, rstd, inp, weight, n, c, double(eps));
   }
-  void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp, const float* weight,
-                        const float* rstd, int64_t n, int64_t c, bool accumulate) override {
+  void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp,
+                        const float* weight, const float* rstd, int64_t n, int64_t c,
+                        bool accumulate) override {
     cpu::rmsnorm_backward(dinp, dweight, dout, inp, weight, rstd, n, c, accumulate);
   }
-  void rope_forward(float* x, const int32_t* position_ids, const float* cos, const float* sin, int64_t n,
-                    int64_t heads, int64_t head_dim) override {
+  void rope_forward(float* x, const int32_t* position_ids, const float* cos, const float* sin,
+                    int64_t n, int64_t heads, int64_t head_dim) override {
     cpu::rope_apply(x, position_ids, cos, sin, n, heads, head_dim, +1);
   }
-  void rope_backward(float* dx, const int32_t* position_ids, const float* cos, const float* sin, int64_t n,
-                     int64_t heads, int64_t head_dim) override {
+  void rope_backward(float* dx, const int32_t* position_ids, const float* cos, const float* sin,
+                     int64_t n, int64_t heads, int64_t head_dim) override {
     cpu::rope_apply(dx, position_ids, cos, sin, n, heads, head_dim, -1);
   }
   void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
                          const int32_t* segment_ids, const AttentionShape& shape) override {
     cpu::attention_forward(out, lse, q, k, v, segment_ids, shape);
   }
-  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out, const float* lse,
-                          const float* q, const float* k, const float* v, const int32_t* segment_ids,
-                          const AttentionShape& shape) override {
+  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                          const float* lse, const float* q, const float* k, const float* v,
+                          const int32_t* segment_ids, const AttentionShape& shape) override {
     MOAI_CHECK(shape.q_len == shape.kv_len && shape.kv_batch_stride == 0);
     cpu::attention_backward(dq, dk, dv, dout, out, lse, q, k, v, segment_ids, shape);
   }
   void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) override {
     cpu::swiglu_forward(out, gate, up, n);
   }
-  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate, const float* up,
-                       int64_t n) override {
+  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate,
+                       const float* up, int64_t n) override {
     cpu::swiglu_backward(dgate, dup, dout, gate, up, n);
   }
   void add(float* out, const float* a, const float* b, int64_t n) override {
@@ -134,14 +148,18 @@ class CpuBackend final : public Backend {
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < n; ++i) x[i] *= factor;
   }
-  void classifier_loss(float* losses, float* dx, float* dw, const float* x, const float* w, const int32_t* labels,
-                       int64_t n, int64_t c, int64_t v, const LossConfig& config, float grad_scale) override {
+  void classifier_loss(float* losses, float* dx, float* dw, const float* x, const float* w,
+                       const int32_t* labels, int64_t n, int64_t c, int64_t v,
+                       const LossConfig& config, float grad_scale) override {
     cpu::classifier_loss(losses, dx, dw, x, w, labels, n, c, v, config, grad_scale);
   }
-  void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n, const AdamWStep& step) override {
+  void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n,
+                    const AdamWStep& step) override {
     cpu::adamw_update(param, m, v, grad, n, step);
   }
-  double sum_squares(const float* x, int64_t n) override { return cpu::sum_squares(x, n); }
+  double sum_squares(const float* x, int64_t n) override {
+    return cpu::sum_squares(x, n);
+  }
 
  private:
   int threads_;
@@ -150,6 +168,8 @@ class CpuBackend final : public Backend {
 }  // namespace
 }  // namespace cpu
 
-std::unique_ptr<Backend> make_cpu_backend(int num_threads) { return std::make_unique<cpu::CpuBackend>(num_threads); }
+std::unique_ptr<Backend> make_cpu_backend(int num_threads) {
+  return std::make_unique<cpu::CpuBackend>(num_threads);
+}
 
 }  // namespace moai::ops

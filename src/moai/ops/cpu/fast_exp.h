@@ -1,9 +1,10 @@
 #pragma once
-// exp for softmaxes: the loss evaluates V exponentials per token (32,000 x tokens) and attention T per query,
-// which with std::exp (a libm call the compiler cannot vectorise) costs a sizeable part of a training step.
-// Cody-Waite reduction x = k*ln2 + r, |r| <= ln2/2, a degree-7 Taylor polynomial (relative error < 3e-7,
-// tested against libm) and 2^k built from the exponent bits; AVX2+FMA intrinsics 8 lanes at a time, the
-// same formula in scalar code for the tail and for other CPUs.
+// exp for softmaxes: the loss evaluates V exponentials per token (32,000 x tokens) and attention T
+// per query, which with std::exp (a libm call the compiler cannot vectorise) costs a sizeable part
+// of a training step. Cody-Waite reduction x = k*ln2 + r, |r| <= ln2/2, a degree-7 Taylor
+// polynomial (relative error < 3e-7, tested against libm) and 2^k built from the exponent bits;
+// AVX2+FMA intrinsics 8 lanes at a time, the same formula in scalar code for the tail and for other
+// CPUs.
 #include <bit>
 #include <cstdint>
 
@@ -15,7 +16,8 @@ namespace moai::ops::cpu {
 
 namespace exp_constants {
 inline constexpr float kLog2e = 1.44269504088896341f;
-inline constexpr float kLn2High = 0.693145751953125f;  // exact in float: k * kLn2High has no rounding
+inline constexpr float kLn2High =
+    0.693145751953125f;  // exact in float: k * kLn2High has no rounding
 inline constexpr float kLn2Low = 1.42860682030941723212e-6f;
 inline constexpr float kMin = -87.3f;  // below: the result is under float's normal range; return 0
 }  // namespace exp_constants
@@ -43,7 +45,8 @@ inline __m256 exp_nonpositive8(__m256 x) {
   const __m256 min = _mm256_set1_ps(kMin);
   const __m256 keep = _mm256_cmp_ps(x, min, _CMP_GE_OQ);  // false for NaN/-inf/too small
   x = _mm256_max_ps(x, min);
-  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(kLn2High), x);
   r = _mm256_fnmadd_ps(k, _mm256_set1_ps(kLn2Low), r);
   __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
@@ -54,13 +57,14 @@ inline __m256 exp_nonpositive8(__m256 x) {
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
   p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+  const __m256i bits =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
   return _mm256_and_ps(keep, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
 }
 #endif
 
-// x[i] <- exp(x[i] - shift); returns the sum, accumulated in float within blocks of 256 and in double across
-// blocks (fixed order: deterministic).
+// x[i] <- exp(x[i] - shift); returns the sum, accumulated in float within blocks of 256 and in
+// double across blocks (fixed order: deterministic).
 inline double exp_shifted_sum(float* x, int64_t n, float shift) {
   double total = 0;
   for (int64_t begin = 0; begin < n; begin += 256) {

@@ -1,8 +1,8 @@
 #pragma once
-// CPU kernels, templated on the element type: the backend instantiates float; the gradient tests instantiate
-// double and compare every backward against central finite differences. Shape letters as in ops/ops.h.
-// Parallel loops use OpenMP with static schedules and per-thread partial sums combined in thread order, so a
-// fixed thread count gives bitwise-identical results.
+// CPU kernels, templated on the element type: the backend instantiates float; the gradient tests
+// instantiate double and compare every backward against central finite differences. Shape letters
+// as in ops/ops.h. Parallel loops use OpenMP with static schedules and per-thread partial sums
+// combined in thread order, so a fixed thread count gives bitwise-identical results.
 #include <omp.h>
 
 #include <algorithm>
@@ -11,20 +11,22 @@
 #include <cstring>
 #include <vector>
 
+#include "moai/ops/cpu/fast_exp.h"
 #include "moai/ops/loss.h"
 #include "moai/ops/ops.h"
-#include "moai/ops/cpu/fast_exp.h"
 
 namespace moai::ops::cpu {
 
-// ---- gemm (BLAS) ------------------------------------------------------------------------------------------
-// c[M,N] = alpha * op(a) op(b) + beta * c, row-major (see Backend::matmul).
-void gemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b,
-          float alpha, float beta);
-void gemm(double* c, const double* a, const double* b, int64_t m, int64_t n, int64_t k, bool trans_a,
-          bool trans_b, double alpha, double beta);
+// ---- gemm (BLAS)
+// ------------------------------------------------------------------------------------------ c[M,N]
+// = alpha * op(a) op(b) + beta * c, row-major (see Backend::matmul).
+void gemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool trans_a,
+          bool trans_b, float alpha, float beta);
+void gemm(double* c, const double* a, const double* b, int64_t m, int64_t n, int64_t k,
+          bool trans_a, bool trans_b, double alpha, double beta);
 
-// Scratch that grows to the largest request and is then reused: allocations happen in the first step only.
+// Scratch that grows to the largest request and is then reused: allocations happen in the first
+// step only.
 template <typename T>
 T* scratch(size_t count, int slot = 0) {
   static thread_local std::vector<T> buffers[4];
@@ -33,11 +35,13 @@ T* scratch(size_t count, int slot = 0) {
   return buffer.data();
 }
 
-// ---- embedding ----------------------------------------------------------------------------------------------
+// ---- embedding
+// ----------------------------------------------------------------------------------------------
 template <typename T>
 void embedding_forward(T* out, const int32_t* ids, const T* table, int64_t n, int64_t c) {
 #pragma omp parallel for schedule(static)
-  for (int64_t row = 0; row < n; ++row) std::memcpy(out + row * c, table + int64_t(ids[row]) * c, c * sizeof(T));
+  for (int64_t row = 0; row < n; ++row)
+    std::memcpy(out + row * c, table + int64_t(ids[row]) * c, c * sizeof(T));
 }
 
 // Threads own column slices, rows add in order: deterministic and race-free even with repeated ids.
@@ -55,9 +59,11 @@ void embedding_backward(T* dtable, const T* dout, const int32_t* ids, int64_t n,
   }
 }
 
-// ---- RMSNorm ------------------------------------------------------------------------------------------------
+// ---- RMSNorm
+// ------------------------------------------------------------------------------------------------
 template <typename T>
-void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int64_t n, int64_t c, double eps) {
+void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int64_t n, int64_t c,
+                     double eps) {
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < n; ++row) {
     const T* x = inp + row * c;
@@ -72,8 +78,8 @@ void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int64_t n, 
 
 // dinp = rstd * (dout*w - xhat * mean(dout*w*xhat)), dweight += sum_rows dout * xhat.
 template <typename T>
-void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* weight, const T* rstd, int64_t n,
-                      int64_t c, bool accumulate) {
+void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* weight,
+                      const T* rstd, int64_t n, int64_t c, bool accumulate) {
   const int max_threads = omp_get_max_threads();
   T* partial = scratch<T>(size_t(max_threads) * c, 1);
   std::fill(partial, partial + size_t(max_threads) * c, T(0));
@@ -90,7 +96,8 @@ void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T*
       const T* dy = dout + row * c;
       const T r = rstd[row];
       double dot = 0;
-      for (int64_t col = 0; col < c; ++col) dot += double(dy[col] * weight[col]) * double(x[col] * r);
+      for (int64_t col = 0; col < c; ++col)
+        dot += double(dy[col] * weight[col]) * double(x[col] * r);
       const T mean_dot = T(dot / double(c));
       T* dx = dinp + row * c;
       for (int64_t col = 0; col < c; ++col) {
@@ -105,11 +112,12 @@ void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T*
     for (int64_t col = 0; col < c; ++col) dweight[col] += partial[thread * c + col];
 }
 
-// ---- RoPE (rotate-half) -----------------------------------------------------------------------------------
-// sign = +1: forward rotation; -1: the transposed rotation (backward).
+// ---- RoPE (rotate-half)
+// ----------------------------------------------------------------------------------- sign = +1:
+// forward rotation; -1: the transposed rotation (backward).
 template <typename T>
-void rope_apply(T* x, const int32_t* position_ids, const float* cos, const float* sin, int64_t n, int64_t heads,
-                int64_t head_dim, int sign) {
+void rope_apply(T* x, const int32_t* position_ids, const float* cos, const float* sin, int64_t n,
+                int64_t heads, int64_t head_dim, int sign) {
   const int64_t half = head_dim / 2;
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < n; ++row) {
@@ -127,9 +135,11 @@ void rope_apply(T* x, const int32_t* position_ids, const float* cos, const float
   }
 }
 
-// ---- attention: see attention.h -------------------------------------------------------------------------
+// ---- attention: see attention.h
+// -------------------------------------------------------------------------
 
-// ---- SwiGLU -------------------------------------------------------------------------------------------------
+// ---- SwiGLU
+// -------------------------------------------------------------------------------------------------
 template <typename T>
 void swiglu_forward(T* out, const T* gate, const T* up, int64_t n) {
 #pragma omp parallel for simd schedule(static)
@@ -151,10 +161,12 @@ void swiglu_backward(T* dgate, T* dup, const T* dout, const T* gate, const T* up
   }
 }
 
-// ---- fused classifier + loss ------------------------------------------------------------------------------
-// Row loss and (optionally) d(grad_scale * loss)/d(logits) written over the logits row in place.
+// ---- fused classifier + loss
+// ------------------------------------------------------------------------------ Row loss and
+// (optionally) d(grad_scale * loss)/d(logits) written over the logits row in place.
 template <typename T>
-T loss_row(T* logits, int64_t v, int32_t label, const LossConfig& config, T grad_scale, bool want_grad) {
+T loss_row(T* logits, int64_t v, int32_t label, const LossConfig& config, T grad_scale,
+           bool want_grad) {
   // Vectorised reductions (omp simd): a plain loop would be one dependent max/add per logit.
   T max_logit = logits[0];
 #pragma omp simd reduction(max : max_logit)
@@ -193,18 +205,21 @@ T loss_row(T* logits, int64_t v, int32_t label, const LossConfig& config, T grad
     const double modulator = std::pow(one_minus, gamma);
     loss += config.focal_weight * modulator * ce;
     double factor = modulator;
-    if (gamma != 0 && one_minus > 0) factor += gamma * std::pow(one_minus, gamma - 1) * p_label * ce;
+    if (gamma != 0 && one_minus > 0)
+      factor += gamma * std::pow(one_minus, gamma - 1) * p_label * ce;
     coeff += config.focal_weight * factor;
   }
   const double eps = config.smoothing;
   const double off = v > 1 ? eps / double(v - 1) : 0.0;
   if (config.smooth_weight != 0) {
-    const double smooth = lse - off * (sum_logits - double(label_logit)) - (1 - eps) * double(label_logit);
+    const double smooth =
+        lse - off * (sum_logits - double(label_logit)) - (1 - eps) * double(label_logit);
     loss += config.smooth_weight * smooth;
   }
   if (want_grad) {
     const double ws = config.smooth_weight;
-    const T scale_p = T(double(grad_scale) * (coeff + ws) / sum_exp);  // times exp(z - max) = p * sum_exp
+    const T scale_p =
+        T(double(grad_scale) * (coeff + ws) / sum_exp);  // times exp(z - max) = p * sum_exp
     const T shift = T(double(grad_scale) * ws * off);
 #pragma omp simd
     for (int64_t i = 0; i < v; ++i) logits[i] = logits[i] * scale_p - shift;
@@ -215,8 +230,8 @@ T loss_row(T* logits, int64_t v, int32_t label, const LossConfig& config, T grad
 
 // Rows in chunks so that only chunk x V logits exist at a time.
 template <typename T>
-void classifier_loss(T* losses, T* dx, T* dw, const T* x, const T* w, const int32_t* labels, int64_t n, int64_t c,
-                     int64_t v, const LossConfig& config, T grad_scale) {
+void classifier_loss(T* losses, T* dx, T* dw, const T* x, const T* w, const int32_t* labels,
+                     int64_t n, int64_t c, int64_t v, const LossConfig& config, T grad_scale) {
   const int64_t chunk = std::clamp<int64_t>((int64_t(1) << 24) / std::max<int64_t>(v, 1), 16, 1024);
   T* logits = scratch<T>(size_t(std::min(chunk, n)) * v, 2);
   const bool want_grad = dx != nullptr;
@@ -241,7 +256,8 @@ void classifier_loss(T* losses, T* dx, T* dw, const T* x, const T* w, const int3
   }
 }
 
-// ---- optimizer and reductions -------------------------------------------------------------------------------
+// ---- optimizer and reductions
+// -------------------------------------------------------------------------------
 template <typename T>
 void adamw_update(T* param, T* m, T* v, const T* grad, int64_t n, const AdamWStep& step) {
   // Scalars as torch computes them (python doubles, cast to the tensor type when used).
