@@ -134,7 +134,8 @@ void TokenizerImpl::encode_words(std::string_view text, std::vector<TokenId>& ou
   for (auto [b, e] : spans) {
     std::string_view word = text.substr(b, e - b);
     if (prefix_space_per_word_ && word.front() != ' ') {
-      word_buf.assign(" ");
+      word_buf.clear();
+      word_buf.push_back(' ');
       word_buf.append(word);
       word = word_buf;
     }
