@@ -60,7 +60,7 @@ InferenceModel& model() {
 }
 
 std::vector<uint32_t> prompt_ids(int n) {
-  std::vector<uint32_t> ids(size_t(n));
+  std::vector<uint32_t> ids(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) ids[size_t(i)] = uint32_t((int64_t(i) * 7919) % 151643);
   return ids;
 }
