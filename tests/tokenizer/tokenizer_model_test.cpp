@@ -203,6 +203,7 @@ TEST(TokenizerModel, UnsupportedOrMalformedFilesAreInputErrors) {
   const json base = tiny_tokenizer({{"a", "b"}});
   expect_input_error("{\"model\": ", "invalid JSON");
   expect_input_error("[]", "expected a JSON object");
+  expect_input_error("{\"model\": 6e666}", "invalid JSON");  // number overflow (found by fuzz_load)
   json j = base;
   j["normalizer"] = {{"type", "Lowercase"}};
   expect_input_error(j.dump(), "normalizer 'Lowercase' is not supported");

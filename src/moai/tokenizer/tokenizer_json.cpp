@@ -323,7 +323,9 @@ std::unique_ptr<TokenizerImpl> TokenizerImpl::from_json(std::string_view json_te
   json root;
   try {
     root = json::parse(json_text.begin(), json_text.end());
-  } catch (const json::parse_error& e) {
+    // json::exception: parse_error, and out_of_range for numbers that overflow (found by
+    // fuzz_load).
+  } catch (const json::exception& e) {
     throw_input_error(origin, std::string("invalid JSON (") + e.what() + ")");
   }
   auto impl = std::make_unique<TokenizerImpl>();

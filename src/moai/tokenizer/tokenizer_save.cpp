@@ -31,7 +31,9 @@ std::optional<std::string> role_token(const json& root, const char* key, const s
 json parse_json_file(const std::string& file) {
   try {
     return json::parse(read_file(file));
-  } catch (const json::parse_error& e) {
+    // json::exception: parse_error, and out_of_range for numbers that overflow (found by
+    // fuzz_load).
+  } catch (const json::exception& e) {
     throw_input_error(file, std::string("invalid JSON (") + e.what() + ")");
   }
 }

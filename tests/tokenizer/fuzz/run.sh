@@ -24,5 +24,5 @@ for t in $TARGETS; do
     # Seed: a small valid tokenizer.json, so mutations explore the structure of real files.
     cp "$ROOT/tests/tokenizer/fuzz/seed_tokenizer.json" "$OUT/corpus_$t/seed.json"
   fi
-  (cd "$ROOT" && "$OUT/fuzz_$t" -runs="$RUNS" -max_len=4096 -rss_limit_mb=4096 "$OUT/corpus_$t")
+  (cd "$ROOT" && "$OUT/fuzz_$t" -runs="$RUNS" -artifact_prefix="$OUT/" -max_len=4096 -rss_limit_mb=4096 "$OUT/corpus_$t")
 done
