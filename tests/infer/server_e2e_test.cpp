@@ -18,11 +18,12 @@ namespace {
 
 using nlohmann::json;
 
-// Where `npm install openai` put the package: $MOAI_NODE_MODULES, ../shared/peers/node_modules,
-// /tmp/peers.
+// Where `npm install openai` put the package: $MOAI_NODE_MODULES, tests/peers/node_modules (installed by
+// tests/peers/install.sh, which .ci/run calls), ../shared/peers/node_modules, /tmp/peers.
 std::string openai_package_dir() {
   std::vector<std::string> roots;
   if (const char* env = std::getenv("MOAI_NODE_MODULES")) roots.push_back(env);
+  roots.push_back(test::source_dir() + "/tests/peers/node_modules");
   if (!test::shared_dir().empty()) roots.push_back(test::shared_dir() + "/peers/node_modules");
   roots.push_back("/tmp/peers/node_modules");
   for (const auto& r : roots)
