@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark whose peer is available here, each measuring moai and its peer in the same
+# run (ratios go to docs/BENCHMARKS.md). A benchmark whose peer is missing says so and is skipped.
+# Usage: scripts/bench.sh BUILD_DIR
+set -uo pipefail
+BUILD=${1:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED=${MOAI_SHARED_DIR:-$ROOT/../shared}
+MOAI=$BUILD/moai
+"$ROOT/tests/peers/install.sh" || true
+
+echo "== training step: moai bench train vs PyTorch (config a = configs/tiny.json, batch 8 x seq 256, 2 threads)"
+"$MOAI" bench train --config "$ROOT/configs/tiny.json" --batch 8 --seq 256 --steps 5 --warmup 1 --threads 2 --json
+if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  (cd "$SHARED/peers" && LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blis-openmp OMP_NUM_THREADS=2 \
+    /usr/bin/python3 torch_qwen3_tiny.py --config a --json --steps 5 --warmup 1)
+else
+  echo "(peer skipped: apt-get install python3-torch for the PyTorch peer)"
+fi
+
+echo "== tokenizer encode: moai vs HF tokenizers"
+python3 "$ROOT/bench/tokenizer_encode.py" --moai "$MOAI" --shared "$SHARED" --runs 3
+
+echo "== data prepare"
+python3 "$ROOT/bench/data_prepare.py" --moai "$MOAI" --shared "$SHARED" --runs 3 --langs en,ko
+
+if [[ -n ${MOAI_BPE_PEERS:-} ]]; then
+  echo "== BPE training: moai vs HF BpeTrainer"
+  "$ROOT/bench/bpe_train.sh" "$MOAI" "$MOAI_BPE_PEERS" 3 2
+else
+  echo "== BPE training skipped: set MOAI_BPE_PEERS (see bench/bpe_train.sh)"
+fi
+
+if [[ -n ${MOAI_LLAMA_PEERS:-} ]]; then
+  echo "== generation: moai vs llama.cpp"
+  "$ROOT/bench/infer_vs_llama.sh" "$BUILD" "$MOAI_LLAMA_PEERS" 5
+else
+  echo "== generation skipped: set MOAI_LLAMA_PEERS to a folder with bench_gen_llama.mjs and node-llama-cpp"
+fi
