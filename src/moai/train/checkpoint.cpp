@@ -31,6 +31,8 @@ std::string TrainerState::to_json() const {
   out["log_loss_sum"] = log_loss_sum;
   out["log_loss_count"] = log_loss_count;
   out["stage"] = stage;
+  out["last_eval_step"] = last_eval_step;
+  out["last_eval_loss"] = last_eval_loss;
   return out.dump(2);
 }
 
@@ -50,6 +52,8 @@ TrainerState TrainerState::from_json(const std::string& text, const std::string&
     state.log_loss_sum = in.at("log_loss_sum").get<double>();
     state.log_loss_count = in.at("log_loss_count").get<int64_t>();
     state.stage = in.value("stage", int64_t{0});
+    state.last_eval_step = in.value("last_eval_step", int64_t{-1});
+    state.last_eval_loss = in.value("last_eval_loss", 0.0);
   } catch (const nlohmann::json::exception& e) {
     throw_input_error(where, std::string("malformed trainer state: ") + e.what());
   }

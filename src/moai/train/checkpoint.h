@@ -39,6 +39,11 @@ struct TrainerState {
   double log_loss_sum = 0;     // running window of the metrics line in progress
   int64_t log_loss_count = 0;
   int64_t stage = 0;  // --sequential: index of the dataset being trained
+  // The step of the last evaluation logged before this state was saved (-1: none) and its loss. The
+  // checkpoint at the final step is written after the final evaluation, so a resume from it must
+  // not evaluate (and log) that step again.
+  int64_t last_eval_step = -1;
+  double last_eval_loss = 0;
 
   std::string to_json() const;
   static TrainerState from_json(const std::string& text, const std::string& where);

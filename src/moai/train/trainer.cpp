@@ -201,6 +201,8 @@ bool evaluate(Run& run, TrainResult& result) {
   if (totals[1] <= 0) return false;
   const double mean = totals[0] / totals[1];
   result.final_eval_loss = mean;
+  run.state.last_eval_step = run.state.step;
+  run.state.last_eval_loss = mean;
   MetricsRecord record;
   record.type = "eval";
   record.step = run.state.step;
@@ -517,7 +519,14 @@ TrainResult run_training(const TrainConfig& config, Communicator& comm, const Tr
     run.metrics.close();
     return result;
   }
-  if (config.evaluation_strategy != "no") evaluate(run, result);
+  if (config.evaluation_strategy != "no") {
+    if (state.last_eval_step == state.step) {
+      result.final_eval_loss =
+          state.last_eval_loss;  // resumed from the final checkpoint: logged already
+    } else {
+      evaluate(run, result);
+    }
+  }
   save_checkpoint(run,
                   result);  // lets a later run continue (--resume_from_checkpoint auto, more steps)
   result.final_model_dir = (fs::path(config.output_dir) / "final_model").string();
