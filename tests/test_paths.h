@@ -13,7 +13,7 @@ std::string assets_dir();   // empty when not found
 std::string shared_dir();   // ../shared (peers/ lives there); empty when not found
 std::string source_dir();   // the checkout root
 std::string moai_binary();  // path of the built moai CLI
-std::string temp_dir(const std::string& name);  // a fresh empty directory under the build tree
+std::string temp_dir(const std::string& name);  // a fresh empty directory under the build tree, per process
 
 }  // namespace moai::test
 
