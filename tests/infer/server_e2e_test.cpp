@@ -18,8 +18,9 @@ namespace {
 
 using nlohmann::json;
 
-// Where `npm install openai` put the package: $MOAI_NODE_MODULES, tests/peers/node_modules (installed by
-// tests/peers/install.sh, which .ci/run calls), ../shared/peers/node_modules, /tmp/peers.
+// Where `npm install openai` put the package: $MOAI_NODE_MODULES, tests/peers/node_modules
+// (installed by tests/peers/install.sh, which .ci/run calls), ../shared/peers/node_modules,
+// /tmp/peers.
 std::string openai_package_dir() {
   std::vector<std::string> roots;
   if (const char* env = std::getenv("MOAI_NODE_MODULES")) roots.push_back(env);
