@@ -18,6 +18,7 @@
 #include "moai/core/progress.h"
 #include "moai/core/thread_pool.h"
 #include "moai/data/sft_encode.h"
+#include "moai/data/token_shard.h"
 #include "moai/tokenizer/tokenizer.h"
 
 namespace moai::data {
@@ -159,7 +160,7 @@ void check_options(const PrepareOptions& o) {
 std::string compute_key(const PrepareOptions& options, const std::vector<InputFile>& files,
                         const std::string& tok_hash) {
   ContentHasher hasher;
-  hasher.update("moai-data-cache-v1\n");
+  hasher.update("moai-data-cache-v1 shard-v" + std::to_string(kShardVersion) + "\n");
   hasher.update(options_to_json(options).dump());
   hasher.update(tok_hash);
   for (const InputFile& file : files) {

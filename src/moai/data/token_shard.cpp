@@ -50,15 +50,15 @@ void ShardWriter::write(const std::string& path) const {
   header.num_docs = offsets_.size() - 1;
   XXH3_state_t* state = XXH3_createState();
   XXH3_64bits_reset(state);
-  XXH3_64bits_update(state, tokens_.data(), tokens_.size() * sizeof(uint32_t));
   XXH3_64bits_update(state, offsets_.data(), offsets_.size() * sizeof(uint64_t));
+  XXH3_64bits_update(state, tokens_.data(), tokens_.size() * sizeof(uint32_t));
   XXH3_64bits_update(state, mask_.data(), mask_.size());
   header.checksum = XXH3_64bits_digest(state);
   XXH3_freeState(state);
   write_file_atomic(path, [&](std::ostream& out) {
     out.write(reinterpret_cast<const char*>(&header), sizeof(header));
-    out.write(reinterpret_cast<const char*>(tokens_.data()), tokens_.size() * sizeof(uint32_t));
     out.write(reinterpret_cast<const char*>(offsets_.data()), offsets_.size() * sizeof(uint64_t));
+    out.write(reinterpret_cast<const char*>(tokens_.data()), tokens_.size() * sizeof(uint32_t));
     out.write(reinterpret_cast<const char*>(mask_.data()), mask_.size());
   });
 }
@@ -95,10 +95,12 @@ ShardReader::ShardReader(const std::string& path, bool verify_checksum) : file_(
                                 " bytes, header says " + std::to_string(expected) +
                                 " (truncated or corrupt)");
   }
+  // The 64-byte header keeps the uint64 offsets that follow it 8-byte aligned in the (page-aligned)
+  // mapping; the uint32 tokens come after them so an odd token count never misaligns anything.
   const uint8_t* body = file_.data() + kHeaderBytes;
-  tokens_ = reinterpret_cast<const uint32_t*>(body);
-  offsets_ = reinterpret_cast<const uint64_t*>(body + num_tokens_ * 4);
-  mask_ = has_mask ? body + num_tokens_ * 4 + (num_docs_ + 1) * 8 : nullptr;
+  offsets_ = reinterpret_cast<const uint64_t*>(body);
+  tokens_ = reinterpret_cast<const uint32_t*>(body + (num_docs_ + 1) * 8);
+  mask_ = has_mask ? body + (num_docs_ + 1) * 8 + num_tokens_ * 4 : nullptr;
   if (verify_checksum && XXH3_64bits(body, file_.size() - kHeaderBytes) != header.checksum) {
     throw_input_error(path, "token shard checksum mismatch (corrupt file)");
   }

@@ -2,20 +2,22 @@
 // Token shard files (*.bin), the on-disk unit of a prepared dataset. Layout, little-endian:
 //
 //   offset 0   char[8]  magic "MOAITOKS"
-//          8   u32      version (1)
+//          8   u32      version (2)
 //         12   u32      dtype of tokens (1 = uint32)
 //         16   u32      flags (bit 0: a loss mask follows the tokens: SFT)
 //         20   u32      reserved (0)
 //         24   u64      token count N
 //         32   u64      document count D
-//         40   u64      XXH3-64 of everything after the header (tokens, index, mask)
+//         40   u64      XXH3-64 of everything after the header (index, tokens, mask)
 //         48   u8[16]   reserved (0)
-//         64   u32[N]   tokens, documents back to back
-//              u64[D+1] document start offsets (in tokens; first 0, last N)
+//         64   u64[D+1] document start offsets (in tokens; first 0, last N)
+//              u32[N]   tokens, documents back to back
 //              u8[N]    loss mask, only with flag bit 0: 1 = the token is a training target
 //
-// Files are written to a temporary name and renamed (core/file_util.h), and a reader checks magic,
-// version, size and checksum, so a half-written or corrupted shard is never accepted.
+// Both arrays are naturally aligned in the page-aligned mapping (version 1 put the tokens first and
+// misaligned the offsets whenever N was odd). Files are written to a temporary name and renamed
+// (core/file_util.h), and a reader checks magic, version, size and checksum, so a half-written or
+// corrupted shard is never accepted.
 #include <cstdint>
 #include <span>
 #include <string>
@@ -26,7 +28,8 @@
 namespace moai::data {
 
 inline constexpr char kShardMagic[8] = {'M', 'O', 'A', 'I', 'T', 'O', 'K', 'S'};
-inline constexpr uint32_t kShardVersion = 1;
+// Version 2 stores the document offsets before the tokens (version 1 misaligned them).
+inline constexpr uint32_t kShardVersion = 2;
 inline constexpr uint32_t kShardDtypeU32 = 1;
 inline constexpr uint32_t kShardFlagLossMask = 1;
 
