@@ -10,6 +10,7 @@
 #include "moai/core/error.h"
 #include "moai/core/log.h"
 #include "moai/train/communicator.h"
+#include "moai/train/sequential.h"
 #include "moai/train/train_config.h"
 #include "moai/train/trainer.h"
 
@@ -60,7 +61,9 @@ void run_train(TrainFlags& flags) {
     MOAI_WARN("--bf16: the CPU backend trains in fp32 (bf16 applies to the CUDA backend)");
   train::TrainerHooks hooks;
   hooks.show_progress = !flags.quiet;
-  const train::TrainResult result = train::run_training(config, *comm, hooks);
+  const train::TrainResult result = config.sequential
+                                        ? train::run_sequential_training(config, *comm, hooks)
+                                        : train::run_training(config, *comm, hooks);
   if (comm->is_root() && !result.interrupted && result.final_eval_loss >= 0)
     std::printf("final eval loss %.4f\n", result.final_eval_loss);
 }

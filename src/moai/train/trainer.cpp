@@ -106,6 +106,8 @@ void write_generation_config(const std::string& dir, const model::Qwen3Config& c
 
 // Everything the step loop needs, built once.
 struct Run {
+  Run(const TrainConfig& config_in, Communicator& comm_in, const TrainerHooks& hooks_in)
+      : config(config_in), comm(comm_in), hooks(hooks_in) {}
   const TrainConfig& config;
   Communicator& comm;
   const TrainerHooks& hooks;
@@ -125,8 +127,8 @@ struct Run {
   MetricsLog metrics;
   std::unique_ptr<CheckpointManager> checkpoints;
   std::vector<data::Batch> micro_batches;
-  std::vector<float>
-      host_buffer;  // checkpoint staging (CPU backend: params are host memory already)
+  // Checkpoint staging (CPU backend: the parameters are host memory already).
+  std::vector<float> host_buffer;
   double flops_per_token = 0;
 };
 
@@ -373,9 +375,7 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
 TrainResult run_training(const TrainConfig& config, Communicator& comm, const TrainerHooks& hooks) {
   validate_train_config(config);
   if (config.sequential)
-    throw_input_error("--sequential",
-                      "staged training over several datasets is not implemented yet; "
-                      "run moai train once per dataset with --pretrained_model");
+    throw_input_error("--sequential", "internal: staged runs go through run_sequential_training");
   TrainResult result;
   Run run{config, comm, hooks};
   std::optional<CheckpointInfo> resume;
