@@ -11,7 +11,6 @@ encode:  `moai tokenizer bench --threads 2` and ../shared/peers/bench_encode.mjs
 The issue's target: prepare within 80% of the raw 2-thread encode speed. Prints a Markdown table; peak
 RSS of prepare is reported so memory can be compared across corpus sizes.
 """
-import argparse
 import json
 import os
 import re
@@ -19,9 +18,10 @@ import shutil
 import statistics
 import subprocess
 import sys
+
+from bench_common import HfPeer, parse_common_args
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def run(cmd, env=None):
@@ -40,22 +40,9 @@ def prepare_once(moai, corpus, tok, out):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--moai", default=os.path.join(ROOT, "build", "moai"))
-    ap.add_argument("--shared", default=os.environ.get("MOAI_SHARED_DIR", os.path.join(ROOT, "..", "shared")))
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--langs", default="en,ko,ja,zh")
-    args = ap.parse_args()
-
-    tok = os.path.join(args.shared, "assets", "qwen3", "tokenizer.json")
-    peer_script = os.path.join(args.shared, "peers", "bench_encode.mjs")
-    node_modules = os.path.join(ROOT, "tests", "peers", "node_modules")
-    have_peer = shutil.which("node") and os.path.exists(
-        os.path.join(node_modules, "@anush008", "tokenizers", "package.json"))
-    env = dict(os.environ, NODE_PATH=node_modules)
-    if not have_peer:
-        print("note: node or @anush008/tokenizers missing (tests/peers/install.sh); no HF column",
-              file=sys.stderr)
+    args = parse_common_args(__doc__, default_runs=3)
+    peer = HfPeer(args.shared, "no HF column")
+    tok, peer_script, have_peer, env = peer.tokenizer, peer.script, peer.available, peer.env
 
     rows = []
     work = tempfile.mkdtemp(prefix="moai_data_bench_")

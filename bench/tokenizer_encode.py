@@ -2,7 +2,7 @@
 """Encode throughput of moai's tokenizer against HF tokenizers (Rust, npm @anush008/tokenizers) on the
 shared corpora, measured in the same run, medians of several runs.
 
-  bench/tokenizer_encode.py [--moai build/moai] [--runs 5] [--langs en,ko,ja,zh] [--tokenizer qwen3]
+  bench/tokenizer_encode.py [--moai build/moai] [--runs 5] [--langs en,ko,ja,zh]
 
 moai:  `moai tokenizer bench` (cold word cache each run; 1 and 2 threads).
 HF:    ../shared/peers/bench_encode.mjs hf-rust-seq (one document at a time) and hf-rust-batch
@@ -11,15 +11,14 @@ HF:    ../shared/peers/bench_encode.mjs hf-rust-seq (one document at a time) and
 Both split documents on blank lines and encode without special tokens; the FNV-1a hash of all ids is
 checked to be equal, so the peers provably did the same work. Prints a Markdown table.
 """
-import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from bench_common import HfPeer, parse_common_args
+
 
 
 def run_json_lines(cmd, env=None):
@@ -28,22 +27,9 @@ def run_json_lines(cmd, env=None):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--moai", default=os.path.join(ROOT, "build", "moai"))
-    ap.add_argument("--shared", default=os.environ.get("MOAI_SHARED_DIR", os.path.join(ROOT, "..", "shared")))
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--langs", default="en,ko,ja,zh")
-    args = ap.parse_args()
-
-    tok = os.path.join(args.shared, "assets", "qwen3", "tokenizer.json")
-    peer_script = os.path.join(args.shared, "peers", "bench_encode.mjs")
-    node_modules = os.path.join(ROOT, "tests", "peers", "node_modules")
-    have_peer = shutil.which("node") and os.path.exists(
-        os.path.join(node_modules, "@anush008", "tokenizers", "package.json"))
-    env = dict(os.environ, NODE_PATH=node_modules)
-    if not have_peer:
-        print("note: node or @anush008/tokenizers missing (tests/peers/install.sh); measuring moai only",
-              file=sys.stderr)
+    args = parse_common_args(__doc__, default_runs=5)
+    peer = HfPeer(args.shared, "measuring moai only")
+    tok, peer_script, have_peer, env = peer.tokenizer, peer.script, peer.available, peer.env
 
     rows = []
     for lang in args.langs.split(","):

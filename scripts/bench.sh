@@ -9,14 +9,21 @@ SHARED=${MOAI_SHARED_DIR:-$ROOT/../shared}
 MOAI=$BUILD/moai
 "$ROOT/tests/peers/install.sh" || true
 
-echo "== training step: moai bench train vs PyTorch (config a = configs/tiny.json, batch 8 x seq 256, 2 threads)"
-"$MOAI" bench train --config "$ROOT/configs/tiny.json" --batch 8 --seq 256 --steps 5 --warmup 1 --threads 2 --json
-if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-  (cd "$SHARED/peers" && LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blis-openmp OMP_NUM_THREADS=2 \
-    /usr/bin/python3 torch_qwen3_tiny.py --config a --json --steps 5 --warmup 1)
-else
-  echo "(peer skipped: apt-get install python3-torch for the PyTorch peer)"
-fi
+for cfg in a b; do
+  config=$ROOT/configs/tiny.json
+  [[ $cfg == b ]] && config=$ROOT/bench/configs/torch_peer_b.json
+  echo "== training step, config $cfg: moai bench train vs PyTorch (batch 8 x seq 256, 2 threads)"
+  "$MOAI" bench train --config "$config" --batch 8 --seq 256 --steps 8 --warmup 2 --threads 2 --sgemm_peak --json
+  if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+    (cd "$SHARED/peers" && LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blis-openmp OMP_NUM_THREADS=2 \
+      /usr/bin/python3 torch_qwen3_tiny.py --config $cfg --json --steps 8 --warmup 2)
+  else
+    echo "(peer skipped: apt-get install python3-torch for the PyTorch peer)"
+  fi
+done
+
+echo "== trainer loop: overhead over the bare step, 1 vs 2 MPI ranks"
+"$ROOT/bench/train_loop.sh" "$MOAI" 3 10
 
 echo "== tokenizer encode: moai vs HF tokenizers"
 python3 "$ROOT/bench/tokenizer_encode.py" --moai "$MOAI" --shared "$SHARED" --runs 3

@@ -20,10 +20,11 @@ void run(ServeFlags& f) {
   infer::LoadedModel lm = infer::load_model(f.model.model_path, f.model.load);
   infer::Server server(lm, f.server);
   server.bind();
-  std::fprintf(stderr, "moai serve: %s on http://%s:%d (context %lld tokens, queue %zu%s)\n",
+  std::fprintf(stderr,
+               "moai serve: %s on http://%s:%d (context %lld tokens, batch %zu, queue %zu%s)\n",
                lm.name.c_str(), f.server.host.c_str(), server.port(),
-               static_cast<long long>(lm.model->max_context()), f.server.max_queue,
-               f.server.api_key.empty() ? "" : ", API key required");
+               static_cast<long long>(lm.model->max_context()), f.server.max_batch,
+               f.server.max_queue, f.server.api_key.empty() ? "" : ", API key required");
   std::printf("listening on http://%s:%d\n", f.server.host.c_str(), server.port());
   std::fflush(stdout);
   std::thread http([&] { server.run(); });
@@ -43,6 +44,10 @@ void register_serve(CLI::App& root) {
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
   cmd->add_option(flag("api_key"), flags->server.api_key, "require Authorization: Bearer KEY");
+  cmd->add_option(flag("max_batch"), flags->server.max_batch,
+                  "requests decoded together (each holds its own KV cache; 1 = one at a time)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->add_option(flag("max_queue"), flags->server.max_queue,
                   "requests that may wait; more get 429")
       ->capture_default_str()

@@ -97,6 +97,59 @@ TEST(KvModel, IncrementalDecodeEqualsFullRecomputeAtEveryPosition) {
   one(1);
 }
 
+TEST(KvModel, BatchedDecodeEqualsOneSequenceAtATime) {
+  Qwen3Config c = small_config();
+  c.max_position_embeddings = 512;
+  InferenceModel m(c, random_params(c, 3), 0, 2);
+  const int64_t V = c.vocab_size;
+  std::mt19937 gen(11);
+  auto random_tokens = [&](size_t n) {
+    std::vector<uint32_t> t(n);
+    for (auto& id : t) id = gen() % uint32_t(V);
+    return t;
+  };
+  // Different lengths, one past the cache's first allocation (256 rows) so growth is covered.
+  const std::vector<size_t> prompt_lengths = {3, 17, 300, 40};
+  std::vector<KvCache> alone, batched;
+  std::vector<float> logits(static_cast<size_t>(V));
+  for (size_t length : prompt_lengths) {
+    const auto prompt = random_tokens(length);
+    alone.push_back(m.new_cache());
+    batched.push_back(m.new_cache());
+    m.forward(alone.back(), prompt, logits.data());
+    m.forward(batched.back(), prompt, logits.data());
+  }
+  std::vector<KvCache*> caches;
+  for (auto& cache : batched) caches.push_back(&cache);
+  std::vector<float> batch_logits(prompt_lengths.size() * size_t(V));
+  for (int step = 0; step < 6; ++step) {
+    // A step may serve a subset of the sequences (requests come and go).
+    const size_t count = step == 3 ? 2 : caches.size();
+    const auto tokens = random_tokens(count);
+    m.forward_batch(std::span(caches).first(count), tokens, batch_logits.data());
+    for (size_t i = 0; i < count; ++i) {
+      m.forward(alone[i], std::span(tokens).subspan(i, 1), logits.data());
+      EXPECT_LE(max_row_error(batch_logits.data() + i * size_t(V), logits.data(), 1, V), 2e-5)
+          << "sequence " << i << ", step " << step;
+      EXPECT_EQ(batched[i].length(), alone[i].length());
+    }
+  }
+}
+
+TEST(KvModel, BatchedDecodeRefusesAFullContextBeforeTouchingAnyCache) {
+  const Qwen3Config c = small_config();
+  InferenceModel m(c, random_params(c, 4), 8, 1);
+  KvCache short_cache = m.new_cache(), full_cache = m.new_cache();
+  std::vector<float> logits(2 * size_t(c.vocab_size));
+  m.forward(short_cache, std::vector<uint32_t>(2, 5), logits.data());
+  m.forward(full_cache, std::vector<uint32_t>(8, 5), logits.data());
+  KvCache* caches[2] = {&short_cache, &full_cache};
+  const uint32_t tokens[2] = {1, 2};
+  EXPECT_THROW(m.forward_batch(caches, tokens, logits.data()), InputError);
+  EXPECT_EQ(short_cache.length(), 2);
+  EXPECT_EQ(full_cache.length(), 8);
+}
+
 TEST(KvModel, ContextAndVocabularyLimitsAreInputErrors) {
   const Qwen3Config c = small_config();
   InferenceModel m(c, random_params(c, 2), 16, 1);

@@ -53,6 +53,25 @@ TEST(Qwen3Config, ParsesHfKeysAndOriginalAliases) {
   EXPECT_EQ(again.rope_scaling.factor, 4.0);
 }
 
+TEST(Qwen3Config, ReadsTransformers5RopeParameters) {
+  const std::string base =
+      R"("model_type": "qwen3", "vocab_size": 10, "hidden_size": 16, "intermediate_size": 8,
+      "num_hidden_layers": 1, "num_attention_heads": 4, "head_dim": 4)";
+  Qwen3Config c = parse_qwen3_config(
+      "{" + base + R"(, "rope_parameters": {"rope_type": "default", "rope_theta": 5000.0}})", "v5");
+  EXPECT_EQ(c.rope_theta, 5000.0);
+  EXPECT_EQ(c.rope_scaling.type, ops::RopeType::kDefault);
+  c = parse_qwen3_config("{" + base +
+                             R"(, "rope_parameters": {"rope_type": "yarn", "rope_theta": 1e6,
+      "factor": 4.0, "original_max_position_embeddings": 8192}})",
+                         "v5");
+  EXPECT_EQ(c.rope_theta, 1e6);
+  EXPECT_EQ(c.rope_scaling.type, ops::RopeType::kYarn);
+  EXPECT_EQ(c.rope_scaling.factor, 4.0);
+  EXPECT_EQ(c.rope_scaling.original_max_position_embeddings.value(), 8192);
+  EXPECT_THROW(parse_qwen3_config("{" + base + R"(, "rope_parameters": 3})", "v5"), InputError);
+}
+
 TEST(Qwen3Config, InvalidShapesAreInputErrorsNamingTheField) {
   auto expect_error = [](const std::string& json, const std::string& needle) {
     try {

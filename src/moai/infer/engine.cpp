@@ -1,5 +1,7 @@
 #include "moai/infer/engine.h"
 
+#include <algorithm>
+
 #include "moai/core/error.h"
 #include "moai/core/log.h"
 
@@ -11,6 +13,11 @@ std::string Job::take_text(std::chrono::milliseconds timeout) {
   std::string out;
   out.swap(pending_);
   return out;
+}
+
+bool Job::done_or_failed() const {
+  std::lock_guard lock(mutex_);
+  return finished_;
 }
 
 bool Job::done() const {
@@ -50,8 +57,24 @@ void Job::fail(const std::string& message, bool input_error) {
   cv_.notify_all();
 }
 
-Engine::Engine(InferenceModel& model, const tok::Tokenizer& tokenizer, size_t max_queue)
-    : model_(model), tokenizer_(tokenizer), max_queue_(max_queue), thread_([this] { loop(); }) {}
+struct Engine::Active {
+  std::shared_ptr<Job> job;
+  Session* session = nullptr;
+  std::unique_ptr<Generation> generation;
+};
+
+Engine::Engine(InferenceModel& model, const tok::Tokenizer& tokenizer, size_t max_queue,
+               size_t max_batch)
+    : model_(model),
+      tokenizer_(tokenizer),
+      max_queue_(max_queue),
+      max_batch_(std::max<size_t>(1, max_batch)) {
+  for (size_t i = 0; i < max_batch_; ++i) {
+    sessions_.push_back(std::make_unique<Session>(model_));
+    free_sessions_.push_back(sessions_.back().get());
+  }
+  thread_ = std::thread([this] { loop(); });
+}
 
 Engine::~Engine() {
   stop();
@@ -78,7 +101,7 @@ void Engine::stop() {
     std::lock_guard lock(mutex_);
     if (stopping_ && !thread_.joinable()) return;
     stopping_ = true;
-    if (running_) running_->cancel();
+    for (auto& job : running_) job->cancel();
     for (auto& job : queue_) job->fail("server is shutting down", false);
     queue_.clear();
   }
@@ -86,44 +109,127 @@ void Engine::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+bool Engine::start(Active& active) {
+  Job& job = *active.job;
+  if (job.cancelled()) {
+    GenerateResult r;
+    r.finish_reason = FinishReason::kCancelled;
+    job.finish(std::move(r));
+    return false;
+  }
+  // The free session whose cached ids share the longest prefix with this prompt.
+  auto shared_prefix = [&](const Session* session) {
+    size_t n = 0;
+    while (n < session->cached.size() && n < job.prompt_.size() &&
+           session->cached[n] == job.prompt_[n])
+      ++n;
+    return n;
+  };
+  auto best = std::max_element(
+      free_sessions_.begin(), free_sessions_.end(),
+      [&](const Session* a, const Session* b) { return shared_prefix(a) < shared_prefix(b); });
+  active.session = *best;
+  free_sessions_.erase(best);
+  Job* job_ptr = active.job.get();
+  active.generation = std::make_unique<Generation>(
+      model_, *active.session, tokenizer_, job.prompt_, job.options_,
+      [job_ptr](const std::string& piece) {
+        job_ptr->push_text(piece);
+        return !job_ptr->cancelled();
+      },
+      &job.cancelled_);
+  try {
+    active.generation->prefill();
+  } catch (const InputError& e) {
+    job.fail(e.what(), true);
+    free_sessions_.push_back(active.session);
+    return false;
+  } catch (const std::exception& e) {
+    MOAI_ERROR("engine: request failed: " << e.what());
+    active.session->reset();  // the cache may hold a half-written step
+    job.fail(e.what(), false);
+    free_sessions_.push_back(active.session);
+    return false;
+  }
+  if (active.generation->done()) {
+    finish(active);
+    return false;
+  }
+  return true;
+}
+
+void Engine::finish(Active& active) {
+  active.job->finish(active.generation->take_result());
+  free_sessions_.push_back(active.session);
+}
+
+void Engine::decode_step(std::vector<Active>& active) {
+  const size_t n = active.size();
+  const size_t vocab = size_t(model_.vocab_size());
+  if (n > peak_batch_.load()) peak_batch_.store(n);
+  std::vector<KvCache*> caches(n);
+  std::vector<uint32_t> tokens(n);
+  for (size_t i = 0; i < n; ++i) {
+    caches[i] = &active[i].session->cache;
+    tokens[i] = active[i].generation->next_input();
+  }
+  std::vector<float> logits(n * vocab);
+  try {
+    model_.forward_batch(caches, tokens, logits.data());
+    for (size_t i = 0; i < n; ++i)
+      active[i].generation->consume(std::span<const float>(logits.data() + i * vocab, vocab));
+  } catch (const std::exception& e) {
+    MOAI_ERROR("engine: decode step failed: " << e.what());
+    for (Active& a : active) {
+      a.session->reset();
+      a.job->fail(e.what(), false);
+      free_sessions_.push_back(a.session);
+      completed_.fetch_add(1);
+    }
+    active.clear();
+    return;
+  }
+  std::vector<Active> still_running;
+  for (Active& a : active) {
+    if (a.generation->done()) {
+      finish(a);
+      completed_.fetch_add(1);
+    } else {
+      still_running.push_back(std::move(a));
+    }
+  }
+  active.swap(still_running);
+}
+
 void Engine::loop() {
-  Session session(
-      model_);  // kept across requests: a client that resends its history reuses the cache
+  std::vector<Active> active;
   while (true) {
-    std::shared_ptr<Job> job;
+    std::vector<Active> admitted;
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
-      job = queue_.front();
-      queue_.pop_front();
-      running_ = job;
-    }
-    if (!job->cancelled()) {
-      try {
-        GenerateResult r = generate(
-            model_, session, tokenizer_, job->prompt_, job->options_,
-            [&](const std::string& piece) {
-              job->push_text(piece);
-              return !job->cancelled();
-            },
-            &job->cancelled_);
-        job->finish(std::move(r));
-      } catch (const InputError& e) {
-        job->fail(e.what(), true);
-      } catch (const std::exception& e) {
-        MOAI_ERROR("engine: request failed: " << e.what());
-        session.reset();  // the cache may hold a half-written step
-        job->fail(e.what(), false);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !active.empty(); });
+      if (stopping_) break;
+      while (!queue_.empty() && active.size() + admitted.size() < max_batch_) {
+        admitted.push_back(Active{queue_.front(), nullptr, nullptr});
+        running_.push_back(queue_.front());
+        queue_.pop_front();
       }
-    } else {
-      GenerateResult r;
-      r.finish_reason = FinishReason::kCancelled;
-      job->finish(std::move(r));
     }
-    completed_.fetch_add(1);
+    for (Active& a : admitted) {
+      if (start(a))
+        active.push_back(std::move(a));
+      else
+        completed_.fetch_add(1);
+    }
+    if (!active.empty()) decode_step(active);
     std::lock_guard lock(mutex_);
-    running_.reset();
+    std::erase_if(running_, [](const std::shared_ptr<Job>& job) { return job->done_or_failed(); });
+  }
+  // Shutting down: the running jobs end as cancelled with what they have so far.
+  for (Active& a : active) {
+    GenerateResult r = a.generation->take_result();
+    r.finish_reason = FinishReason::kCancelled;
+    a.job->finish(std::move(r));
   }
 }
 

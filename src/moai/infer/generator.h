@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -57,9 +58,60 @@ struct Session {
   }
 };
 
+// One request's generation as a state machine, so that a caller can run the model for several
+// requests at once (the server's batched decode):
+//
+//   Generation g(model, session, tokenizer, prompt, options, on_text, cancel);
+//   g.prefill();                                   // validates, reuses the cached prefix, prefills
+//   while (!g.done()) {
+//     model.forward(session.cache, {g.next_input()}, logits);   // or one row of a batched step
+//     g.consume(logits);                           // samples, streams text, checks the stops
+//   }
+//   GenerateResult r = g.take_result();
+//
 // on_text(piece) receives the text as it becomes final; returning false cancels. `cancel`
-// (optional) is polled between tokens (server disconnects, Ctrl-C). Throws InputError when the
-// prompt is empty or does not fit the context.
+// (optional) is polled between tokens (server disconnects, Ctrl-C). prefill() throws InputError
+// when the prompt is empty or does not fit the context.
+class Generation {
+ public:
+  Generation(InferenceModel& model, Session& session, const tok::Tokenizer& tokenizer,
+             std::span<const uint32_t> prompt, const GenerateOptions& options,
+             std::function<bool(const std::string&)> on_text = nullptr,
+             const std::atomic<bool>* cancel = nullptr);
+  ~Generation();
+  Generation(const Generation&) = delete;
+  Generation& operator=(const Generation&) = delete;
+
+  void prefill();
+  bool done() const { return done_; }
+  // The token whose logits consume() wants next; valid while !done().
+  uint32_t next_input() const { return next_input_; }
+  Session& session() { return session_; }
+  // The logits of next_input() (it has been appended to the session's cache).
+  void consume(std::span<const float> logits);
+  GenerateResult take_result() { return std::move(result_); }
+
+ private:
+  struct State;
+  void sample_from(std::span<const float> logits);
+  void finish_stream();
+  bool cancelled() const;
+
+  InferenceModel& model_;
+  Session& session_;
+  const tok::Tokenizer& tokenizer_;
+  std::vector<uint32_t> prompt_;
+  GenerateOptions options_;
+  std::function<bool(const std::string&)> on_text_;
+  const std::atomic<bool>* cancel_;
+  std::unique_ptr<State> state_;
+  GenerateResult result_;
+  bool done_ = false;
+  uint32_t next_input_ = 0;
+  int64_t steps_ = 0;
+};
+
+// The whole loop for one request (chat, generate): Generation driven with the model's own forward.
 GenerateResult generate(InferenceModel& model, Session& session, const tok::Tokenizer& tokenizer,
                         std::span<const uint32_t> prompt, const GenerateOptions& options,
                         const std::function<bool(const std::string&)>& on_text = nullptr,

@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -19,8 +20,14 @@ KvCache::KvCache(const model::Qwen3Config& config, int64_t capacity)
     : capacity_(capacity), row_(config.num_key_value_heads * config.head_dim) {
   k_.resize(size_t(config.num_hidden_layers));
   v_.resize(size_t(config.num_hidden_layers));
-  for (auto& k : k_) k.resize(size_t(capacity * row_));
-  for (auto& v : v_) v.resize(size_t(capacity * row_));
+}
+
+void KvCache::reserve(int64_t rows) {
+  MOAI_CHECK(rows <= capacity_);
+  if (rows <= allocated_) return;
+  allocated_ = std::min(capacity_, std::max({rows, 2 * allocated_, int64_t{256}}));
+  for (auto& k : k_) k.resize(size_t(allocated_ * row_));
+  for (auto& v : v_) v.resize(size_t(allocated_ * row_));
 }
 
 void KvCache::truncate(int64_t length) {
@@ -140,7 +147,7 @@ void InferenceModel::linear(float* out, const float* inp, int64_t param_offset, 
   }
 }
 
-void InferenceModel::layer(KvCache& cache, int64_t l, int64_t n) {
+void InferenceModel::layer(std::span<const Segment> segments, int64_t l, int64_t n) {
   const auto& c = config_;
   const int64_t C = c.hidden_size, F = c.intermediate_size, D = c.head_dim;
   const int64_t H = c.num_attention_heads, KV = c.num_key_value_heads, QD = c.q_dim(),
@@ -148,11 +155,8 @@ void InferenceModel::layer(KvCache& cache, int64_t l, int64_t n) {
   const float eps = float(c.rms_norm_eps);
   const float* p = params_.data();
   auto off = [&](ParamKind kind) { return layout_.offset_of(kind, l); };
-  const int64_t start = cache.length_;
-  float* k_cache = cache.k_[size_t(l)].data();
-  float* v_cache = cache.v_[size_t(l)].data();
-  float* k_new = k_cache + start * KD;  // new keys/values go straight into the cache rows
-  float* v_new = v_cache + start * KD;
+  float* k_new = k_.data();
+  float* v_new = v_.data();
 
   backend_->rmsnorm_forward(ln_.data(), rstd_.data(), x_.data(), p + off(ParamKind::kInputNorm), n,
                             C, eps);
@@ -164,8 +168,17 @@ void InferenceModel::layer(KvCache& cache, int64_t l, int64_t n) {
   backend_->rmsnorm_forward(k_new, rstd_.data(), k_new, p + off(ParamKind::kKNorm), n * KV, D, eps);
   backend_->rope_forward(q_.data(), positions_.data(), rope_cos_.data(), rope_sin_.data(), n, H, D);
   backend_->rope_forward(k_new, positions_.data(), rope_cos_.data(), rope_sin_.data(), n, KV, D);
-  ops::AttentionShape shape{1, n, start + n, H, KV, D, 0, float(1.0 / std::sqrt(double(D)))};
-  backend_->attention_forward(att_.data(), nullptr, q_.data(), k_cache, v_cache, nullptr, shape);
+  // Each sequence's new keys/values join its cache; its queries attend to that cache alone.
+  for (const Segment& s : segments) {
+    float* k_cache = s.cache->k_[size_t(l)].data();
+    float* v_cache = s.cache->v_[size_t(l)].data();
+    std::memcpy(k_cache + s.start * KD, k_new + s.first_row * KD, size_t(s.rows * KD) * 4);
+    std::memcpy(v_cache + s.start * KD, v_new + s.first_row * KD, size_t(s.rows * KD) * 4);
+    ops::AttentionShape shape{
+        1, s.rows, s.start + s.rows, H, KV, D, 0, float(1.0 / std::sqrt(double(D)))};
+    backend_->attention_forward(att_.data() + s.first_row * QD, nullptr,
+                                q_.data() + s.first_row * QD, k_cache, v_cache, nullptr, shape);
+  }
   // x += att Wo^T
   if (n == 1) {
     matvec(ln_.data(), p + off(ParamKind::kOProj), att_.data(), C, QD);
@@ -186,6 +199,27 @@ void InferenceModel::layer(KvCache& cache, int64_t l, int64_t n) {
   }
 }
 
+void InferenceModel::check_tokens(std::span<const uint32_t> tokens) const {
+  for (uint32_t id : tokens)
+    if (int64_t(id) >= config_.vocab_size)
+      throw_input_error("generate", "token id " + std::to_string(id) +
+                                        " is outside the vocabulary (" +
+                                        std::to_string(config_.vocab_size) + ")");
+}
+
+void InferenceModel::run_layers(std::span<const Segment> segments, int64_t n) {
+  const int64_t C = config_.hidden_size;
+  for (const Segment& s : segments) {
+    s.cache->reserve(s.start + s.rows);
+    for (int64_t i = 0; i < s.rows; ++i) positions_[size_t(s.first_row + i)] = int32_t(s.start + i);
+  }
+  const float* p = params_.data();
+  backend_->embedding_forward(x_.data(), ids_.data(), p + layout_.offset_of(ParamKind::kEmbedding),
+                              n, C);
+  for (int64_t l = 0; l < config_.num_hidden_layers; ++l) layer(segments, l, n);
+  for (const Segment& s : segments) s.cache->length_ += s.rows;
+}
+
 void InferenceModel::forward(KvCache& cache, std::span<const uint32_t> tokens, float* logits_out,
                              float* all_logits) {
   const auto& c = config_;
@@ -195,25 +229,16 @@ void InferenceModel::forward(KvCache& cache, std::span<const uint32_t> tokens, f
     throw_input_error("generate", "context full: " + std::to_string(cache.length_) + " cached + " +
                                       std::to_string(n) + " new tokens exceed the context of " +
                                       std::to_string(max_context_) + " tokens");
-  for (uint32_t id : tokens)
-    if (int64_t(id) >= c.vocab_size)
-      throw_input_error("generate", "token id " + std::to_string(id) +
-                                        " is outside the vocabulary (" +
-                                        std::to_string(c.vocab_size) + ")");
+  check_tokens(tokens);
   ensure_scratch(n);
   // The OpenMP thread count is per calling thread: the server's engine thread must set it too.
   omp_set_num_threads(threads_);
   const int64_t C = c.hidden_size, V = c.vocab_size;
-  for (int64_t i = 0; i < n; ++i) {
-    ids_[size_t(i)] = int32_t(tokens[size_t(i)]);
-    positions_[size_t(i)] = int32_t(cache.length_ + i);
-  }
-  const float* p = params_.data();
-  backend_->embedding_forward(x_.data(), ids_.data(), p + layout_.offset_of(ParamKind::kEmbedding),
-                              n, C);
-  for (int64_t l = 0; l < c.num_hidden_layers; ++l) layer(cache, l, n);
-  cache.length_ += n;
+  for (int64_t i = 0; i < n; ++i) ids_[size_t(i)] = int32_t(tokens[size_t(i)]);
+  const Segment whole[1] = {{&cache, cache.length_, n, 0}};
+  run_layers(whole, n);
 
+  const float* p = params_.data();
   const float* norm_w = p + layout_.offset_of(ParamKind::kFinalNorm);
   const float* head = p + layout_.offset_of(ParamKind::kLmHead);
   const float eps = float(c.rms_norm_eps);
@@ -227,6 +252,36 @@ void InferenceModel::forward(KvCache& cache, std::span<const uint32_t> tokens, f
   // vocabulary.
   backend_->rmsnorm_forward(ln_.data(), rstd_.data(), x_.data() + (n - 1) * C, norm_w, 1, C, eps);
   matvec(logits_out, head, ln_.data(), V, C);
+}
+
+void InferenceModel::forward_batch(std::span<KvCache* const> caches,
+                                   std::span<const uint32_t> tokens, float* logits_out) {
+  const auto& c = config_;
+  const int64_t n = int64_t(tokens.size());
+  MOAI_CHECK(caches.size() == tokens.size());
+  if (n == 0) return;
+  for (size_t i = 0; i < caches.size(); ++i) {
+    MOAI_CHECK(std::find(caches.begin(), caches.begin() + i, caches[i]) == caches.begin() + i);
+    if (caches[i]->length_ + 1 > max_context_)
+      throw_input_error("generate", "context full: " + std::to_string(caches[i]->length_) +
+                                        " cached tokens fill the context of " +
+                                        std::to_string(max_context_) + " tokens");
+  }
+  check_tokens(tokens);
+  ensure_scratch(n);
+  omp_set_num_threads(threads_);
+  std::vector<Segment> segments(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    ids_[size_t(i)] = int32_t(tokens[size_t(i)]);
+    segments[size_t(i)] = {caches[size_t(i)], caches[size_t(i)]->length_, 1, i};
+  }
+  run_layers(segments, n);
+  const float* p = params_.data();
+  backend_->rmsnorm_forward(ln_.data(), rstd_.data(), x_.data(),
+                            p + layout_.offset_of(ParamKind::kFinalNorm), n, c.hidden_size,
+                            float(c.rms_norm_eps));
+  linear(logits_out, ln_.data(), layout_.offset_of(ParamKind::kLmHead), n, c.hidden_size,
+         c.vocab_size);
 }
 
 }  // namespace moai::infer

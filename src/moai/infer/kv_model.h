@@ -20,7 +20,9 @@
 
 namespace moai::infer {
 
-// Keys and values of one sequence: per layer [capacity, KV, D] each, filled up to length().
+// Keys and values of one sequence: per layer [rows, KV, D] each, filled up to length(). Memory
+// grows with use (doubling, up to capacity()), so a server with several sequences, or a model with
+// a long context, pays only for the tokens actually cached.
 class KvCache {
  public:
   KvCache(const model::Qwen3Config& config, int64_t capacity);
@@ -33,9 +35,11 @@ class KvCache {
 
  private:
   friend class InferenceModel;
+  void reserve(int64_t rows);  // room for `rows` tokens (<= capacity)
   int64_t capacity_;
   int64_t length_ = 0;
-  int64_t row_;  // KV * D floats per token per layer
+  int64_t allocated_ = 0;  // token rows allocated per layer
+  int64_t row_;            // KV * D floats per token per layer
   std::vector<std::vector<float>> k_, v_;
 };
 
@@ -61,12 +65,27 @@ class InferenceModel {
   // InputError when an id is out of range or the cache would exceed max_context.
   void forward(KvCache& cache, std::span<const uint32_t> tokens, float* logits_out,
                float* all_logits = nullptr);
+  // One decode step for several sequences at once: tokens[i] is appended to *caches[i], and its
+  // next-token logits go to logits_out[i * V, (i + 1) * V). Every weight is read once for the whole
+  // batch (matrix-matrix products instead of one matrix-vector product per sequence), which is what
+  // makes concurrent requests cheaper than serving them one after another. Same errors as forward.
+  void forward_batch(std::span<KvCache* const> caches, std::span<const uint32_t> tokens,
+                     float* logits_out);
 
  private:
   void ensure_scratch(int64_t n);
   void linear(float* out, const float* inp, int64_t param_offset, int64_t n, int64_t in_c,
               int64_t out_c);
-  void layer(KvCache& cache, int64_t layer, int64_t n);
+  // Rows [first_row, first_row + rows) of the scratch belong to `cache`, at positions start...
+  struct Segment {
+    KvCache* cache;
+    int64_t start;
+    int64_t rows;
+    int64_t first_row;
+  };
+  void check_tokens(std::span<const uint32_t> tokens) const;
+  void run_layers(std::span<const Segment> segments, int64_t n);
+  void layer(std::span<const Segment> segments, int64_t layer, int64_t n);
 
   model::Qwen3Config config_;
   model::ParamLayout layout_;

@@ -17,7 +17,9 @@ using nlohmann::json;
 
 struct Server::Impl {
   Impl(LoadedModel& m, ServerOptions o)
-      : model(m), options(std::move(o)), engine(*m.model, *m.tokenizer, options.max_queue) {}
+      : model(m),
+        options(std::move(o)),
+        engine(*m.model, *m.tokenizer, options.max_queue, options.max_batch) {}
 
   LoadedModel& model;
   ServerOptions options;
@@ -172,8 +174,8 @@ struct Server::Impl {
 
   void routes() {
     http.set_payload_max_length(options.max_body_bytes);
-    const int threads =
-        options.http_threads > 0 ? options.http_threads : int(options.max_queue) + 4;
+    const int threads = options.http_threads > 0 ? options.http_threads
+                                                 : int(options.max_queue + options.max_batch) + 4;
     http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
     http.set_read_timeout(30, 0);
     http.set_write_timeout(30, 0);
@@ -181,7 +183,9 @@ struct Server::Impl {
       const json body = {{"status", "ok"},
                          {"model", model.name},
                          {"queued", engine.queued()},
-                         {"completed", engine.completed()}};
+                         {"completed", engine.completed()},
+                         {"max_batch", engine.max_batch()},
+                         {"peak_batch", engine.peak_batch()}};
       res.set_content(body.dump(), "application/json");
     });
     http.Get("/v1/models", [this](const httplib::Request& req, httplib::Response& res) {

@@ -4,7 +4,8 @@
 //   GET  /v1/models              the one served model
 //   POST /v1/chat/completions    ChatML chat, JSON or SSE stream
 //   POST /v1/completions         plain completion, JSON or SSE stream
-// HTTP threads parse and validate; one engine thread owns the model (engine.h); a bounded queue
+// HTTP threads parse and validate; one engine thread owns the model and decodes up to max_batch
+// requests together (engine.h); a bounded queue
 // turns overload into 429. Handlers never throw: every failure becomes an OpenAI-style error body.
 // A streaming client that disconnects cancels its job.
 #include <atomic>
@@ -20,9 +21,10 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;        // 0 = any free port (see Server::port())
   std::string api_key;    // empty = no authentication
-  size_t max_queue = 16;  // requests waiting behind the running one
+  size_t max_queue = 16;  // requests waiting behind the running ones
+  size_t max_batch = 8;   // requests decoded together (engine.h)
   size_t max_body_bytes = 8u << 20;
-  int http_threads = 0;  // 0 = max_queue + 4
+  int http_threads = 0;  // 0 = max_queue + max_batch + 4
 };
 
 class Server {

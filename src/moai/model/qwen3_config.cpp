@@ -145,6 +145,16 @@ Qwen3Config parse_qwen3_config(const std::string& json_text, const std::string& 
     config.torch_dtype = root["torch_dtype"].get<std::string>();
   if (root.contains("rope_scaling"))
     config.rope_scaling = parse_rope_scaling(root["rope_scaling"], where);
+  // transformers >= 5 writes one rope_parameters object holding rope_theta and the scaling keys
+  // (rope_type "default" when unscaled) instead of rope_theta + rope_scaling.
+  if (root.contains("rope_parameters") && !root["rope_parameters"].is_null()) {
+    const json& rope = root["rope_parameters"];
+    if (!rope.is_object())
+      throw_input_error(where, "rope_parameters: " + rope.dump() + ", expected an object");
+    config.rope_theta =
+        get_double(rope, "rope_theta", where + ": rope_parameters", config.rope_theta);
+    config.rope_scaling = parse_rope_scaling(rope, where);
+  }
 
   // Features of other architectures that this Qwen3 implementation does not have: refuse, do not
   // ignore.

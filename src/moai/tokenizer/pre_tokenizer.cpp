@@ -106,17 +106,24 @@ size_t whitespace_match(const Scanner& sc, size_t i, size_t run_end, size_t last
   return run_end;
 }
 
+// Cuts text into consecutive pieces; next(scanner, i) returns where the piece starting at i ends.
+template <typename NextPieceEnd>
+void split_into_pieces(std::string_view text, std::vector<std::pair<uint32_t, uint32_t>>& out,
+                       NextPieceEnd next) {
+  Scanner sc{reinterpret_cast<const unsigned char*>(text.data()), text.size()};
+  size_t i = 0;
+  while (i < sc.n) {
+    const size_t end = next(sc, i);
+    out.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(end));
+    i = end;
+  }
+}
+
 class Qwen2Split final : public PreTokenizer {
  public:
   void split(std::string_view text,
              std::vector<std::pair<uint32_t, uint32_t>>& out) const override {
-    Scanner sc{reinterpret_cast<const unsigned char*>(text.data()), text.size()};
-    size_t i = 0;
-    while (i < sc.n) {
-      size_t end = next(sc, i);
-      out.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(end));
-      i = end;
-    }
+    split_into_pieces(text, out, next);
   }
 
  private:
@@ -159,13 +166,7 @@ class Gpt2Split final : public PreTokenizer {
 
   void split(std::string_view text,
              std::vector<std::pair<uint32_t, uint32_t>>& out) const override {
-    Scanner sc{reinterpret_cast<const unsigned char*>(text.data()), text.size()};
-    size_t i = 0;
-    while (i < sc.n) {
-      size_t end = next(sc, i);
-      out.emplace_back(static_cast<uint32_t>(i), static_cast<uint32_t>(end));
-      i = end;
-    }
+    split_into_pieces(text, out, next);
   }
 
  private:

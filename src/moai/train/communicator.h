@@ -28,7 +28,8 @@ class Communicator {
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
   virtual void barrier() = 0;
 
-  // Sum, then divide by world_size (gradient averaging).
+  // Sum, then divide by world_size on the host: host buffers only. The trainer does not use it (it
+  // sums and divides by the step's global token count), and device buffers must not go through it.
   void allreduce_average(float* data, int64_t count);
   // Large buffers go in buckets of this many floats so a reduction never needs a second buffer the
   // size of the model (OpenMPI's ring allreduce is bandwidth-optimal per bucket above ~1 MB).

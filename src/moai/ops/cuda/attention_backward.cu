@@ -64,25 +64,15 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t batch = blockIdx.z, head = blockIdx.y, kv_head = head / (p.heads / p.kv_heads);
   const int64_t q0 = int64_t(blockIdx.x) * kRows;
 
-  unsigned char* cursor = shared;
-  auto take_bf16 = [&](size_t count) {
-    bf16* ptr = reinterpret_cast<bf16*>(cursor);
-    cursor += region(count * sizeof(bf16));
-    return ptr;
-  };
-  auto take_f32 = [&](size_t count) {
-    float* ptr = reinterpret_cast<float*>(cursor);
-    cursor += region(count * sizeof(float));
-    return ptr;
-  };
-  bf16* q_tile = take_bf16(size_t(kRows) * ld_bf);
-  bf16* do_tile = take_bf16(size_t(kRows) * ld_bf);
-  bf16* k_tile = take_bf16(size_t(kRows) * ld_bf);
-  bf16* v_tile = take_bf16(size_t(kRows) * ld_bf);
-  float* s_warp = take_f32(size_t(kWarps) * 16 * ld_s) + warp * 16 * ld_s;
-  float* dp_warp = take_f32(size_t(kWarps) * 16 * ld_s) + warp * 16 * ld_s;
-  bf16* ds_warp = take_bf16(size_t(kWarps) * 16 * ld_p) + warp * 16 * ld_p;
-  float* dq_warp = take_f32(size_t(kWarps) * 16 * ld_acc) + warp * 16 * ld_acc;
+  SharedCarver carve(shared);
+  bf16* q_tile = carve.take<bf16>(size_t(kRows) * ld_bf);
+  bf16* do_tile = carve.take<bf16>(size_t(kRows) * ld_bf);
+  bf16* k_tile = carve.take<bf16>(size_t(kRows) * ld_bf);
+  bf16* v_tile = carve.take<bf16>(size_t(kRows) * ld_bf);
+  float* s_warp = carve.take<float>(size_t(kWarps) * 16 * ld_s) + warp * 16 * ld_s;
+  float* dp_warp = carve.take<float>(size_t(kWarps) * 16 * ld_s) + warp * 16 * ld_s;
+  bf16* ds_warp = carve.take<bf16>(size_t(kWarps) * 16 * ld_p) + warp * 16 * ld_p;
+  float* dq_warp = carve.take<float>(size_t(kWarps) * 16 * ld_acc) + warp * 16 * ld_acc;
 
   const int64_t q_stride = p.heads * D, kv_stride = p.kv_heads * D;
   const int64_t q_base = batch * p.len * q_stride + head * D;
@@ -161,29 +151,19 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t batch = blockIdx.z, kv_head = blockIdx.y, group = p.heads / p.kv_heads;
   const int64_t k0 = int64_t(blockIdx.x) * kRows;
 
-  unsigned char* cursor = shared;
-  auto take_bf16 = [&](size_t count) {
-    bf16* ptr = reinterpret_cast<bf16*>(cursor);
-    cursor += region(count * sizeof(bf16));
-    return ptr;
-  };
-  auto take_f32 = [&](size_t count) {
-    float* ptr = reinterpret_cast<float*>(cursor);
-    cursor += region(count * sizeof(float));
-    return ptr;
-  };
-  bf16* k_tile = take_bf16(size_t(kRows) * ld_bf);
-  bf16* v_tile = take_bf16(size_t(kRows) * ld_bf);
-  bf16* q_tile = take_bf16(size_t(kQueryRows) * ld_bf);
-  bf16* do_tile = take_bf16(size_t(kQueryRows) * ld_bf);
-  float* s_warp = take_f32(size_t(kWarps) * 16 * ld_s) + warp * 16 * ld_s;
-  float* dp_warp = take_f32(size_t(kWarps) * 16 * ld_s) + warp * 16 * ld_s;
-  bf16* p_warp = take_bf16(size_t(kWarps) * 16 * ld_p) + warp * 16 * ld_p;
-  bf16* ds_warp = take_bf16(size_t(kWarps) * 16 * ld_p) + warp * 16 * ld_p;
-  float* dk_warp = take_f32(size_t(kWarps) * 16 * ld_acc) + warp * 16 * ld_acc;
-  float* dv_warp = take_f32(size_t(kWarps) * 16 * ld_acc) + warp * 16 * ld_acc;
-  float* lse_tile = take_f32(kQueryRows);
-  float* delta_tile = take_f32(kQueryRows);
+  SharedCarver carve(shared);
+  bf16* k_tile = carve.take<bf16>(size_t(kRows) * ld_bf);
+  bf16* v_tile = carve.take<bf16>(size_t(kRows) * ld_bf);
+  bf16* q_tile = carve.take<bf16>(size_t(kQueryRows) * ld_bf);
+  bf16* do_tile = carve.take<bf16>(size_t(kQueryRows) * ld_bf);
+  float* s_warp = carve.take<float>(size_t(kWarps) * 16 * ld_s) + warp * 16 * ld_s;
+  float* dp_warp = carve.take<float>(size_t(kWarps) * 16 * ld_s) + warp * 16 * ld_s;
+  bf16* p_warp = carve.take<bf16>(size_t(kWarps) * 16 * ld_p) + warp * 16 * ld_p;
+  bf16* ds_warp = carve.take<bf16>(size_t(kWarps) * 16 * ld_p) + warp * 16 * ld_p;
+  float* dk_warp = carve.take<float>(size_t(kWarps) * 16 * ld_acc) + warp * 16 * ld_acc;
+  float* dv_warp = carve.take<float>(size_t(kWarps) * 16 * ld_acc) + warp * 16 * ld_acc;
+  float* lse_tile = carve.take<float>(kQueryRows);
+  float* delta_tile = carve.take<float>(kQueryRows);
 
   const int64_t q_stride = p.heads * D, kv_stride = p.kv_heads * D;
   const int64_t kv_base = batch * p.len * kv_stride + kv_head * D;

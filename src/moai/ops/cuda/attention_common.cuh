@@ -46,6 +46,21 @@ __host__ __device__ constexpr size_t region(size_t bytes) {
   return (bytes + 127) / 128 * 128;
 }
 
+// Hands out consecutive regions of a block's dynamic shared memory, each padded by region().
+class SharedCarver {
+ public:
+  __device__ explicit SharedCarver(unsigned char* base) : cursor_(base) {}
+  template <typename E>
+  __device__ E* take(size_t count) {
+    E* ptr = reinterpret_cast<E*>(cursor_);
+    cursor_ += region(count * sizeof(E));
+    return ptr;
+  }
+
+ private:
+  unsigned char* cursor_;
+};
+
 // Copies rows [row0, row0 + rows) of a [total_rows, D] head slice (row stride `stride` elements)
 // into a bf16 shared tile; rows past total_rows are zero. All threads of the block take part.
 template <typename T>

@@ -44,18 +44,13 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int64_t q0 = int64_t(blockIdx.x) * kRows;
   const int64_t offset = p.kv_len - p.q_len;  // absolute position of query i is offset + i
 
-  unsigned char* cursor = shared;
-  bf16* q_tile = reinterpret_cast<bf16*>(cursor);
-  cursor += region(size_t(kRows) * ld_bf * sizeof(bf16));
-  bf16* k_tile = reinterpret_cast<bf16*>(cursor);
-  cursor += region(size_t(kRows) * ld_bf * sizeof(bf16));
-  bf16* v_tile = reinterpret_cast<bf16*>(cursor);
-  cursor += region(size_t(kRows) * ld_bf * sizeof(bf16));
-  float* s_warp = reinterpret_cast<float*>(cursor) + warp * 16 * ld_s;
-  cursor += region(size_t(kWarps) * 16 * ld_s * sizeof(float));
-  bf16* p_warp = reinterpret_cast<bf16*>(cursor) + warp * 16 * ld_p;
-  cursor += region(size_t(kWarps) * 16 * ld_p * sizeof(bf16));
-  float* o_warp = reinterpret_cast<float*>(cursor) + warp * 16 * ld_o;
+  SharedCarver carve(shared);
+  bf16* q_tile = carve.take<bf16>(size_t(kRows) * ld_bf);
+  bf16* k_tile = carve.take<bf16>(size_t(kRows) * ld_bf);
+  bf16* v_tile = carve.take<bf16>(size_t(kRows) * ld_bf);
+  float* s_warp = carve.take<float>(size_t(kWarps) * 16 * ld_s) + warp * 16 * ld_s;
+  bf16* p_warp = carve.take<bf16>(size_t(kWarps) * 16 * ld_p) + warp * 16 * ld_p;
+  float* o_warp = carve.take<float>(size_t(kWarps) * 16 * ld_o) + warp * 16 * ld_o;
 
   const int64_t q_stride = p.heads * D, kv_stride = p.kv_heads * D;
   const T* q_head = q + (batch * p.q_len) * q_stride + head * D;

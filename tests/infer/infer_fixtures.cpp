@@ -1,5 +1,5 @@
-// Fixture code (no tests here): named *_test.cpp only because tests/CMakeLists.txt builds those
-// files.
+// Shared fixtures of the infer tests (tiny models on disk, a server child process); see
+// infer_fixtures.h.
 #include "infer_fixtures.h"
 
 #include <fcntl.h>
