@@ -31,6 +31,7 @@ print(statistics.median([b - a for a, b in zip(t[2:], t[3:])]))
 PY
 }
 common=(train --mode pretrain --dataset "$work/data" --model_config "$work/model.json" --max_seq_length 128
+        --gradient_accumulation_steps 1
         --max_steps "$steps" --logging_steps 1 --save_steps 0 --evaluation_strategy no --quiet --seed 1)
 bare=(); one=(); two=()
 for r in $(seq "$rounds"); do
