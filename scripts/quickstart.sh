@@ -2,21 +2,21 @@
 # The original project's "10-minute test", for real, on a small CPU machine:
 #   1. train a byte-level BPE tokenizer (vocab 4096) on an English corpus;
 #   2. prepare (tokenize + shard) the corpus, holding out 2% of documents for validation;
-#   3. pretrain the tiny preset (configs/tiny.json, vocabulary resized to the tokenizer) for 150 steps and
+#   3. pretrain the tiny preset (configs/tiny.json, vocabulary resized to the tokenizer) for 600 steps and
 #      check that the validation loss fell;
-#   4. fine-tune (SFT) it for 60 steps on Debian FAQ question/answer pairs, loss on the answers only;
+#   4. fine-tune (SFT) it for 150 steps on Debian FAQ question/answer pairs, loss on the answers only;
 #   5. ask the fine-tuned model one question (a scripted chat turn through `moai generate --chat`).
 # Usage: scripts/quickstart.sh PATH_TO_MOAI   (make quickstart passes build/moai)
 # Environment: MOAI_CORPUS_DIR (where en.txt and qa_debian_faq.en.jsonl are; default ../shared/assets/corpora
 # beside the checkout, else ~/.cache/moai/corpora, fetched on first use), QUICKSTART_DIR (work directory,
-# default ./quickstart_out), QS_PRETRAIN_STEPS (150), QS_SFT_STEPS (60), MOAI_THREADS.
+# default ./quickstart_out), QS_PRETRAIN_STEPS (600), QS_SFT_STEPS (150), MOAI_THREADS.
 set -euo pipefail
 MOAI=${1:?usage: scripts/quickstart.sh PATH_TO_MOAI}
 MOAI=$(cd "$(dirname "$MOAI")" && pwd)/$(basename "$MOAI")
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${QUICKSTART_DIR:-$PWD/quickstart_out}
-PRETRAIN_STEPS=${QS_PRETRAIN_STEPS:-150}
-SFT_STEPS=${QS_SFT_STEPS:-60}
+PRETRAIN_STEPS=${QS_PRETRAIN_STEPS:-600}
+SFT_STEPS=${QS_SFT_STEPS:-150}
 CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/moai/corpora
 mkdir -p "$OUT"
 START=$(date +%s)
@@ -70,7 +70,7 @@ rm -rf "$OUT/pretrain"
 "$MOAI" train --mode pretrain --dataset "$OUT/data_pretrain" --model_config "$OUT/tiny.json" \
   --output_dir "$OUT/pretrain" --max_steps "$PRETRAIN_STEPS" --batch_size 8 --gradient_accumulation_steps 1 \
   --max_seq_length 128 --learning_rate 3e-3 --lr_scheduler wsd --weight_decay 0.1 \
-  --logging_steps 10 --eval_steps 25 --eval_batches 8 --save_steps 50 --save_total_limit 1
+  --logging_steps 10 --eval_steps 50 --eval_batches 8 --save_steps 100 --save_total_limit 1
 echo "validation loss by step (a uniform guess over $VOCAB tokens scores $(awk -v v="$VOCAB" 'BEGIN { printf "%.2f", log(v) }')):"
 jq -r 'select(.type=="eval") | "  step \(.step): \(.eval_loss * 1000 | round / 1000) (perplexity \(.eval_ppl | round))"' \
   "$OUT/pretrain/metrics.jsonl"
@@ -86,7 +86,7 @@ rm -rf "$OUT/sft"
 "$MOAI" train --mode sft --dataset "$CORPUS/qa_debian_faq.en.jsonl" --pretrained_model "$OUT/pretrain/final_model" \
   --output_dir "$OUT/sft" --max_steps "$SFT_STEPS" --batch_size 4 --gradient_accumulation_steps 1 \
   --max_seq_length 256 --packing --learning_rate 1e-3 --lr_scheduler cosine --eval_fraction 0.1 \
-  --logging_steps 10 --eval_steps 30 --eval_batches 4 --save_steps 0
+  --logging_steps 10 --eval_steps 50 --eval_batches 4 --save_steps 0
 sft_first=$(jq -r 'select(.type=="train") | .loss' "$OUT/sft/metrics.jsonl" | head -1)
 sft_last=$(jq -r 'select(.type=="train") | .loss' "$OUT/sft/metrics.jsonl" | tail -1)
 echo "sft: train loss $sft_first -> $sft_last (answer tokens only)"
