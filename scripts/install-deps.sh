@@ -12,19 +12,35 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 
+# Test peers, optional: with them the Jinja2 chat-template check and the HF tokenizers / openai npm
+# client tests run instead of skipping. Installed only when the tool is missing (a node from elsewhere,
+# e.g. NodeSource with its own npm, is left alone); a failure here is a warning, never an error.
+optional=()
+python3 -c 'import jinja2' 2>/dev/null || optional+=(python3-jinja2)
+command -v node >/dev/null 2>&1 || optional+=(nodejs)
+command -v npm >/dev/null 2>&1 || optional+=(npm)
+
 missing=()
 for pkg in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
   [[ "$status" == "install ok installed" ]] || missing+=("$pkg")
 done
 
-if ((${#missing[@]} == 0)); then
+if ((${#missing[@]} == 0 && ${#optional[@]} == 0)); then
   exit 0
 fi
 
-echo "install-deps: installing ${missing[*]}"
 sudo_cmd=()
 if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
 export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+if ((${#missing[@]} > 0)); then
+  echo "install-deps: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if ((${#optional[@]} > 0)); then
+  echo "install-deps: installing the optional test peers ${optional[*]}"
+  { ((${#missing[@]} > 0)) || "${sudo_cmd[@]}" apt-get update -qq; } &&
+    "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${optional[@]}" ||
+    echo "install-deps: warning: could not install ${optional[*]}; those peer tests will skip" >&2
+fi

@@ -167,17 +167,19 @@ void Engine::decode_step(std::vector<Active>& active) {
   const size_t n = active.size();
   const size_t vocab = size_t(model_.vocab_size());
   if (n > peak_batch_.load()) peak_batch_.store(n);
-  std::vector<KvCache*> caches(n);
-  std::vector<uint32_t> tokens(n);
+  // Step buffers live in the engine: a batch's logits are megabytes, not worth reallocating per
+  // token.
+  step_caches_.resize(n);
+  step_tokens_.resize(n);
+  if (step_logits_.size() < n * vocab) step_logits_.resize(n * vocab);
   for (size_t i = 0; i < n; ++i) {
-    caches[i] = &active[i].session->cache;
-    tokens[i] = active[i].generation->next_input();
+    step_caches_[i] = &active[i].session->cache;
+    step_tokens_[i] = active[i].generation->next_input();
   }
-  std::vector<float> logits(n * vocab);
   try {
-    model_.forward_batch(caches, tokens, logits.data());
+    model_.forward_batch(step_caches_, step_tokens_, step_logits_.data());
     for (size_t i = 0; i < n; ++i)
-      active[i].generation->consume(std::span<const float>(logits.data() + i * vocab, vocab));
+      active[i].generation->consume(std::span<const float>(step_logits_.data() + i * vocab, vocab));
   } catch (const std::exception& e) {
     MOAI_ERROR("engine: decode step failed: " << e.what());
     for (Active& a : active) {

@@ -95,7 +95,10 @@ class Engine {
   size_t max_queue_;
   size_t max_batch_;
   std::vector<std::unique_ptr<Session>> sessions_;
-  std::vector<Session*> free_sessions_;  // engine thread only
+  std::vector<Session*> free_sessions_;  // engine thread only, as are the step buffers below
+  std::vector<KvCache*> step_caches_;
+  std::vector<uint32_t> step_tokens_;
+  std::vector<float> step_logits_;
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;

@@ -139,7 +139,6 @@ void Generation::sample_from(std::span<const float> logits) {
     if (on_text_ && !on_text_(piece)) st.keep_going = false;
   };
   const uint32_t token = st.sampler.sample(logits, session_.cached);
-  ++steps_;
   if (std::find(st.stop_tokens.begin(), st.stop_tokens.end(), token) != st.stop_tokens.end()) {
     result_.finish_reason = FinishReason::kStop;
     return finish_stream();
@@ -155,7 +154,8 @@ void Generation::sample_from(std::span<const float> logits) {
     return finish_stream();
   }
   // No logits are computed that nobody samples; a full context finishes with "length".
-  if (steps_ == options_.max_new_tokens || session_.cache.length() + 1 > model_.max_context())
+  if (int64_t(result_.tokens.size()) == options_.max_new_tokens ||
+      session_.cache.length() + 1 > model_.max_context())
     return finish_stream();
   next_input_ = token;
 }

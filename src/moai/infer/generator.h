@@ -108,7 +108,6 @@ class Generation {
   GenerateResult result_;
   bool done_ = false;
   uint32_t next_input_ = 0;
-  int64_t steps_ = 0;
 };
 
 // The whole loop for one request (chat, generate): Generation driven with the model's own forward.

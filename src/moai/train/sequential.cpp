@@ -60,7 +60,10 @@ TrainResult run_sequential_training(const TrainConfig& config, Communicator& com
     stage.output_dir = stage_dir.string();
     stage.pretrained_model = previous_model;
     // A stage that starts from the previous one's model takes its shapes from it.
-    if (k > 1) stage.model_config.clear(), stage.model_inline_json.clear();
+    if (k > 1) {
+      stage.model_config.clear();
+      stage.model_inline_json.clear();
+    }
     // The tokenizer travels with each stage's final_model, so a later stage needs no path.
     if (k > 1 && config.tokenizer_path.empty()) stage.tokenizer_path = previous_model;
     result = run_training(stage, comm, hooks);
