@@ -12,6 +12,8 @@ pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+# The Hub client (src/moai/data/hub_http.cpp): Debian's libcurl4-openssl-dev.
+pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
 
 # CPU GEMM. OpenBLAS (pthreads build) by default; BLIS can be chosen with -DMOAI_BLAS=blis. The choice is
 # recorded in docs/BENCHMARKS.md with the measurement that made it.

@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "moai/core/progress.h"
+#include "moai/data/hub_dataset.h"
 #include "moai/data/prepare.h"
 
 namespace moai::cli {
@@ -15,6 +16,9 @@ namespace {
 struct PrepareFlags {
   std::string mode = "pretrain";
   std::vector<std::string> dataset;
+  std::string dataset_config;
+  std::string split = "train";
+  std::string revision = "main";
   std::string tokenizer_path;
   std::string output_dir;
   std::string format = "auto";
@@ -49,7 +53,6 @@ void run_prepare(const PrepareFlags& f) {
     throw InputError("--mode: \"" + f.mode + "\": expected pretrain or sft");
   }
   o.mode = f.mode == "sft" ? data::DatasetMode::kSft : data::DatasetMode::kPretrain;
-  o.inputs = f.dataset;
   o.tokenizer_path = f.tokenizer_path;
   o.output_dir = f.output_dir;
   o.reader.format = parse_format(f.format);
@@ -74,6 +77,12 @@ void run_prepare(const PrepareFlags& f) {
   o.force = f.force;
   o.show_progress = !f.quiet;
   if (f.quiet) ProgressBar::set_enabled(false);
+  data::hub::DatasetSelection selection;
+  selection.config = f.dataset_config;
+  selection.split = f.split;
+  selection.revision = f.revision;
+  selection.show_progress = !f.quiet;
+  data::hub::resolve_prepare_inputs(o, f.dataset, selection);
 
   data::PrepareResult r = data::prepare_dataset(o);
   const data::DatasetManifest& m = r.manifest;
@@ -116,8 +125,17 @@ void register_data_prepare(CLI::App& root) {
   cmd->add_option("--mode", f->mode, "pretrain | sft")->capture_default_str();
   cmd->add_option(
          "--dataset", f->dataset,
-         "input files, directories or globs (.txt .jsonl .json .csv .tsv, optionally .gz/.zst)")
+         "input files, directories or globs (.txt .jsonl .json .csv .tsv, optionally .gz/.zst), "
+         "or Hub datasets owner/name[:CONFIG]")
       ->required();
+  cmd->add_option(flag("dataset_config"), f->dataset_config,
+                  "Hub config (subset) of the first Hub --dataset");
+  cmd->add_option("--split", f->split,
+                  "Hub split, HF slicing allowed: train, train[:10%], train[100:200], a+b "
+                  "(a slice also applies to local files)")
+      ->capture_default_str();
+  cmd->add_option("--revision", f->revision, "Hub revision: branch, tag or commit")
+      ->capture_default_str();
   cmd->add_option(flag("tokenizer_path"), f->tokenizer_path, "tokenizer.json or its directory")
       ->required();
   cmd->add_option(flag("output_dir"), f->output_dir, "dataset directory (holds the cache entries)")

@@ -60,6 +60,14 @@ json options_to_json(const PrepareOptions& o) {
             {"validation_split_percentage", o.validation_split_percentage},
             {"seed", o.seed},
             {"shard_tokens", o.shard_tokens}};
+  if (!o.slices.empty()) {
+    json slices = json::array();
+    for (const InputSlice& slice : o.slices) {
+      slices.push_back(slice.slice.text() + " of " + std::to_string(slice.files.size()) +
+                       " file(s)");
+    }
+    j["slices"] = slices;
+  }
   if (o.mode == DatasetMode::kSft) {
     j["sft_format"] = sft_format_name(o.sft_format);
     j["max_seq_length"] = o.max_seq_length;
@@ -212,8 +220,9 @@ class Preparer {
     separator_ = pretrain_separator(tokenizer_, o_.tokenizer_path);
     // Each document is its own pool task, so both threads stay busy however uneven the documents
     // are; results are written in input order, and at most kInFlightBytes of text is in flight.
-    ReadStats stats =
-        read_texts(files, o_.reader, [&](std::string_view text, const std::string&, long long) {
+    ReadStats stats = read_texts(
+        files, o_.reader, [&](std::string_view text, const std::string& file, long long) {
+          if (!selector_.keep(file)) return;
           auto job = std::make_unique<PretrainJob>();
           job->text.assign(text);
           PretrainJob* raw = job.get();
@@ -233,6 +242,7 @@ class Preparer {
     SftFormat format = o_.sft_format;
     ReadStats stats = read_json_records(
         files, o_.reader, [&](std::string_view json, const std::string& file, long long) {
+          if (!selector_.keep(file)) return;
           if (file != current_file) {
             current_file = file;
             format = o_.sft_format == SftFormat::kAuto ? detect_sft_format(json) : o_.sft_format;
@@ -246,6 +256,8 @@ class Preparer {
     flush_sft();
     return stats;
   }
+
+  void select_rows(RowSelector selector) { selector_ = std::move(selector); }
 
   void finish() {
     train_.flush();
@@ -321,9 +333,28 @@ class Preparer {
   std::vector<std::string> texts_;
   std::vector<std::vector<tok::ChatMessage>> conversations_;
   size_t batch_bytes_ = 0;
+  RowSelector selector_;
 };
 
+RowSelector make_row_selector(const PrepareOptions& options) {
+  std::vector<uint64_t> totals;
+  for (const InputSlice& slice : options.slices) {
+    totals.push_back(slice.slice.needs_total() ? count_records(options, slice.files) : 0);
+  }
+  return RowSelector(options.slices, totals);
+}
+
 }  // namespace
+
+uint64_t count_records(const PrepareOptions& options, const std::vector<std::string>& paths) {
+  const std::vector<InputFile> files = expand_inputs(paths, options.reader.format);
+  ReaderOptions reader = options.reader;
+  reader.skip_bad_records = true;  // the real pass reports them
+  auto ignore = [](std::string_view, const std::string&, long long) {};
+  ReadStats stats = options.mode == DatasetMode::kSft ? read_json_records(files, reader, ignore)
+                                                      : read_texts(files, reader, ignore);
+  return stats.records;
+}
 
 std::string dataset_cache_key(const PrepareOptions& options) {
   auto files = expand_inputs(options.inputs, options.reader.format);
@@ -378,6 +409,7 @@ PrepareResult prepare_dataset(const PrepareOptions& options) {
 
   try {
     Preparer preparer(options, tokenizer, temp, manifest, result.input_bytes);
+    if (!options.slices.empty()) preparer.select_rows(make_row_selector(options));
     ReadStats stats =
         options.mode == DatasetMode::kSft ? preparer.run_sft(files) : preparer.run_pretrain(files);
     if (interrupt_requested())

@@ -22,6 +22,7 @@
 #include "moai/data/prepared_dataset.h"
 #include "moai/data/record_reader.h"
 #include "moai/data/sft_format.h"
+#include "moai/data/split_spec.h"
 
 namespace moai::data {
 
@@ -30,7 +31,10 @@ enum class OverlongPolicy { kTruncate, kDrop };
 struct PrepareOptions {
   DatasetMode mode = DatasetMode::kPretrain;
   std::vector<std::string> inputs;  // files, directories, globs
-  std::string tokenizer_path;       // tokenizer.json or a directory holding one
+  // Record slices of some input files (--split train[:10%] ...; split_spec.h): a file listed in a
+  // slice contributes only the slice's records, counted over the slice's files in order.
+  std::vector<InputSlice> slices;
+  std::string tokenizer_path;  // tokenizer.json or a directory holding one
   std::string output_dir;
   ReaderOptions reader;
   SftFormat sft_format = SftFormat::kAuto;
@@ -61,6 +65,10 @@ class Interrupted : public Error {
 };
 
 PrepareResult prepare_dataset(const PrepareOptions& options);
+
+// Records the readers deliver from `paths` in this mode (what slices count): JSON records for SFT,
+// texts for pretraining.
+uint64_t count_records(const PrepareOptions& options, const std::vector<std::string>& paths);
 
 // The cache key prepare would use (for tests and `info`).
 std::string dataset_cache_key(const PrepareOptions& options);

@@ -13,11 +13,14 @@ namespace moai::train {
 
 struct TrainConfig {
   // What to train on.
-  std::string mode = "pretrain";        // pretrain | sft
-  std::vector<std::string> dataset;     // prepared data dirs, corpus files/dirs (nargs='+')
-  std::string dataset_config;           // name:config style subset for the first dataset
-  std::vector<std::string> train_file;  // extra local files
-  std::string text_column;              // JSON field holding the text (empty: auto-detect)
+  std::string mode = "pretrain";     // pretrain | sft
+  std::vector<std::string> dataset;  // prepared data dirs, corpus files/dirs (nargs='+')
+  std::string dataset_config;   // Hub config of the first Hub --dataset (NAME:CONFIG for others)
+  std::string split = "train";  // Hub split / slice of --dataset (HF syntax: train[:10%])
+  std::string eval_split = "validation";  // split of a Hub --eval_dataset
+  std::string revision = "main";          // Hub revision (branch, tag or commit) of Hub datasets
+  std::vector<std::string> train_file;    // extra local files
+  std::string text_column;                // JSON field holding the text (empty: auto-detect)
   std::string tokenizer_path;
   std::string eval_dataset;  // held-out data; empty: split eval_fraction off the training data
   double eval_fraction = 0.01;

@@ -243,11 +243,12 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
   const double hold_out = config.eval_dataset.empty() && config.evaluation_strategy != "no"
                               ? config.eval_fraction
                               : 0.0;
-  run.dataset = std::make_unique<data::PreparedDataset>(
-      open_training_data(config, sources, run.tokenizer_path, hold_out, run.comm, "prepared"));
+  run.dataset = std::make_unique<data::PreparedDataset>(open_training_data(
+      config, sources, run.tokenizer_path, hold_out, run.comm, "prepared", config.split));
   if (!config.eval_dataset.empty())
-    run.eval_dataset = std::make_unique<data::PreparedDataset>(open_training_data(
-        config, {config.eval_dataset}, run.tokenizer_path, 0.0, run.comm, "prepared_eval"));
+    run.eval_dataset = std::make_unique<data::PreparedDataset>(
+        open_training_data(config, {config.eval_dataset}, run.tokenizer_path, 0.0, run.comm,
+                           "prepared_eval", config.eval_split));
   const bool want_sft = config.mode == "sft";
   if ((run.dataset->mode() == data::DatasetMode::kSft) != want_sft)
     throw_input_error("--dataset", std::string("prepared for ") +

@@ -5,6 +5,7 @@
 #include "moai/core/error.h"
 #include "moai/core/file_util.h"
 #include "moai/core/log.h"
+#include "moai/data/hub_dataset.h"
 #include "moai/data/prepare.h"
 
 namespace moai::train {
@@ -19,7 +20,8 @@ data::PreparedDataset open_training_data(const TrainConfig& config,
                                          const std::vector<std::string>& sources,
                                          const std::string& tokenizer_path,
                                          double hold_out_fraction, Communicator& comm,
-                                         const std::string& cache_subdir) {
+                                         const std::string& cache_subdir,
+                                         const std::string& split) {
   size_t prepared = 0;
   for (const std::string& source : sources) prepared += is_prepared_dataset(source) ? 1 : 0;
   if (prepared == 1 && sources.size() == 1) return data::PreparedDataset::open(sources[0]);
@@ -32,7 +34,6 @@ data::PreparedDataset open_training_data(const TrainConfig& config,
 
   data::PrepareOptions options;
   options.mode = config.mode == "sft" ? data::DatasetMode::kSft : data::DatasetMode::kPretrain;
-  options.inputs = sources;
   options.tokenizer_path = tokenizer_path;
   options.output_dir = (fs::path(config.output_dir) / cache_subdir).string();
   if (!config.text_column.empty()) options.reader.text_column = config.text_column;
@@ -47,6 +48,13 @@ data::PreparedDataset open_training_data(const TrainConfig& config,
   std::string message;
   if (comm.is_root()) {
     try {
+      // Hub datasets download here, on rank 0 (the cache's locks keep other processes waiting).
+      data::hub::DatasetSelection selection;
+      selection.config = config.dataset_config;
+      selection.split = split;
+      selection.revision = config.revision;
+      selection.show_progress = comm.is_root();
+      data::hub::resolve_prepare_inputs(options, sources, selection);
       const data::PrepareResult result = data::prepare_dataset(options);
       MOAI_INFO((result.reused ? "reusing prepared data " : "prepared data ")
                 << result.entry_dir << ": " << result.manifest.train.documents << " train / "

@@ -18,11 +18,15 @@ bool is_prepared_dataset(const std::string& path);
 // The training data: a prepared dataset given directly, or raw files/directories prepared now into
 // output_dir/prepared (rank 0 prepares, the others wait; a second run reuses the cache entry).
 // hold_out_fraction > 0 asks prepare to put that share of documents in the validation split.
+// Sources that are no local path are Hub datasets (data/hub_dataset.h), read at `split` (HF
+// syntax), config.dataset_config and config.revision; rank 0 downloads them into the shared HF
+// cache.
 data::PreparedDataset open_training_data(const TrainConfig& config,
                                          const std::vector<std::string>& sources,
                                          const std::string& tokenizer_path,
                                          double hold_out_fraction, Communicator& comm,
-                                         const std::string& cache_subdir);
+                                         const std::string& cache_subdir,
+                                         const std::string& split = "train");
 
 // --tokenizer_path, else the pretrained model's directory when it holds tokenizer.json, else the
 // one a prepared dataset was made with. InputError when none is found.
