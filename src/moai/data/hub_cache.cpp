@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
@@ -35,6 +36,12 @@ std::string trim(std::string s) {
   size_t b = s.find_first_not_of(" \t\r\n");
   size_t e = s.find_last_not_of(" \t\r\n");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// "<pid>-<n>": unique per process and call.
+std::string unique_suffix() {
+  static std::atomic<uint64_t> counter{0};
+  return std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
 }
 
 }  // namespace
@@ -120,7 +127,15 @@ void HubCache::write_ref(const std::string& revision, const std::string& commit)
   std::error_code ec;
   fs::create_directories(ref.parent_path(), ec);
   if (cached_commit(revision) == commit) return;
-  write_file_atomic(ref.string(), commit);
+  // A unique temporary name: threads and processes may write the same ref at once.
+  const std::string tmp = ref.string() + ".tmp-" + unique_suffix();
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << commit;
+    if (!out) throw_io_error(tmp, "cannot write");
+  }
+  fs::rename(tmp, ref, ec);
+  if (ec) throw_io_error(ref.string(), "cannot rename into place: " + ec.message());
 }
 
 void HubCache::link_snapshot(const std::string& commit, const std::string& path,
@@ -129,11 +144,14 @@ void HubCache::link_snapshot(const std::string& commit, const std::string& path,
   std::error_code ec;
   fs::create_directories(link.parent_path(), ec);
   if (ec) throw_io_error(link.parent_path().string(), "cannot create directory: " + ec.message());
-  fs::path target = fs::relative(blob_path(etag), link.parent_path(), ec);
-  if (ec) throw_io_error(link.string(), "cannot compute the blob's relative path");
+  // Lexical, as Python's os.path.relpath: "../../blobs/<etag>" (one more "../" per directory
+  // level).
+  fs::path target = fs::absolute(blob_path(etag))
+                        .lexically_normal()
+                        .lexically_relative(fs::absolute(link.parent_path()).lexically_normal());
   if (fs::is_symlink(link, ec) && fs::read_symlink(link, ec) == target) return;
-  // Atomic replace: a temporary link renamed over the old one.
-  fs::path tmp = link.string() + ".tmp-" + std::to_string(::getpid());
+  // Atomic replace: a temporary link (unique per process and call) renamed over the old one.
+  fs::path tmp = link.string() + ".tmp-" + unique_suffix();
   fs::remove(tmp, ec);
   fs::create_symlink(target, tmp, ec);
   if (ec) throw_io_error(link.string(), "cannot create symlink: " + ec.message());
@@ -149,7 +167,7 @@ std::vector<std::string> HubCache::snapshot_files(const std::string& commit) con
   for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
        it.increment(ec)) {
     if (fs::is_regular_file(it->path(), ec)) {
-      files.push_back(fs::relative(it->path(), root, ec).generic_string());
+      files.push_back(it->path().lexically_relative(root).generic_string());
     }
   }
   std::sort(files.begin(), files.end());

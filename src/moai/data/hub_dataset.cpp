@@ -81,7 +81,12 @@ std::pair<std::string, std::string> split_name_config(const std::string& entry) 
 const SplitFiles& find_split(const HubConfig& config, const std::string& split,
                              const std::string& repo_id) {
   for (const SplitFiles& s : config.splits) {
-    if (s.split == split) return s;
+    if (s.split == split && !s.files.empty()) return s;
+    if (s.split == split) {  // only offline: the card names files that are not cached
+      throw_input_error(repo_id, "config " + config.name + " split " + split +
+                                     ": HF_HUB_OFFLINE is set and its files are not in the "
+                                     "cache; run once with network access");
+    }
   }
   throw_input_error("--split", repo_id + " config " + config.name + " has no split \"" + split +
                                    "\" (it has: " + split_names(config) + ")");
@@ -114,7 +119,7 @@ std::vector<HubConfig> list_hub_configs(HubClient& client) {
     std::string readme = read_file(client.download("README.md", false));
     for (const ConfigSpec& spec : parse_card_configs(readme, where)) {
       out.push_back({spec.name, spec.is_default, "dataset card", false,
-                     resolve_card_config(spec, files, where)});
+                     resolve_card_config(spec, files, where, client.env().offline)});
     }
     if (!out.empty()) return out;
   }

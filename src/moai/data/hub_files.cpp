@@ -244,7 +244,7 @@ std::vector<ConfigSpec> parse_card_configs(const std::string& readme, const std:
 
 std::vector<SplitFiles> resolve_card_config(const ConfigSpec& config,
                                             const std::vector<RepoFile>& files,
-                                            const std::string& where) {
+                                            const std::string& where, bool partial_listing) {
   std::vector<SplitFiles> out;
   for (const SplitPatterns& split : config.splits) {
     SplitFiles resolved{split.split, {}};
@@ -255,7 +255,7 @@ std::vector<SplitFiles> resolve_card_config(const ConfigSpec& config,
           resolved.files.push_back(file);
         }
       }
-      if (resolved.files.size() == before) {
+      if (resolved.files.size() == before && !partial_listing) {
         throw_input_error(where, "config " + config.name + ", split " + split.split +
                                      ": data_files pattern \"" + pattern +
                                      "\" matches no data file in the repo");

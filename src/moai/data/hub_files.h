@@ -47,10 +47,11 @@ bool glob_match(const std::string& pattern, const std::string& path);
 bool is_data_file(const std::string& path);
 
 // The files of each split of a card config, in path order (splits in card order). Patterns that
-// match no data file are an InputError naming `where`, the split and the pattern.
+// match no data file are an InputError naming `where`, the split and the pattern, unless
+// `partial_listing` (offline: only the cached files are listed).
 std::vector<SplitFiles> resolve_card_config(const ConfigSpec& config,
                                             const std::vector<RepoFile>& files,
-                                            const std::string& where);
+                                            const std::string& where, bool partial_listing = false);
 
 // The conventional splits of a repo without card configs (rule 2 above); empty when the repo has
 // no data files.
