@@ -16,6 +16,7 @@
 #include "moai/core/interrupt.h"
 #include "moai/core/mmap_file.h"
 #include "moai/core/progress.h"
+#include "moai/data/hub_dataset.h"
 #include "moai/data/record_reader.h"
 #include "moai/tokenizer/bpe_trainer.h"
 #include "moai/tokenizer/train_extend.h"
@@ -27,6 +28,10 @@ namespace {
 
 struct TrainFlags {
   std::vector<std::string> input_files;
+  std::vector<std::string> dataset;  // Hub names (or local paths), as the original's --dataset
+  std::string dataset_config;
+  std::string split = "train";
+  std::string revision = "main";
   std::vector<std::string> multilingual;  // LANG=PATH[,PATH...]
   std::optional<uint64_t> max_samples;
   std::optional<uint64_t> max_samples_per_lang;
@@ -177,9 +182,43 @@ void print_summary(const TrainFlags& flags, const tok::WordCounter& counter,
   std::printf("  time: counting %.2f s, training %.2f s\n", count_s, train_s);
 }
 
+// --dataset entries as local files (Hub datasets downloaded into the HF cache). With --max_samples,
+// only the files that hold that many records are downloaded.
+std::vector<std::string> dataset_inputs(const TrainFlags& flags) {
+  const std::vector<data::SplitSlice> parts = data::parse_split_spec(flags.split, "--split");
+  for (const data::SplitSlice& part : parts) {
+    if (!part.whole()) {
+      throw_input_error("--split",
+                        "tokenizer train reads whole splits; cap them with --max_samples");
+    }
+  }
+  data::hub::DatasetSelection selection;
+  selection.config = flags.dataset_config;
+  selection.split = flags.split;
+  selection.revision = flags.revision;
+  selection.show_progress = !flags.quiet;
+  if (flags.max_samples && parts.size() == 1) {
+    selection.split = parts[0].split + "[:" + std::to_string(*flags.max_samples) + "]";
+    selection.count_records = [&flags](const std::string& path) {
+      data::PrepareOptions options;
+      options.reader.text_column = flags.text_column;
+      options.reader.text_columns = flags.text_columns;
+      options.reader.skip_bad_records = true;
+      return data::count_records(options, {path});
+    };
+  }
+  return data::hub::resolve_dataset_sources(flags.dataset, selection,
+                                            data::hub::HubEnv::from_environment())
+      .inputs;
+}
+
 void run(TrainFlags flags) {
-  if (flags.input_files.empty() == flags.multilingual.empty()) {
-    throw_input_error("--input_files/--multilingual", "give exactly one of them");
+  if ((flags.input_files.empty() && flags.dataset.empty()) == flags.multilingual.empty()) {
+    throw_input_error("--input_files/--dataset/--multilingual",
+                      "give --input_files and/or --dataset, or --multilingual");
+  }
+  if (!flags.dataset.empty()) {
+    for (std::string& path : dataset_inputs(flags)) flags.input_files.push_back(std::move(path));
   }
   if (flags.special_tokens.size() == 1 && flags.special_tokens[0] == "none")
     flags.special_tokens.clear();
@@ -277,6 +316,16 @@ void register_train(CLI::App& root) {
   auto* multi = cmd->add_option(flag("multilingual"), flags->multilingual,
                                 "Per-language inputs: LANG=FILE[,FILE...] ...");
   inputs->excludes(multi);
+  auto* datasets =
+      cmd->add_option("--dataset", flags->dataset,
+                      "Hub datasets owner/name[:CONFIG] (or local paths), read like --input_files");
+  datasets->excludes(multi);
+  cmd->add_option(flag("dataset_config"), flags->dataset_config,
+                  "Hub config (subset) of the first Hub --dataset");
+  cmd->add_option("--split", flags->split, "Hub split of --dataset (whole; cap with --max_samples)")
+      ->capture_default_str();
+  cmd->add_option("--revision", flags->revision, "Hub revision: branch, tag or commit")
+      ->capture_default_str();
   cmd->add_option(flag("max_samples"), flags->max_samples,
                   "Cap on sequences (lines or records) read in --input_files mode");
   cmd->add_option(flag("max_samples_per_lang"), flags->max_samples_per_lang,

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include <unistd.h>
@@ -308,7 +309,8 @@ std::string HubClient::download_blob(const std::string& path, const std::string&
                                  format_bytes(static_cast<double>(space.available)) +
                                  " available (set HF_HUB_CACHE elsewhere)");
   }
-  ProgressBar progress("download " + path, size, "B");
+  std::optional<ProgressBar> progress;
+  if (show_progress) progress.emplace("download " + path, size, "B");
   HttpRequest get;
   get.url = url;
   // The token goes to the Hub only, never to the CDN a large file redirects to.
@@ -319,7 +321,7 @@ std::string HubClient::download_blob(const std::string& path, const std::string&
                                               std::fclose);
     if (!out) throw_io_error(partial, "cannot open for writing");
     std::fseek(out.get(), static_cast<long>(have), SEEK_SET);
-    progress.set(have);
+    if (progress) progress->set(have);
     get.range_start = have > 0 ? static_cast<int64_t>(have) : -1;
     uint64_t written = have;
     bool restarted = false;
@@ -333,7 +335,7 @@ std::string HubClient::download_blob(const std::string& path, const std::string&
       }
       if (std::fwrite(data, 1, n, out.get()) != n) return false;
       written += n;
-      progress.add(n);
+      if (progress) progress->add(n);
       return true;
     };
     HttpResponse r = http_request(get, &sink);
@@ -358,7 +360,7 @@ std::string HubClient::download_blob(const std::string& path, const std::string&
                     << "); resuming");
     sleep_backoff(env_, attempt);
   }
-  progress.finish();
+  if (progress) progress->finish();
   if (size > 0 && file_size_or_zero(partial) != size) {
     throw_input_error(where, "downloaded size differs from the Hub's X-Linked-Size");
   }
