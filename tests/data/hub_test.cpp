@@ -182,6 +182,11 @@ TEST_F(HubTest, ResolvesCardConfigsAndWorksOfflineAfterwards) {
   auto offline = hub::resolve_dataset_sources({"moai-test/tiny-text"}, selection, offline_env());
   EXPECT_EQ(texts_of(offline), texts_of(lines));
   EXPECT_EQ(double_.api_requests(), api_before);
+  // Not offline but unreachable: the cached revision and files serve, with a warning.
+  HubEnv unreachable = offline_env();
+  unreachable.offline = false;
+  auto fallback = hub::resolve_dataset_sources({"moai-test/tiny-text"}, selection, unreachable);
+  EXPECT_EQ(texts_of(fallback), texts_of(lines));
   selection.config = "";
   selection.split = "validation";  // never downloaded
   try {

@@ -176,6 +176,7 @@ std::string HubClient::commit() {
   if (r.transport_failed() && cached) {
     MOAI_WARN(repo_id_ << ": the Hub is unreachable (" << r.error
                        << "); using the cached revision");
+    unreachable_ = true;
     return *(commit_ = cached);
   }
   if (r.status != 200) fail(r, "revision " + revision_);
@@ -192,7 +193,7 @@ std::vector<RepoFile> HubClient::list_files() {
   if (files_) return *files_;
   const std::string sha = commit();
   std::vector<RepoFile> files;
-  if (env_.offline) {
+  if (cache_only()) {
     for (const std::string& path : cache_.snapshot_files(sha)) {
       files.push_back({path, file_size_or_zero(cache_.snapshot_path(sha, path))});
     }
@@ -254,11 +255,12 @@ std::vector<std::pair<std::string, std::vector<std::string>>> HubClient::parquet
 std::string HubClient::download(const std::string& path, bool show_progress) {
   const std::string sha = commit();
   const std::string snapshot = cache_.snapshot_path(sha, path);
-  if (env_.offline) {
+  if (cache_only()) {
     if (!file_exists(snapshot)) {
-      throw_input_error(repo_id_ + ": " + path,
-                        "HF_HUB_OFFLINE is set and the file is not in the cache (" + snapshot +
-                            "); run once with network access");
+      throw_input_error(
+          repo_id_ + ": " + path,
+          std::string(env_.offline ? "HF_HUB_OFFLINE is set" : "the Hub is unreachable") +
+              " and the file is not in the cache (" + snapshot + "); run once with network access");
     }
     return snapshot;
   }

@@ -27,6 +27,9 @@ class HubClient {
   const std::string& revision() const { return revision_; }
   const HubEnv& env() const { return env_; }
   const HubCache& cache() const { return cache_; }
+  // True offline, or once the Hub proved unreachable and the cached revision was used: listings
+  // then come from the cached snapshot and downloads from the cache.
+  bool cache_only() const { return env_.offline || unreachable_; }
 
   // The commit `revision` points to (API, or the cache when offline); recorded in refs/.
   std::string commit();
@@ -54,6 +57,7 @@ class HubClient {
   std::string revision_;
   HubCache cache_;
   std::optional<std::string> commit_;
+  bool unreachable_ = false;
   std::optional<std::vector<RepoFile>> files_;
 };
 

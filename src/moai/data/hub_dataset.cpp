@@ -83,9 +83,11 @@ const SplitFiles& find_split(const HubConfig& config, const std::string& split,
   for (const SplitFiles& s : config.splits) {
     if (s.split == split && !s.files.empty()) return s;
     if (s.split == split) {  // only offline: the card names files that are not cached
-      throw_input_error(repo_id, "config " + config.name + " split " + split +
-                                     ": HF_HUB_OFFLINE is set and its files are not in the "
-                                     "cache; run once with network access");
+      throw_input_error(
+          repo_id,
+          "config " + config.name + " split " + split +
+              ": HF_HUB_OFFLINE is set (or the Hub is unreachable) and its files are not in the "
+              "cache; run once with network access");
     }
   }
   throw_input_error("--split", repo_id + " config " + config.name + " has no split \"" + split +
@@ -119,7 +121,7 @@ std::vector<HubConfig> list_hub_configs(HubClient& client) {
     std::string readme = read_file(client.download("README.md", false));
     for (const ConfigSpec& spec : parse_card_configs(readme, where)) {
       out.push_back({spec.name, spec.is_default, "dataset card", false,
-                     resolve_card_config(spec, files, where, client.env().offline)});
+                     resolve_card_config(spec, files, where, client.cache_only())});
     }
     if (!out.empty()) return out;
   }
