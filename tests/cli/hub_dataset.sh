@@ -56,6 +56,22 @@ grep -q "^documents 4 (train 4" "$WORK/sft.log" || fail "sft: $(cat "$WORK/sft.l
   --min_frequency 1 --output_dir "$WORK/tok" --quiet > "$WORK/tok.log"
 [ -f "$WORK/tok/tokenizer.json" ] || fail "tokenizer train: $(cat "$WORK/tok.log")"
 
+# moai train from a Hub dataset, its validation split as the evaluation set.
+cat > "$WORK/model.json" <<'JSON'
+{"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": 151936, "hidden_size": 16,
+ "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
+ "head_dim": 8, "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
+ "tie_word_embeddings": true, "initializer_range": 0.02}
+JSON
+"$MOAI_BIN" train --mode pretrain --dataset moai-test/tiny-text --dataset_config plain \
+  --eval_dataset moai-test/tiny-text --tokenizer_path "$TOKENIZER" --model_config "$WORK/model.json" \
+  --max_steps 2 --batch_size 1 --max_seq_length 16 --threads 1 --quiet \
+  --output_dir "$WORK/train" > "$WORK/train.log" 2>&1 || fail "train: $(tail -5 "$WORK/train.log")"
+"$MOAI_BIN" data info --dataset "$WORK/train/prepared" > "$WORK/train_info.log"
+grep -Eq "^documents +12( |$)" "$WORK/train_info.log" || fail "train data: $(cat "$WORK/train_info.log")"
+"$MOAI_BIN" data info --dataset "$WORK/train/prepared_eval" > "$WORK/eval_info.log"
+grep -Eq "^documents +3( |$)" "$WORK/eval_info.log" || fail "eval data: $(cat "$WORK/eval_info.log")"
+
 # Offline, with nothing listening: the same commands work from the cache alone.
 HF_HUB_OFFLINE=1 HF_ENDPOINT=http://127.0.0.1:9 prepare --dataset moai-test/tiny-text \
   --dataset_config lines --output_dir "$WORK/offline" > "$WORK/offline.log"
