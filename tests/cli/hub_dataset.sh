@@ -68,17 +68,17 @@ JSON
   --max_steps 2 --batch_size 1 --max_seq_length 16 --threads 1 --quiet \
   --output_dir "$WORK/train" > "$WORK/train.log" 2>&1 || fail "train: $(tail -5 "$WORK/train.log")"
 "$MOAI_BIN" data info --dataset "$WORK/train/prepared" > "$WORK/train_info.log"
-grep -Eq "^documents +12( |$)" "$WORK/train_info.log" || fail "train data: $(cat "$WORK/train_info.log")"
+grep -Eq "^  documents +12$" "$WORK/train_info.log" || fail "train data: $(cat "$WORK/train_info.log")"
 "$MOAI_BIN" data info --dataset "$WORK/train/prepared_eval" > "$WORK/eval_info.log"
-grep -Eq "^documents +3( |$)" "$WORK/eval_info.log" || fail "eval data: $(cat "$WORK/eval_info.log")"
+grep -Eq "^  documents +3$" "$WORK/eval_info.log" || fail "eval data: $(cat "$WORK/eval_info.log")"
 
 # Offline, with nothing listening: the same commands work from the cache alone.
 HF_HUB_OFFLINE=1 HF_ENDPOINT=http://127.0.0.1:9 prepare --dataset moai-test/tiny-text \
   --dataset_config lines --output_dir "$WORK/offline" > "$WORK/offline.log"
 grep -q "^documents 2 (train 2" "$WORK/offline.log" || fail "offline: $(cat "$WORK/offline.log")"
 set +e
-HF_HUB_OFFLINE=1 HF_ENDPOINT=http://127.0.0.1:9 prepare --dataset moai-test/tiny-text \
-  --split validation --output_dir "$WORK/offline2" 2> "$WORK/offline.err"
+HF_HUB_OFFLINE=1 HF_ENDPOINT=http://127.0.0.1:9 prepare --mode sft --dataset moai-test/tiny-chat \
+  --split test --output_dir "$WORK/offline2" 2> "$WORK/offline.err"
 rc=$?
 set -e
 [ "$rc" = 2 ] || fail "offline without the files: exit $rc, expected 2"

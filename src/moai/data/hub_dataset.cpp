@@ -79,7 +79,7 @@ std::pair<std::string, std::string> split_name_config(const std::string& entry) 
 }
 
 const SplitFiles& find_split(const HubConfig& config, const std::string& split,
-                             const std::string& repo_id) {
+                             const std::string& repo_id, bool cache_only) {
   for (const SplitFiles& s : config.splits) {
     if (s.split == split && !s.files.empty()) return s;
     if (s.split == split) {  // only offline: the card names files that are not cached
@@ -91,7 +91,10 @@ const SplitFiles& find_split(const HubConfig& config, const std::string& split,
     }
   }
   throw_input_error("--split", repo_id + " config " + config.name + " has no split \"" + split +
-                                   "\" (it has: " + split_names(config) + ")");
+                                   "\" (it has: " + split_names(config) + ")" +
+                                   (cache_only ? "; HF_HUB_OFFLINE is set (or the Hub is "
+                                                 "unreachable): only cached files count"
+                                               : ""));
 }
 
 // Downloads the files of one split part; with an absolute end and a record counter, only as many
@@ -218,7 +221,7 @@ DatasetSources resolve_dataset_sources(const std::vector<std::string>& datasets,
     HubClient parquet = client.parquet_branch();
     HubClient& source = chosen.parquet_branch ? parquet : client;
     for (const SplitSlice& part : parts) {
-      const SplitFiles& split = find_split(chosen, part.split, name);
+      const SplitFiles& split = find_split(chosen, part.split, name, client.cache_only());
       InputSlice slice{download_part(source, split, part, selection), part};
       out.notes.push_back(name + " config " + chosen.name + " split " + part.text() + ": " +
                           std::to_string(slice.files.size()) + " of " +
