@@ -2,6 +2,7 @@
 // (hub_double.h); split slicing and file-name split inference as HF `datasets` does them.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -288,7 +289,9 @@ TEST_F(HubTest, ClearErrorsForMissingThings) {
   EXPECT_NE(message("moai-test/nope", "").find("not found"), std::string::npos);
   EXPECT_NE(message("moai-test/tiny-text", "wrong").find("plain, lines"), std::string::npos);
   EXPECT_NE(message("moai-test/script-only", "").find("script"), std::string::npos);
-  EXPECT_NE(message("/no/such/dir/x.jsonl", "").find("neither a local path"), std::string::npos);
+  EXPECT_NE(message("/no/such/dir/x.jsonl", "").find("no such file"), std::string::npos);
+  EXPECT_NE(message("data/typo.jsonl", "").find("no such file"), std::string::npos);
+  EXPECT_NE(message("a/b/c", "").find("neither a local path"), std::string::npos);
   EXPECT_THROW(HubClient(env_, "moai-test/tiny-text").download("no/such/file.jsonl"), InputError);
 }
 
@@ -297,6 +300,15 @@ TEST_F(HubTest, LegacyNameFollowsTheRedirect) {
   EXPECT_EQ(client.commit(), "1111111111111111111111111111111111111111");
   const std::string path = client.download("plain/validation.jsonl");
   EXPECT_NE(read_file(path).find("plain validation 0"), std::string::npos);
+}
+
+TEST_F(HubTest, UnknownHostFailsFast) {
+  env_.endpoint = "http://no-such-host.invalid";
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(HubClient(env_, "moai-test/tiny-text").commit(), InputError);
+  env_.retry_base_ms = 1000;
+  EXPECT_THROW(HubClient(env_, "moai-test/tiny-text").commit(), InputError);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));  // no backoff
 }
 
 TEST_F(HubTest, RetriesServerErrors) {

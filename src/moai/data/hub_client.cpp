@@ -36,7 +36,9 @@ std::string encode_component(const std::string& s) {
   return out;
 }
 
+// 5xx, 429 and transport errors are worth another try; an unknown host name (no network) is not.
 bool retryable(const HttpResponse& r) {
+  if (r.host_unknown) return false;
   return r.transport_failed() || r.status >= 500 || r.status == 429;
 }
 

@@ -114,6 +114,14 @@ std::vector<std::string> download_part(HubClient& client, const SplitFiles& spli
   return paths;
 }
 
+// A missing entry that reads as a file path (glob characters, a data-file extension, a leading '.'
+// or '/') is a missing local file, not a Hub name.
+bool looks_like_path(const std::string& entry) {
+  if (entry.find_first_of("*?[") != std::string::npos) return true;
+  if (entry.empty() || entry[0] == '.' || entry[0] == '/' || entry[0] == '~') return true;
+  return is_data_file(entry) || ends_with(entry, ".md");
+}
+
 }  // namespace
 
 std::vector<HubConfig> list_hub_configs(HubClient& client) {
@@ -209,6 +217,9 @@ DatasetSources resolve_dataset_sources(const std::vector<std::string>& datasets,
         out.slices.push_back(std::move(slice));
       }
       continue;
+    }
+    if (looks_like_path(entry)) {
+      throw_input_error(entry, "no such file, directory or matching glob");
     }
     auto [name, config] = split_name_config(entry);
     if (config.empty() && !config_used) {

@@ -113,6 +113,7 @@ void perform_once(const HttpRequest& request, const std::string& url, bool send_
   response.status = status;
   if (rc != CURLE_OK && !(transfer.aborted && rc == CURLE_WRITE_ERROR)) {
     response.error = curl_easy_strerror(rc);
+    response.host_unknown = rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY;
   } else if (transfer.aborted) {
     response.error = "aborted by the receiver";
   }

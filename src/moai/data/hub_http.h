@@ -27,8 +27,9 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
-  long status = 0;    // 0: no HTTP answer (see error)
-  std::string error;  // transport error (connection refused, cut body, ...)
+  long status = 0;            // 0: no HTTP answer (see error)
+  std::string error;          // transport error (connection refused, cut body, ...)
+  bool host_unknown = false;  // the name did not resolve: no network, or a wrong HF_ENDPOINT
   std::map<std::string, std::string> headers;  // of the final response, lower-case names
   std::string body;                            // when no sink was given
   std::string url;                             // of the final response
