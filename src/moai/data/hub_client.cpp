@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -209,13 +210,17 @@ std::vector<RepoFile> HubClient::list_files() {
     if (r.status != 200) fail(r, "file listing");
     json page = parse_json(r, repo_id_ + ": file listing");
     if (!page.is_array()) throw_input_error(repo_id_, "the Hub's file listing is not a list");
-    for (const json& entry : page) {
-      if (entry.value("type", "") != "file") continue;
-      RepoFile file{entry.value("path", ""), entry.value("size", uint64_t{0})};
-      if (entry.contains("lfs") && entry["lfs"].is_object()) {
-        file.size = entry["lfs"].value("size", file.size);
+    try {
+      for (const json& entry : page) {
+        if (entry.value("type", "") != "file") continue;
+        RepoFile file{entry.value("path", ""), entry.value("size", uint64_t{0})};
+        if (entry.contains("lfs") && entry["lfs"].is_object()) {
+          file.size = entry["lfs"].value("size", file.size);
+        }
+        files.push_back(std::move(file));
       }
-      files.push_back(std::move(file));
+    } catch (const json::exception& e) {
+      throw_input_error(repo_id_, std::string("unexpected file listing from the Hub: ") + e.what());
     }
     std::string next = next_link(r.header("link"));
     if (!next.empty() && next[0] == '/') next = env_.endpoint + next;
@@ -283,7 +288,12 @@ std::string HubClient::download(const std::string& path, bool show_progress) {
   if (etag.empty()) throw_input_error(repo_id_ + ": " + path, "the Hub sent no ETag");
   const std::string size_text =
       r.header("x-linked-size").empty() ? r.header("content-length") : r.header("x-linked-size");
-  const uint64_t size = size_text.empty() ? 0 : std::stoull(size_text);
+  uint64_t size = 0;
+  if (!size_text.empty() &&
+      std::from_chars(size_text.data(), size_text.data() + size_text.size(), size).ec !=
+          std::errc()) {
+    throw_input_error(repo_id_ + ": " + path, "the Hub sent a bad file size \"" + size_text + "\"");
+  }
   std::string url = head.url;
   if (r.status >= 300 && !r.header("location").empty()) {
     url = r.header("location");
