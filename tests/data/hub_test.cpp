@@ -209,6 +209,8 @@ TEST_F(HubTest, SplitSlicesPickTheRightRows) {
   auto tail = hub::resolve_dataset_sources({"moai-test/tiny-text"}, selection, env_);
   EXPECT_EQ(texts_of(tail), (std::vector<std::string>{"plain train b 3", "plain train b 4",
                                                       "plain train b 5", "plain validation 0"}));
+  selection.split = "train[:2]+train[5:6]";  // one file in two parts: refused, not misread
+  EXPECT_THROW(hub::resolve_dataset_sources({"moai-test/tiny-text"}, selection, env_), InputError);
   selection.split = "nosuch";
   EXPECT_THROW(hub::resolve_dataset_sources({"moai-test/tiny-text"}, selection, env_), InputError);
 }

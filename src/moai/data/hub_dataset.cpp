@@ -238,7 +238,13 @@ DatasetSources resolve_dataset_sources(const std::vector<std::string>& datasets,
                           std::to_string(slice.files.size()) + " of " +
                           std::to_string(split.files.size()) + " file(s) from the " +
                           chosen.source + " (" + source.commit() + ")");
-      for (const std::string& path : slice.files) out.inputs.push_back(path);
+      for (const std::string& path : slice.files) {
+        if (std::find(out.inputs.begin(), out.inputs.end(), path) != out.inputs.end()) {
+          throw_input_error("--split", "\"" + selection.split + "\" reads " + path +
+                                           " twice; give each split once");
+        }
+        out.inputs.push_back(path);
+      }
       if (!part.whole()) out.slices.push_back(std::move(slice));
     }
   }
