@@ -81,6 +81,48 @@ uint64_t file_size_or_zero(const std::string& path) {
   return ec ? 0 : size;
 }
 
+void check_free_space(const std::string& where, const std::string& dir, uint64_t size,
+                      uint64_t have) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  const auto space = fs::space(dir, ec);
+  if (!ec && size > have && space.available < size - have) {
+    throw_input_error(where, "not enough free space in " + dir + ": need " +
+                                 format_bytes(static_cast<double>(size - have)) + ", " +
+                                 format_bytes(static_cast<double>(space.available)) +
+                                 " available (set HF_HUB_CACHE elsewhere)");
+  }
+}
+
+// One GET of `get.url` into `partial`, resuming at byte `have` with Range (a server that answers
+// 200 instead restarts the file). Never throws for HTTP or transport errors.
+HttpResponse fetch_into(HttpRequest get, const std::string& partial, uint64_t have,
+                        ProgressBar* progress) {
+  std::unique_ptr<FILE, int (*)(FILE*)> out(std::fopen(partial.c_str(), have ? "r+b" : "wb"),
+                                            std::fclose);
+  if (!out) throw_io_error(partial, "cannot open for writing");
+  std::fseek(out.get(), static_cast<long>(have), SEEK_SET);
+  if (progress) progress->set(have);
+  get.range_start = have > 0 ? static_cast<int64_t>(have) : -1;
+  bool restart = have > 0;
+  BodySink sink = [&](long status, const char* data, size_t n) {
+    if (status == 200 && restart) {  // the server ignored Range: start over
+      restart = false;
+      std::fflush(out.get());
+      if (::ftruncate(fileno(out.get()), 0) != 0) return false;
+      std::fseek(out.get(), 0, SEEK_SET);
+      if (progress) progress->set(0);
+    }
+    restart = false;
+    if (std::fwrite(data, 1, n, out.get()) != n) return false;
+    if (progress) progress->add(n);
+    return true;
+  };
+  HttpResponse r = http_request(get, &sink);
+  if (std::fflush(out.get()) != 0 && r.error.empty()) r.error = "cannot write " + partial;
+  return r;
+}
+
 }  // namespace
 
 bool is_valid_repo_id(const std::string& name) {
@@ -311,67 +353,34 @@ std::string HubClient::download_blob(const std::string& path, const std::string&
   const std::string where = repo_id_ + ": " + path;
   FileLock lock(cache_.lock_path(etag));
   if (file_exists(blob)) return blob;  // another process finished it while we waited
-  std::error_code ec;
-  fs::create_directories(fs::path(blob).parent_path(), ec);
   const std::string partial = blob + ".incomplete";
   uint64_t have = file_size_or_zero(partial);
   if (size > 0 && have > size) have = 0;
-  const auto space = fs::space(fs::path(blob).parent_path(), ec);
-  if (!ec && size > have && space.available < size - have) {
-    throw_input_error(where, "not enough free space in " + cache_.repo_dir() + ": need " +
-                                 format_bytes(static_cast<double>(size - have)) + ", " +
-                                 format_bytes(static_cast<double>(space.available)) +
-                                 " available (set HF_HUB_CACHE elsewhere)");
-  }
+  check_free_space(where, fs::path(blob).parent_path().string(), size, have);
   std::optional<ProgressBar> progress;
   if (show_progress) progress.emplace("download " + path, size, "B");
   HttpRequest get;
   get.url = url;
   // The token goes to the Hub only, never to the CDN a large file redirects to.
   if (url_origin(url) == url_origin(env_.endpoint)) get.token = env_.token;
-  for (int attempt = 0;; ++attempt) {
-    if (size > 0 && have == size) break;
-    std::unique_ptr<FILE, int (*)(FILE*)> out(std::fopen(partial.c_str(), have ? "r+b" : "wb"),
-                                              std::fclose);
-    if (!out) throw_io_error(partial, "cannot open for writing");
-    std::fseek(out.get(), static_cast<long>(have), SEEK_SET);
-    if (progress) progress->set(have);
-    get.range_start = have > 0 ? static_cast<int64_t>(have) : -1;
-    uint64_t written = have;
-    bool restarted = false;
-    BodySink sink = [&](long status, const char* data, size_t n) {
-      if (status == 200 && written > 0 && !restarted) {  // the server ignored Range: start over
-        restarted = true;
-        written = 0;
-        std::fflush(out.get());
-        if (::ftruncate(fileno(out.get()), 0) != 0) return false;
-        std::fseek(out.get(), 0, SEEK_SET);
-      }
-      if (std::fwrite(data, 1, n, out.get()) != n) return false;
-      written += n;
-      if (progress) progress->add(n);
-      return true;
-    };
-    HttpResponse r = http_request(get, &sink);
-    std::fflush(out.get());
-    out.reset();
+  for (int attempt = 0; size == 0 || have != size; ++attempt) {
+    HttpResponse r = fetch_into(get, partial, have, progress ? &*progress : nullptr);
     have = file_size_or_zero(partial);
     if (r.status == 416 && size > 0 && have == size) break;
     if (!r.transport_failed() && (r.status == 200 || r.status == 206)) {
       if (size == 0 || have == size) break;
       r.error = "short body";  // cut without a transport error: retry from where it stopped
     }
-    if (r.status == 416) have = 0;
+    if (r.status == 416) have = 0;  // the partial file is no prefix of the blob: start over
     if (!retryable(r) && r.status != 416 && r.error != "short body") fail(r, path);
+    const std::string why = r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error;
     if (attempt >= env_.max_retries) {
-      throw_input_error(where,
-                        "download failed after " + std::to_string(attempt + 1) + " attempts (" +
-                            (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error) +
-                            "); run again to resume from " + format_bytes(have));
+      throw_input_error(where, "download failed after " + std::to_string(attempt + 1) +
+                                   " attempts (" + why + "); run again to resume from " +
+                                   format_bytes(static_cast<double>(have)));
     }
     MOAI_WARN(where << ": download interrupted at " << format_bytes(static_cast<double>(have))
-                    << " (" << (r.error.empty() ? "HTTP " + std::to_string(r.status) : r.error)
-                    << "); resuming");
+                    << " (" << why << "); resuming");
     sleep_backoff(env_, attempt);
   }
   if (progress) progress->finish();
