@@ -74,22 +74,17 @@ bool is_redirect(long status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
 
-// One request without following redirects; `location` receives the absolute redirect target.
-void perform_once(const HttpRequest& request, const std::string& url, bool send_token,
-                  const BodySink* sink, HttpResponse& response, std::string& location) {
-  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
-  if (!curl) throw InternalError("curl_easy_init failed");
-  CURL* h = curl.get();
-  Transfer transfer{&response, sink};
-  response = HttpResponse{};
-  response.url = url;
+using CurlHeaders = std::unique_ptr<curl_slist, void (*)(curl_slist*)>;
+
+// Headers and options of one request on handle `h` (the returned list must outlive the transfer).
+CurlHeaders configure(CURL* h, const HttpRequest& request, const std::string& url, bool send_token,
+                      Transfer& transfer, std::string& range) {
   curl_slist* headers = nullptr;
   if (send_token && !request.token.empty()) {
     headers = curl_slist_append(headers, ("Authorization: Bearer " + request.token).c_str());
   }
   headers = curl_slist_append(headers, "Accept-Encoding: identity");
   headers = curl_slist_append(headers, "User-Agent: moai/0.1; hf_hub-compatible");
-  std::unique_ptr<curl_slist, void (*)(curl_slist*)> header_guard(headers, curl_slist_free_all);
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -102,11 +97,24 @@ void perform_once(const HttpRequest& request, const std::string& url, bool send_
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
   if (request.method == "HEAD") curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
-  std::string range;
   if (request.range_start >= 0) {
     range = std::to_string(request.range_start) + "-";
     curl_easy_setopt(h, CURLOPT_RANGE, range.c_str());
   }
+  return CurlHeaders(headers, curl_slist_free_all);
+}
+
+// One request without following redirects; `location` receives the absolute redirect target.
+void perform_once(const HttpRequest& request, const std::string& url, bool send_token,
+                  const BodySink* sink, HttpResponse& response, std::string& location) {
+  std::unique_ptr<CURL, void (*)(CURL*)> curl(curl_easy_init(), curl_easy_cleanup);
+  if (!curl) throw InternalError("curl_easy_init failed");
+  CURL* h = curl.get();
+  Transfer transfer{&response, sink};
+  response = HttpResponse{};
+  response.url = url;
+  std::string range;
+  CurlHeaders headers = configure(h, request, url, send_token, transfer, range);
   CURLcode rc = curl_easy_perform(h);
   long status = 0;
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
