@@ -229,6 +229,40 @@ TEST_F(HubTest, BoundedSliceDownloadsOnlyTheFilesItNeeds) {
   EXPECT_EQ(texts_of(sources).size(), 4u);
 }
 
+TEST_F(HubTest, ReusesACacheLaidOutByPython) {
+  // huggingface_hub's layout, written by hand: refs/main, blobs/<etag>, a relative snapshot
+  // symlink.
+  const std::string repo = cache_ + "/datasets--moai-test--tiny-chat";
+  const std::string commit = "2222222222222222222222222222222222222222";
+  const std::string content =
+      "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}, "
+      "{\"role\": \"assistant\", \"content\": \"from python\"}]}\n";
+  fs::create_directories(repo + "/refs");
+  fs::create_directories(repo + "/blobs");
+  fs::create_directories(repo + "/snapshots/" + commit + "/data");
+  std::ofstream(repo + "/refs/main") << commit;
+  const std::string etag = HubDouble::etag_of(content);
+  std::ofstream(repo + "/blobs/" + etag) << content;
+  fs::create_symlink("../../../blobs/" + etag, repo + "/snapshots/" + commit + "/data/train.jsonl");
+  hub::DatasetSelection selection;
+  selection.show_progress = false;
+  auto offline = hub::resolve_dataset_sources({"moai-test/tiny-chat"}, selection, offline_env());
+  ASSERT_EQ(offline.inputs.size(), 1u);
+  EXPECT_EQ(read_file(offline.inputs[0]), content);
+  // Online, a blob already in the cache under the Hub's ETag is not fetched again.
+  const std::string real =
+      read_file(HubClient(offline_env(), "moai-test/tiny-chat").download("data/train.jsonl"));
+  HubEnv other = env_;
+  other.cache_dir = test::temp_dir("hub_cache_python");
+  const std::string fetched =
+      read_file(HubClient(other, "moai-test/tiny-chat").download("data/train.jsonl"));
+  const std::string other_repo = other.cache_dir + "/datasets--moai-test--tiny-chat";
+  fs::remove(other_repo + "/snapshots/" + commit + "/data/train.jsonl");  // keep only the blob
+  HubClient(other, "moai-test/tiny-chat").download("data/train.jsonl");
+  EXPECT_EQ(double_.cdn_downloads(fetched), 1);
+  EXPECT_EQ(real, content);
+}
+
 TEST_F(HubTest, InterruptedDownloadResumesWithRange) {
   HubClient client(env_, "moai-test/tiny-chat");
   const std::string expected_start = "{\"messages\"";
