@@ -6,10 +6,7 @@ set -euo pipefail
 MOAI_BIN=${MOAI_BIN:?set MOAI_BIN}
 SRC=${MOAI_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 DOUBLE=${MOAI_HUB_DOUBLE:-$(dirname "$MOAI_BIN")/tests/moai_hub_double}
-ASSETS=${MOAI_ASSETS_DIR:-$SRC/../shared/assets}
-TOKENIZER="$ASSETS/qwen3/tokenizer.json"
 if [ ! -x "$DOUBLE" ]; then echo "SKIP: moai_hub_double not built"; exit 0; fi
-if [ ! -f "$TOKENIZER" ]; then echo "SKIP: assets not found"; exit 0; fi
 WORK=$(mktemp -d)
 "$DOUBLE" > "$WORK/endpoint" &
 DOUBLE_PID=$!
@@ -20,6 +17,7 @@ export HF_ENDPOINT=$(head -n1 "$WORK/endpoint")
 [ -n "$HF_ENDPOINT" ] || fail "the Hub double did not start"
 export HF_HOME="$WORK/hf" HF_HUB_CACHE="$WORK/hub" MOAI_HUB_RETRY_BASE_MS=10
 unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_TOKEN_PATH HF_HUB_OFFLINE HF_DATASETS_OFFLINE
+TOKENIZER="$WORK/tok"
 prepare() { "$MOAI_BIN" data prepare --tokenizer_path "$TOKENIZER" --quiet "$@"; }
 
 # data info: configs, splits, files and sizes, without downloading data files.
@@ -30,6 +28,12 @@ grep -q "^  split train: 2 file(s), 324 B" "$WORK/info.log" || fail "info: train
 grep -q "^  split validation: 1 file(s)" "$WORK/info.log" || fail "info: validation split"
 [ ! -e "$WORK/hub/datasets--moai-test--tiny-text/snapshots/1111111111111111111111111111111111111111/plain" ] ||
   fail "info downloaded data files"
+
+# tokenizer train from a Hub dataset, as the original's train_tokenizer.py --dataset/--dataset_config; the
+# steps below use this tokenizer (no ../shared needed).
+"$MOAI_BIN" tokenizer train --dataset moai-test/tiny-text --dataset_config plain --vocab_size 300 \
+  --min_frequency 1 --output_dir "$WORK/tok" --quiet > "$WORK/tok.log"
+[ -f "$WORK/tok/tokenizer.json" ] || fail "tokenizer train: $(cat "$WORK/tok.log")"
 
 # prepare with --dataset_config: the card's "lines" config (one text file of two blocks).
 prepare --dataset moai-test/tiny-text --dataset_config lines --output_dir "$WORK/lines" > "$WORK/lines.log"
@@ -51,14 +55,9 @@ grep -q "^documents 14 (train 14" "$WORK/both.log" || fail "NAME:CONFIG: $(cat "
 prepare --mode sft --dataset moai-test/tiny-chat --split 'train[:50%]' --output_dir "$WORK/sft" > "$WORK/sft.log"
 grep -q "^documents 4 (train 4" "$WORK/sft.log" || fail "sft: $(cat "$WORK/sft.log")"
 
-# tokenizer train from a Hub dataset (the original's train_tokenizer.py --dataset/--dataset_config).
-"$MOAI_BIN" tokenizer train --dataset moai-test/tiny-text --dataset_config plain --vocab_size 300 \
-  --min_frequency 1 --output_dir "$WORK/tok" --quiet > "$WORK/tok.log"
-[ -f "$WORK/tok/tokenizer.json" ] || fail "tokenizer train: $(cat "$WORK/tok.log")"
-
 # moai train from a Hub dataset, its validation split as the evaluation set.
 cat > "$WORK/model.json" <<'JSON'
-{"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": 151936, "hidden_size": 16,
+{"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": 512, "hidden_size": 16,
  "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
  "head_dim": 8, "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
  "tie_word_embeddings": true, "initializer_range": 0.02}
