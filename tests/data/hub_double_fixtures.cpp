@@ -60,8 +60,9 @@ struct HubDouble::Handlers {
     repo = rest.substr(0, second);
     tail = second == std::string::npos ? "" : rest.substr(second + 1);
     auto it = d.repos_.find(repo);
-    if (it == d.repos_.end()) {
-      error(res, 404, "RepoNotFound", "Repository not found");
+    if (it == d.repos_.end()) {  // as the Hub: 401 without a token, 404 with one
+      error(res, req.has_header("Authorization") ? 404 : 401, "RepoNotFound",
+            "Repository not found");
       return false;
     }
     if (it->second.gated && req.get_header_value("Authorization") != "Bearer " + d.token_) {

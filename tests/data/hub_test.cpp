@@ -322,7 +322,10 @@ TEST_F(HubTest, ClearErrorsForMissingThings) {
     }
     return std::string("no error");
   };
-  EXPECT_NE(message("moai-test/nope", "").find("not found"), std::string::npos);
+  EXPECT_NE(message("moai-test/nope", "").find("no such dataset"), std::string::npos);
+  env_.token = "hf_test_token";
+  EXPECT_NE(message("moai-test/nope", "").find("no such dataset"), std::string::npos);
+  env_.token.clear();
   EXPECT_NE(message("moai-test/tiny-text", "wrong").find("plain, lines"), std::string::npos);
   EXPECT_NE(message("moai-test/script-only", "").find("script"), std::string::npos);
   EXPECT_NE(message("/no/such/dir/x.jsonl", "").find("no such file"), std::string::npos);

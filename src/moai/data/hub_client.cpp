@@ -176,6 +176,13 @@ void HubClient::fail(const HttpResponse& r, const std::string& what) const {
                                  "); check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to "
                                  "use the cache only");
   }
+  if ((r.status == 401 || r.status == 404) && r.header("x-error-code") == "RepoNotFound") {
+    // The Hub answers 401 for a repo it will not confirm without a token: missing or private.
+    throw_input_error(where, "no such dataset on " + env_.endpoint + " (HTTP " +
+                                 std::to_string(r.status) +
+                                 "), or a private one (set HF_TOKEN); and no local file or "
+                                 "directory has that name");
+  }
   if (r.status == 401 || r.status == 403) {
     throw_input_error(
         where, "access denied (HTTP " + std::to_string(r.status) +
