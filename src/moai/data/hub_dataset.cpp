@@ -203,6 +203,48 @@ bool is_local_source(const std::string& name) {
   return found;
 }
 
+namespace {
+
+// A local entry: its files whole, or the records of a single-part slice.
+void add_local(const std::string& entry, const std::vector<SplitSlice>& parts,
+               DatasetSources& out) {
+  out.inputs.push_back(entry);
+  if (parts.size() == 1 && !parts[0].whole()) {
+    InputSlice slice{{}, parts[0]};
+    for (const InputFile& file : expand_inputs({entry})) slice.files.push_back(file.path);
+    out.slices.push_back(std::move(slice));
+  }
+}
+
+// A Hub entry: each split part of the chosen config, downloaded.
+void add_hub(const std::string& name, const std::string& config,
+             const std::vector<SplitSlice>& parts, const DatasetSelection& selection,
+             const HubEnv& env, DatasetSources& out) {
+  HubClient client(env, name, selection.revision);
+  const std::vector<HubConfig> configs = list_hub_configs(client);
+  const HubConfig& chosen = choose_config(configs, config, name);
+  HubClient parquet = client.parquet_branch();
+  HubClient& source = chosen.parquet_branch ? parquet : client;
+  for (const SplitSlice& part : parts) {
+    const SplitFiles& split = find_split(chosen, part.split, name, client.cache_only());
+    InputSlice slice{download_part(source, split, part, selection), part};
+    out.notes.push_back(name + " config " + chosen.name + " split " + part.text() + ": " +
+                        std::to_string(slice.files.size()) + " of " +
+                        std::to_string(split.files.size()) + " file(s) from the " + chosen.source +
+                        " (" + source.commit() + ")");
+    for (const std::string& path : slice.files) {
+      if (std::find(out.inputs.begin(), out.inputs.end(), path) != out.inputs.end()) {
+        throw_input_error("--split", "\"" + selection.split + "\" reads " + path +
+                                         " twice; give each split once");
+      }
+      out.inputs.push_back(path);
+    }
+    if (!part.whole()) out.slices.push_back(std::move(slice));
+  }
+}
+
+}  // namespace
+
 DatasetSources resolve_dataset_sources(const std::vector<std::string>& datasets,
                                        const DatasetSelection& selection, const HubEnv& env) {
   DatasetSources out;
@@ -210,43 +252,22 @@ DatasetSources resolve_dataset_sources(const std::vector<std::string>& datasets,
   bool config_used = false;
   for (const std::string& entry : datasets) {
     if (is_local_source(entry)) {
-      out.inputs.push_back(entry);
-      if (parts.size() == 1 && !parts[0].whole()) {  // a slice of local files: their records
-        InputSlice slice{{}, parts[0]};
-        for (const InputFile& file : expand_inputs({entry})) slice.files.push_back(file.path);
-        out.slices.push_back(std::move(slice));
-      }
+      add_local(entry, parts, out);
       continue;
     }
-    if (looks_like_path(entry)) {
+    if (looks_like_path(entry))
       throw_input_error(entry, "no such file, directory or matching glob");
-    }
     auto [name, config] = split_name_config(entry);
     if (config.empty() && !config_used) {
       config = selection.config;
       config_used = true;
     }
-    HubClient client(env, name, selection.revision);
-    const std::vector<HubConfig> configs = list_hub_configs(client);
-    const HubConfig& chosen = choose_config(configs, config, name);
-    HubClient parquet = client.parquet_branch();
-    HubClient& source = chosen.parquet_branch ? parquet : client;
-    for (const SplitSlice& part : parts) {
-      const SplitFiles& split = find_split(chosen, part.split, name, client.cache_only());
-      InputSlice slice{download_part(source, split, part, selection), part};
-      out.notes.push_back(name + " config " + chosen.name + " split " + part.text() + ": " +
-                          std::to_string(slice.files.size()) + " of " +
-                          std::to_string(split.files.size()) + " file(s) from the " +
-                          chosen.source + " (" + source.commit() + ")");
-      for (const std::string& path : slice.files) {
-        if (std::find(out.inputs.begin(), out.inputs.end(), path) != out.inputs.end()) {
-          throw_input_error("--split", "\"" + selection.split + "\" reads " + path +
-                                           " twice; give each split once");
-        }
-        out.inputs.push_back(path);
-      }
-      if (!part.whole()) out.slices.push_back(std::move(slice));
-    }
+    add_hub(name, config, parts, selection, env, out);
+  }
+  if (!selection.config.empty() && !config_used) {
+    MOAI_WARN("--dataset_config " << selection.config
+                                  << " has no effect: it selects the config of a Hub dataset, and "
+                                     "every --dataset is a local path");
   }
   return out;
 }
