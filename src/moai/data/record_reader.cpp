@@ -1,4 +1,5 @@
-// Record readers: plain text, JSONL, JSON arrays and CSV/TSV, each possibly gzip/zstd compressed.
+// Record readers: plain text, JSONL, JSON arrays and CSV/TSV, each possibly gzip/zstd compressed;
+// Parquet rows as JSON objects.
 #include "moai/data/record_reader.h"
 
 #include <simdjson.h>
@@ -8,6 +9,7 @@
 #include "moai/core/interrupt.h"
 #include "moai/data/byte_stream.h"
 #include "moai/data/csv_reader.h"
+#include "moai/data/parquet_reader.h"
 #include "moai/data/text_fields.h"
 
 namespace moai::data {
@@ -207,6 +209,65 @@ void read_csv(const InputFile& input, const ReaderOptions& options, ReadStats& s
   }
 }
 
+using RecordFn = std::function<void(simdjson::dom::element, std::string_view, long long)>;
+
+// Streams the rows of a Parquet file, restricted to the top-level `fields` (all when empty), as
+// JSON records numbered by row.
+void read_parquet_fields(const InputFile& input, const ReaderOptions& options, ReadStats& stats,
+                         const std::vector<std::string>& fields, const RecordFn& on) {
+  auto file = parquet::ParquetFile::open(input.path);
+  parquet::RowReader rows(file, file->leaves_of(fields));
+  RecordGuard guard(options, stats);
+  simdjson::dom::parser parser;
+  nlohmann::ordered_json row;
+  std::string json;
+  while (!interrupt_requested()) {
+    bool bad_row = false;
+    std::string bad_message;
+    try {
+      if (!rows.next(row)) break;
+    } catch (const BadRecord& bad) {  // the row was consumed; only its text was unusable
+      bad_row = true;
+      bad_message = bad.what();
+    }
+    guard.run(input.path, rows.row_number(), [&] {
+      if (bad_row) throw BadRecord(bad_message);
+      json = row.dump();
+      simdjson::dom::element element;
+      if (parser.parse(json).get(element)) throw BadRecord("row could not be converted to JSON");
+      on(element, json, rows.row_number());
+    });
+  }
+}
+
+void read_parquet(const InputFile& input, const ReaderOptions& options, ReadStats& stats,
+                  const RecordFn& on) {
+  read_parquet_fields(input, options, stats, {}, on);
+}
+
+// The columns text extraction will use: the chosen ones, else those detection picks on the first
+// row among the string columns (all string columns when it picks none, so the usual error follows).
+std::vector<std::string> parquet_text_fields(const InputFile& input, const ReaderOptions& options) {
+  if (!options.text_columns.empty()) return options.text_columns;
+  auto file = parquet::ParquetFile::open(input.path);
+  std::vector<std::string> strings = file->string_fields();
+  if (strings.empty()) return {};  // nothing to detect on: every column, and the usual error
+  parquet::RowReader rows(file, file->leaves_of(strings));
+  nlohmann::ordered_json row;
+  try {
+    if (!rows.next(row)) return strings;
+  } catch (const BadRecord&) {
+    return strings;
+  }
+  simdjson::dom::parser parser;
+  std::string json = row.dump();
+  simdjson::dom::element element;
+  if (parser.parse(json).get(element) || !element.is_object()) return strings;
+  std::vector<std::string> detected =
+      detect_text_fields(element.get_object().value_unsafe(), options.text_column);
+  return detected.empty() ? strings : detected;
+}
+
 using StructuredReader =
     void (*)(const InputFile&, const ReaderOptions&, ReadStats&,
              const std::function<void(simdjson::dom::element, std::string_view, long long)>&);
@@ -220,6 +281,8 @@ StructuredReader structured_reader(FileFormat format) {
     case FileFormat::kCsv:
     case FileFormat::kTsv:
       return read_csv;
+    case FileFormat::kParquet:
+      return read_parquet;
     default:
       return nullptr;
   }
@@ -243,11 +306,14 @@ ReadStats read_texts(const std::vector<InputFile>& files, const ReaderOptions& o
       continue;
     }
     JsonTextExtractor extractor(options, stats, input);
-    structured_reader(input.format)(
-        input, options, stats,
-        [&](simdjson::dom::element element, std::string_view, long long line) {
-          extractor.handle(element, line, on_text);
-        });
+    RecordFn on_record = [&](simdjson::dom::element element, std::string_view, long long line) {
+      extractor.handle(element, line, on_text);
+    };
+    if (input.format == FileFormat::kParquet) {
+      read_parquet_fields(input, options, stats, parquet_text_fields(input, options), on_record);
+    } else {
+      structured_reader(input.format)(input, options, stats, on_record);
+    }
   }
   return stats;
 }
@@ -258,8 +324,9 @@ ReadStats read_json_records(const std::vector<InputFile>& files, const ReaderOpt
   for (const InputFile& input : files) {
     if (interrupt_requested()) break;
     if (input.format == FileFormat::kText) {
-      throw_input_error(input.path,
-                        "plain text has no fields; SFT needs JSON, JSONL, CSV or TSV records");
+      throw_input_error(
+          input.path,
+          "plain text has no fields; SFT needs JSON, JSONL, CSV, TSV or Parquet records");
     }
     ++stats.files;
     structured_reader(input.format)(
