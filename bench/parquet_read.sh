@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Parquet reading speed: moai vs DuckDB (single-threaded, SET threads=1) on the text column of a 100 MB+
+# Parquet file, and `moai data prepare` from that file vs from the same rows as JSONL.
+# The file is made in $WORK (default /tmp/moai-parquet-bench, not committed) by DuckDB from the
+# corpora of ../shared/assets (blank-line-separated documents, repeated to pass 100 MB), snappy.
+# Needs the npm peers (tests/peers/install.sh) and a build with the bench target.
+# usage: bench/parquet_read.sh [BUILD_DIR] [RUNS]
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build}
+runs=${2:-3}
+assets=${MOAI_ASSETS_DIR:-$here/../shared/assets}
+work=${WORK:-/tmp/moai-parquet-bench}
+mkdir -p "$work"
+export NODE_PATH=$here/tests/peers/node_modules
+
+if [ ! -f "$work/text.parquet" ]; then
+  node --input-type=module - "$assets/corpora" "$work" <<'JS'
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+const require = createRequire(process.env.NODE_PATH + '/');
+const duckdb = require('@duckdb/node-api');
+const [corpora, work] = process.argv.slice(2);
+const docs = [];
+for (const lang of ['en', 'ko', 'ja', 'zh']) {
+  for (const d of fs.readFileSync(`${corpora}/${lang}.txt`, 'utf8').split(/\n\s*\n/)) if (d.trim()) docs.push(d);
+}
+const out = fs.openSync(`${work}/text.jsonl`, 'w');
+let bytes = 0, id = 0;
+for (let copy = 0; bytes < 110e6; ++copy) {
+  const lines = docs.map((d) => JSON.stringify({ id: id++, text: d })).join('\n') + '\n';
+  fs.writeSync(out, lines);
+  bytes += Buffer.byteLength(lines);
+}
+fs.closeSync(out);
+const db = await (await duckdb.DuckDBInstance.create(':memory:')).connect();
+await db.run(`COPY (SELECT * FROM read_json('${work}/text.jsonl', format='newline_delimited',
+  columns={id: 'BIGINT', text: 'VARCHAR'})) TO '${work}/text.parquet' (FORMAT parquet, COMPRESSION snappy)`);
+JS
+fi
+ls -la "$work/text.parquet" "$work/text.jsonl"
+
+echo "== DuckDB, threads=1: SELECT count(text), sum(strlen(text))"
+node --input-type=module - "$work/text.parquet" "$runs" <<'JS'
+import { createRequire } from 'node:module';
+const require = createRequire(process.env.NODE_PATH + '/');
+const duckdb = require('@duckdb/node-api');
+const [file, runs] = process.argv.slice(2);
+const db = await (await duckdb.DuckDBInstance.create(':memory:')).connect();
+await db.run('SET threads=1');
+const times = [];
+let rows, bytes;
+for (let i = 0; i < Number(runs); ++i) {
+  const t0 = process.hrtime.bigint();
+  const r = await db.runAndReadAll(`SELECT count(text), sum(strlen(text)) FROM read_parquet('${file}')`);
+  times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  [rows, bytes] = r.getRows()[0].map(Number);
+}
+times.sort((a, b) => a - b);
+const t = times[Math.floor(times.length / 2)];
+console.log(`duckdb: median ${t.toFixed(3)} s  ${(rows / t / 1e6).toFixed(3)} M rows/s  ${(bytes / t / 1e6).toFixed(1)} MB/s of text (rows ${rows}, bytes ${bytes})`);
+JS
+
+echo "== moai column reader (1 thread)"
+MOAI_PARQUET_BENCH_FILE=$work/text.parquet "$build/bench/parquet_read_bench" --benchmark_counters_tabular=true
+
+echo "== moai data prepare (pretrain, qwen3 tokenizer, 2 threads): Parquet vs JSONL"
+for input in text.parquet text.jsonl; do
+  /usr/bin/time -f "$input: %e s wall, %U s user" "$build/moai" data prepare --mode pretrain \
+    --dataset "$work/$input" --tokenizer_path "$assets/qwen3/tokenizer.json" \
+    --output_dir "$work/prepared_${input%%.*}_${input##*.}" --num_threads 2 --force --quiet > /dev/null
+done
