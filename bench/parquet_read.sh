@@ -2,7 +2,8 @@
 # Parquet reading speed: moai vs DuckDB (single-threaded, SET threads=1) on the text column of a 100 MB+
 # Parquet file, and `moai data prepare` from that file vs from the same rows as JSONL.
 # The file is made in $WORK (default /tmp/moai-parquet-bench, not committed) by DuckDB from the
-# corpora of ../shared/assets (blank-line-separated documents, repeated to pass 100 MB), snappy.
+# corpora of ../shared/assets (blank-line-separated documents, repeated with a copy number in front so
+# that no two rows are equal and dictionary encoding cannot shortcut, until the snappy file passes 100 MB).
 # Needs the npm peers (tests/peers/install.sh) and a build with the bench target.
 # usage: bench/parquet_read.sh [BUILD_DIR] [RUNS]
 set -euo pipefail
@@ -14,7 +15,7 @@ work=${WORK:-/tmp/moai-parquet-bench}
 mkdir -p "$work"
 export NODE_PATH=$here/tests/peers/node_modules
 
-if [ ! -f "$work/text.parquet" ]; then
+if [ ! -f "$work/text.parquet" ] || [ "$(stat -c %s "$work/text.parquet")" -lt 100000000 ]; then
   node --input-type=module - "$assets/corpora" "$work" <<'JS'
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
@@ -27,8 +28,8 @@ for (const lang of ['en', 'ko', 'ja', 'zh']) {
 }
 const out = fs.openSync(`${work}/text.jsonl`, 'w');
 let bytes = 0, id = 0;
-for (let copy = 0; bytes < 110e6; ++copy) {
-  const lines = docs.map((d) => JSON.stringify({ id: id++, text: d })).join('\n') + '\n';
+for (let copy = 0; bytes < 200e6; ++copy) {
+  const lines = docs.map((d) => JSON.stringify({ id: id++, text: `(${copy}) ${d}` })).join('\n') + '\n';
   fs.writeSync(out, lines);
   bytes += Buffer.byteLength(lines);
 }
