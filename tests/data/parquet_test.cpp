@@ -165,6 +165,31 @@ TEST(Parquet, TextModeReadsTheDetectedColumn) {
                 : flat[1]["label"].get<std::string>());
 }
 
+TEST(Parquet, TextFromNonStringColumnsTakesTheRecordPath) {
+  std::string path = fixture_dir() + "/duckdb_gzip.parquet";
+  ReaderOptions options;
+  options.skip_bad_records = true;
+  options.text_columns = {"meta"};  // a struct: every row is a bad record, as in JSONL
+  ReadStats stats =
+      read_texts({path}, options, [](std::string_view, const std::string&, long long) {});
+  EXPECT_EQ(stats.records, 0u);
+  EXPECT_EQ(stats.bad_records, read_jsonl(fixture_dir() + "/rows.expected.jsonl").size());
+  ASSERT_FALSE(stats.error_messages.empty());
+  EXPECT_NE(stats.error_messages[1].find("field \"meta\" is an object, expected a string"),
+            std::string::npos)
+      << stats.error_messages[1];
+  options.text_columns = {"nosuch"};
+  try {
+    read_texts({path}, options, [](std::string_view, const std::string&, long long) {});
+    ADD_FAILURE() << "an absent column was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(
+                  "none of the requested columns is in this Parquet file (it has: id, text,"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Parquet, RecognisedByContentNotByName) {
   std::string dir = test::temp_dir("parquet_sniff");
   std::string disguised = dir + "/data.txt";

@@ -224,9 +224,10 @@ void decode_delta_binary(std::string_view& in, size_t count, std::vector<int64_t
     for (size_t m = 0; m < miniblocks && left > 0; ++m) {
       int width = static_cast<uint8_t>(widths[m]);
       if (width > 64) fail("DELTA_BINARY_PACKED bit width over 64");
-      size_t bytes = per_mini * width / 8;
-      if (bytes > in.size()) fail("truncated DELTA_BINARY_PACKED miniblock");
       size_t take = static_cast<size_t>(std::min<uint64_t>(per_mini, left));
+      // Miniblocks are padded to full size, but accept a last one cut after its values.
+      size_t bytes = std::min(per_mini * width / 8, in.size());
+      if (bytes < (take * width + 7) / 8) fail("truncated DELTA_BINARY_PACKED miniblock");
       unpack_bits<uint64_t>(in.data(), width, take, [&](uint64_t delta) {
         value = static_cast<int64_t>(static_cast<uint64_t>(value) + min_delta + delta);
         if (emitted++ < wanted) out.push_back(value);
@@ -267,22 +268,14 @@ void decode_delta_byte_array(std::string_view in, size_t count, std::string& are
     if (total > kMaxBytes) fail("DELTA_BYTE_ARRAY page expands past 1 GiB");
   }
   arena.clear();
-  arena.reserve(total);
-  size_t prev_start = 0, prev_size = 0;
+  arena.reserve(total);  // never reallocated below: the prefix copies read from `arena` itself
+  size_t previous_start = 0;
   for (size_t i = 0; i < count; ++i) {
     size_t start = arena.size();
-    arena.append(arena, prev_start, static_cast<size_t>(prefixes[i]));
+    arena.append(arena, previous_start, static_cast<size_t>(prefixes[i]));
     arena.append(suffixes[i]);
-    prev_start = start;
-    prev_size = arena.size() - start;
-  }
-  (void)prev_size;
-  size_t pos = 0;
-  previous = 0;
-  for (size_t i = 0; i < count; ++i) {
-    size_t size = static_cast<size_t>(prefixes[i]) + suffixes[i].size();
-    out.emplace_back(arena.data() + pos, size);
-    pos += size;
+    out.emplace_back(arena.data() + start, arena.size() - start);
+    previous_start = start;
   }
 }
 
