@@ -333,6 +333,14 @@ TEST(Parquet, HandmadeFileReadsAndBadOnesAreNamed) {
   EXPECT_EQ(read_error(bitpacked),
             bitpacked + ": row group 0, column text: encoding BIT_PACKED is not supported");
 
+  // A column name that is not UTF-8 (found by the fuzzer: it used to escape as a JSON library
+  // error).
+  std::string bad_name = handmade_file(0, 0);
+  bad_name.replace(bad_name.find("text", bad_name.find("schema")), 1, "\xfa");
+  std::string bad_name_path = testing::write_text(dir, "name.parquet", bad_name);
+  EXPECT_EQ(read_error(bad_name_path),
+            bad_name_path + ": corrupt metadata: a column name is not UTF-8");
+
   std::string bytes = read_file(fixture_dir() + "/duckdb_snappy.parquet");
   std::string truncated =
       testing::write_text(dir, "truncated.parquet", bytes.substr(0, bytes.size() / 2));

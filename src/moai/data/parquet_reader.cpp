@@ -267,6 +267,11 @@ void ParquetFile::load() {
   try {
     meta_ = parse_file_metadata(bytes_.substr(bytes_.size() - 8 - length, length));
     if (meta_.schema.empty()) fail("corrupt metadata: empty schema");
+    for (const SchemaElement& e : meta_.schema) {
+      if (!simdjson::validate_utf8(e.name.data(), e.name.size())) {
+        fail("corrupt metadata: a column name is not UTF-8");
+      }
+    }
     std::vector<SchemaNode> nodes(meta_.schema.size());
     if (build_tree(meta_.schema, 0, 0, nodes) != meta_.schema.size()) {
       fail("corrupt metadata: schema longer than its children counts");
