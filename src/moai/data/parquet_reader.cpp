@@ -691,8 +691,9 @@ void RowReader::read_leaf(size_t k, nlohmann::ordered_json& row, std::string& ba
           if (!slot->is_array()) *slot = nlohmann::ordered_json::array();
           [[fallthrough]];
         case StepKind::kListRepeat: {
-          if (absent) break;
+          // The parent is defined here, so the list exists, even if empty (a list of lists).
           if (!slot->is_array()) *slot = nlohmann::ordered_json::array();
+          if (absent) break;
           if (entry.rep == step.rep_level)
             ++element[i];
           else if (entry.rep < step.rep_level)

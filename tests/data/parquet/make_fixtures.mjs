@@ -60,6 +60,10 @@ for (let i = 0; i < rows.length; i += 60) {
 }
 await db.run('ALTER TABLE t ADD COLUMN ratio FLOAT');
 await db.run('UPDATE t SET ratio = CASE WHEN id % 3 = 0 THEN NULL ELSE (id % 1000) / 8.0 END');
+// A list of lists: null, empty, empty and null inner lists, null elements.
+await db.run('ALTER TABLE t ADD COLUMN grid INTEGER[][]');
+await db.run(`UPDATE t SET grid = CASE WHEN id % 5 = 0 THEN NULL WHEN id % 5 = 1 THEN []
+  WHEN id % 5 = 2 THEN [[]] ELSE [[id % 7, NULL], NULL, [], [id % 11]] END`);
 
 // The rows as DuckDB reads the file back (FLOAT widened to DOUBLE exactly, so JSON keeps every bit).
 // Files written from the same table share one expected file (GROUP.expected.jsonl); every file of
