@@ -348,6 +348,7 @@ struct ColumnReader::State {
   size_t count = 0;   // level entries in the page
   size_t cursor = 0;  // next entry
   size_t value_cursor = 0;
+  uint32_t seen = 0;
 
   std::string where() const {
     return file->path() + ": row group " + std::to_string(row_group) + ", column " +
@@ -401,6 +402,8 @@ bool ColumnReader::State::load_page() {
     }
     std::string_view body = chunk.substr(0, header.compressed_size);
     chunk.remove_prefix(header.compressed_size);
+    seen |= 1u << (16 + static_cast<int>(header.type));
+    if (header.type != PageType::kDictionaryPage) seen |= 1u << static_cast<int>(header.encoding);
     if (header.type == PageType::kDictionaryPage) {
       read_dictionary(header, body);
     } else if (header.type == PageType::kDataPage || header.type == PageType::kDataPageV2) {
@@ -588,6 +591,10 @@ int ColumnReader::peek_rep() {
     }
   }
   return s.rep.empty() ? 0 : static_cast<int>(s.rep[s.cursor]);
+}
+
+uint32_t ColumnReader::seen() const {
+  return s_->seen;
 }
 
 std::string_view ColumnReader::string_at(size_t i) const {

@@ -111,6 +111,9 @@ class ColumnReader {
   double double_at(size_t index) const;
   // Writes the value as JSON (strings are checked to be UTF-8; bad ones throw BadRecord).
   void to_json(size_t index, nlohmann::ordered_json& out) const;
+  // What the pages read so far used, for tests that check a file's coverage: bit e set for each
+  // value encoding e of data pages, bit (16 + page type) for each page type.
+  uint32_t seen() const;
 
  private:
   struct State;
