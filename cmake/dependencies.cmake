@@ -11,6 +11,10 @@ find_package(MPI REQUIRED COMPONENTS CXX)
 pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+# Parquet page codecs (zlib and zstd above serve it too).
+pkg_check_modules(SNAPPY REQUIRED IMPORTED_TARGET snappy)
+pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
+pkg_check_modules(BROTLIDEC REQUIRED IMPORTED_TARGET libbrotlidec)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
 # The Hub client (src/moai/data/hub_http.cpp): Debian's libcurl4-openssl-dev.
 pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)

@@ -44,7 +44,9 @@ data::FileFormat parse_format(const std::string& name) {
   if (name == "json") return data::FileFormat::kJsonArray;
   if (name == "csv") return data::FileFormat::kCsv;
   if (name == "tsv") return data::FileFormat::kTsv;
-  throw InputError("--format: \"" + name + "\": expected auto, txt, jsonl, json, csv or tsv");
+  if (name == "parquet") return data::FileFormat::kParquet;
+  throw InputError("--format: \"" + name +
+                   "\": expected auto, txt, jsonl, json, csv, tsv or parquet");
 }
 
 void run_prepare(const PrepareFlags& f) {
@@ -140,7 +142,8 @@ void register_data_prepare(CLI::App& root) {
       ->required();
   cmd->add_option(flag("output_dir"), f->output_dir, "dataset directory (holds the cache entries)")
       ->required();
-  cmd->add_option("--format", f->format, "auto (by extension) | txt | jsonl | json | csv | tsv")
+  cmd->add_option("--format", f->format,
+                  "auto (by content, then extension) | txt | jsonl | json | csv | tsv | parquet")
       ->capture_default_str();
   cmd->add_option(flag("text_split"), f->text_split,
                   "plain text documents: blank_line (blocks) | line")

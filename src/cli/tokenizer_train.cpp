@@ -311,8 +311,8 @@ void register_train(CLI::App& root) {
       "train", "Train a byte-level BPE tokenizer (HF BpeTrainer-exact) or extend an existing one");
   auto flags = std::make_shared<TrainFlags>();
   auto* inputs = cmd->add_option(flag("input_files"), flags->input_files,
-                                 "Text/JSON/JSONL/CSV/TSV files, directories or globs (.txt: one "
-                                 "sequence per line)");
+                                 "Text/JSON/JSONL/CSV/TSV/Parquet files, directories or globs "
+                                 "(.txt: one sequence per line)");
   auto* multi = cmd->add_option(flag("multilingual"), flags->multilingual,
                                 "Per-language inputs: LANG=FILE[,FILE...] ...");
   inputs->excludes(multi);

@@ -145,6 +145,72 @@ std::unique_ptr<ByteStream> open_byte_stream(const std::string& path, Compressio
   return nullptr;
 }
 
+namespace {
+
+// Binary formats moai does not read, by their leading magic bytes.
+struct Magic {
+  std::string_view bytes;
+  const char* name;
+};
+constexpr Magic kRefused[] = {
+    {"PK\x03\x04", "zip"},
+    {"\xfd"
+     "7zXZ",
+     "xz"},
+    {"BZh", "bzip2"},
+    {"7z\xbc\xaf\x27\x1c", "7z"},
+    {"\x04\x22\x4d\x18", "lz4"},
+    {"ARROW1", "Arrow IPC"},
+    {"ORC", "ORC"},
+    {"Obj\x01", "Avro"},
+    {"SQLite format 3", "SQLite"},
+    {"\x93NUMPY", "NumPy"},
+    {"\x89HDF", "HDF5"},
+};
+
+}  // namespace
+
+void sniff_content(InputFile& input) {
+  std::FILE* file = std::fopen(input.path.c_str(), "rb");
+  if (!file) return;
+  char buffer[4096];
+  size_t got = std::fread(buffer, 1, sizeof(buffer), file);
+  std::fclose(file);
+  std::string_view head(buffer, got);
+  auto starts = [&](std::string_view magic) { return head.substr(0, magic.size()) == magic; };
+  if (starts("PAR1")) {
+    input.format = FileFormat::kParquet;
+    input.compression = Compression::kNone;
+    return;
+  }
+  if (starts("\x1f\x8b")) {
+    input.compression = Compression::kGzip;
+    if (input.format == FileFormat::kParquet) input.format = FileFormat::kText;
+    return;
+  }
+  if (starts("\x28\xb5\x2f\xfd")) {
+    input.compression = Compression::kZstd;
+    if (input.format == FileFormat::kParquet) input.format = FileFormat::kText;
+    return;
+  }
+  for (const Magic& magic : kRefused) {
+    if (starts(magic.bytes)) {
+      throw_input_error(input.path, std::string(magic.name) +
+                                        " data is not supported (expected text, JSON, JSONL, "
+                                        "CSV/TSV, optionally .gz/.zst, or Parquet)");
+    }
+  }
+  if (input.format == FileFormat::kParquet) {
+    throw_input_error(input.path,
+                      "named .parquet but has no Parquet magic (\"PAR1\") at its start");
+  }
+  if (input.compression == Compression::kNone && head.find('\0') != std::string_view::npos) {
+    throw_input_error(input.path,
+                      "binary data (NUL bytes in the first 4 KB): not text, JSON, JSONL, CSV/TSV "
+                      "or Parquet");
+  }
+}
+
 std::string read_all(const std::string& path, Compression compression) {
   auto stream = open_byte_stream(path, compression);
   std::string data;

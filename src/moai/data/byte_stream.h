@@ -23,6 +23,11 @@ class ByteStream {
 
 std::unique_ptr<ByteStream> open_byte_stream(const std::string& path, Compression compression);
 
+// Looks at a file's first bytes and corrects `input` by content: Parquet ("PAR1") becomes
+// FileFormat::kParquet, gzip/zstd magic sets the compression; other binary formats throw InputError
+// naming the file and the format. Unreadable files are left as they are (the reader reports them).
+void sniff_content(InputFile& input);
+
 // Reads a whole (decompressed) file into memory, for formats that cannot be streamed (JSON arrays).
 std::string read_all(const std::string& path, Compression compression);
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "moai/core/error.h"
+#include "moai/data/byte_stream.h"
 #include "moai/data/record_reader.h"
 
 namespace moai::data {
@@ -35,6 +36,8 @@ bool classify(const std::string& path, InputFile& out) {
     out.format = FileFormat::kCsv;
   } else if (ends_with(name, ".tsv")) {
     out.format = FileFormat::kTsv;
+  } else if (ends_with(name, ".parquet")) {
+    out.format = FileFormat::kParquet;
   } else if (ends_with(name, ".txt") || ends_with(name, ".text") || ends_with(name, ".md")) {
     out.format = FileFormat::kText;
   } else {
@@ -50,6 +53,7 @@ void add_file(const std::string& path, FileFormat forced, bool explicit_file,
   bool known = classify(path, input);
   if (!known && !explicit_file && forced == FileFormat::kAuto) return;  // skip e.g. README in a dir
   if (forced != FileFormat::kAuto) input.format = forced;
+  sniff_content(input);
   out.push_back(input);
 }
 
@@ -79,7 +83,7 @@ std::vector<InputFile> expand_inputs(const std::vector<std::string>& paths,
       size_t before = files.size();
       for (const auto& file : found) add_file(file, forced_format, false, files);
       if (files.size() == before) {
-        throw_input_error(path, "directory holds no .txt/.jsonl/.json/.csv/.tsv files");
+        throw_input_error(path, "directory holds no .txt/.jsonl/.json/.csv/.tsv/.parquet files");
       }
     } else if (fs::exists(path, ec)) {
       add_file(path, forced_format, true, files);

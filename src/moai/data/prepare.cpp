@@ -44,6 +44,8 @@ std::string format_name(FileFormat format) {
       return "csv";
     case FileFormat::kTsv:
       return "tsv";
+    case FileFormat::kParquet:
+      return "parquet";
     default:
       return "auto";
   }

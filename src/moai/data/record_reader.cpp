@@ -1,13 +1,17 @@
-// Record readers: plain text, JSONL, JSON arrays and CSV/TSV, each possibly gzip/zstd compressed.
+// Record readers: plain text, JSONL, JSON arrays and CSV/TSV, each possibly gzip/zstd compressed;
+// Parquet rows as JSON objects.
 #include "moai/data/record_reader.h"
 
 #include <simdjson.h>
+
+#include <algorithm>
 
 #include <nlohmann/json.hpp>
 
 #include "moai/core/interrupt.h"
 #include "moai/data/byte_stream.h"
 #include "moai/data/csv_reader.h"
+#include "moai/data/parquet_reader.h"
 #include "moai/data/text_fields.h"
 
 namespace moai::data {
@@ -207,6 +211,141 @@ void read_csv(const InputFile& input, const ReaderOptions& options, ReadStats& s
   }
 }
 
+using RecordFn = std::function<void(simdjson::dom::element, std::string_view, long long)>;
+
+// Streams the rows of a Parquet file, restricted to the top-level `fields` (all when empty), as
+// JSON records numbered by row.
+void read_parquet_fields(const InputFile& input, const ReaderOptions& options, ReadStats& stats,
+                         const std::vector<std::string>& fields, const RecordFn& on) {
+  auto file = parquet::ParquetFile::open(input.path);
+  std::vector<int> leaves = file->leaves_of(fields);
+  if (leaves.empty()) {
+    std::string have;
+    for (const auto& name : file->top_fields()) have += (have.empty() ? "" : ", ") + name;
+    throw_input_error(input.path,
+                      "none of the requested columns is in this Parquet file (it has: " +
+                          (have.empty() ? std::string("no columns") : have) + ")");
+  }
+  parquet::RowReader rows(file, std::move(leaves));
+  RecordGuard guard(options, stats);
+  simdjson::dom::parser parser;
+  nlohmann::ordered_json row;
+  std::string json;
+  while (!interrupt_requested()) {
+    bool bad_row = false;
+    std::string bad_message;
+    try {
+      if (!rows.next(row)) break;
+    } catch (const BadRecord& bad) {  // the row was consumed; only its text was unusable
+      bad_row = true;
+      bad_message = bad.what();
+    }
+    guard.run(input.path, rows.row_number(), [&] {
+      if (bad_row) throw BadRecord(bad_message);
+      json = row.dump();
+      simdjson::dom::element element;
+      if (parser.parse(json).get(element)) throw BadRecord("row could not be converted to JSON");
+      on(element, json, rows.row_number());
+    });
+  }
+}
+
+void read_parquet(const InputFile& input, const ReaderOptions& options, ReadStats& stats,
+                  const RecordFn& on) {
+  read_parquet_fields(input, options, stats, {}, on);
+}
+
+// The columns text extraction will use: the chosen ones, else those detection picks on the first
+// row among the string columns. Empty when detection finds none (the JSON path then reports it).
+std::vector<std::string> parquet_text_fields(const parquet::ParquetFile& file,
+                                             const std::shared_ptr<parquet::ParquetFile>& shared,
+                                             const ReaderOptions& options) {
+  if (!options.text_columns.empty()) return options.text_columns;
+  std::vector<std::string> strings = file.string_fields();
+  if (strings.empty()) return {};
+  parquet::RowReader rows(shared, file.leaves_of(strings));
+  nlohmann::ordered_json row;
+  try {
+    if (!rows.next(row)) return {};
+  } catch (const BadRecord&) {
+    return {};
+  }
+  simdjson::dom::parser parser;
+  std::string json = row.dump();
+  simdjson::dom::element element;
+  if (parser.parse(json).get(element) || !element.is_object()) return {};
+  return detect_text_fields(element.get_object().value_unsafe(), options.text_column);
+}
+
+// Pretraining fast path: when every text field is a plain string column, rows are joined straight
+// from the column readers, as extract_text_fields joins them (nulls and empty strings skipped, a
+// row with every field null is "missing text field"), without building JSON.
+void read_parquet_strings(const std::shared_ptr<parquet::ParquetFile>& file, const InputFile& input,
+                          const ReaderOptions& options, ReadStats& stats,
+                          const std::vector<std::string>& fields, const TextCallback& on_text) {
+  std::vector<int> leaves;
+  std::string joined, names;
+  for (const std::string& field : fields) {
+    leaves.push_back(file->leaves_of({field}).at(0));
+    joined += (joined.empty() ? "" : ",") + field;
+    names += (names.empty() ? "\"" : ", \"") + field + "\"";
+  }
+  stats.fields_detected.push_back(input.path + ": " + joined);
+  RecordGuard guard(options, stats);
+  std::string text;
+  long long row = 0;
+  const auto& groups = file->metadata().row_groups;
+  for (size_t g = 0; g < groups.size(); ++g) {
+    std::vector<parquet::ColumnReader> columns;
+    for (int leaf : leaves) columns.emplace_back(*file, static_cast<int>(g), leaf);
+    for (int64_t r = 0; r < groups[g].num_rows; ++r) {
+      if (interrupt_requested()) return;
+      ++row;
+      text.clear();
+      bool present = false, valid = true;
+      for (parquet::ColumnReader& column : columns) {
+        parquet::LevelEntry entry;
+        if (!column.next(entry)) {
+          throw_input_error(input.path, "row group " + std::to_string(g) + ", column " +
+                                            column.leaf().dotted_path +
+                                            ": fewer values than the row group's rows");
+        }
+        if (entry.def != column.leaf().max_def) continue;
+        present = true;
+        std::string_view value = column.string_at(entry.value);
+        valid = valid && simdjson::validate_utf8(value.data(), value.size());
+        if (value.empty()) continue;
+        if (!text.empty()) text.push_back(' ');
+        text.append(value);
+      }
+      guard.run(input.path, row, [&] {
+        if (!valid) throw BadRecord("invalid UTF-8 in text");
+        if (!present) throw BadRecord("missing text field (expected " + names + ")");
+        emit_text(text, input.path, row, stats, on_text);
+      });
+    }
+  }
+}
+
+// Parquet for pretraining: the fast path when it applies, else rows as JSON records.
+void read_parquet_texts(const InputFile& input, const ReaderOptions& options, ReadStats& stats,
+                        const TextCallback& on_text) {
+  auto file = parquet::ParquetFile::open(input.path);
+  std::vector<std::string> fields = parquet_text_fields(*file, file, options);
+  std::vector<std::string> strings = file->string_fields();
+  bool flat_strings = !fields.empty();
+  for (const std::string& field : fields) {
+    flat_strings =
+        flat_strings && std::find(strings.begin(), strings.end(), field) != strings.end();
+  }
+  if (flat_strings) return read_parquet_strings(file, input, options, stats, fields, on_text);
+  JsonTextExtractor extractor(options, stats, input);
+  read_parquet_fields(input, options, stats, fields.empty() ? strings : fields,
+                      [&](simdjson::dom::element element, std::string_view, long long line) {
+                        extractor.handle(element, line, on_text);
+                      });
+}
+
 using StructuredReader =
     void (*)(const InputFile&, const ReaderOptions&, ReadStats&,
              const std::function<void(simdjson::dom::element, std::string_view, long long)>&);
@@ -220,6 +359,8 @@ StructuredReader structured_reader(FileFormat format) {
     case FileFormat::kCsv:
     case FileFormat::kTsv:
       return read_csv;
+    case FileFormat::kParquet:
+      return read_parquet;
     default:
       return nullptr;
   }
@@ -242,6 +383,10 @@ ReadStats read_texts(const std::vector<InputFile>& files, const ReaderOptions& o
       read_plain_text(input, options, stats, on_text);
       continue;
     }
+    if (input.format == FileFormat::kParquet) {
+      read_parquet_texts(input, options, stats, on_text);
+      continue;
+    }
     JsonTextExtractor extractor(options, stats, input);
     structured_reader(input.format)(
         input, options, stats,
@@ -258,8 +403,9 @@ ReadStats read_json_records(const std::vector<InputFile>& files, const ReaderOpt
   for (const InputFile& input : files) {
     if (interrupt_requested()) break;
     if (input.format == FileFormat::kText) {
-      throw_input_error(input.path,
-                        "plain text has no fields; SFT needs JSON, JSONL, CSV or TSV records");
+      throw_input_error(
+          input.path,
+          "plain text has no fields; SFT needs JSON, JSONL, CSV, TSV or Parquet records");
     }
     ++stats.files;
     structured_reader(input.format)(

@@ -1,8 +1,11 @@
 #pragma once
 // Streaming readers for training text. One call walks a list of files, directories and globs,
 // decodes each file by its format (plain text, JSON array, JSONL, CSV/TSV with a header; each
-// optionally .gz or .zst) and calls back once per record with its text and where it came from
-// (file, 1-based line). Nothing is held beyond the current record, except for JSON array files
+// optionally .gz or .zst; Parquet, recognised by its magic bytes) and calls back once per record
+// with its text and where it came from (file, 1-based line; for Parquet the 1-based row). A
+// Parquet row is the same record object a JSONL line is (parquet_reader.h says how columns map to
+// JSON); in text mode only the string columns detection needs are decoded. Nothing is held beyond
+// the current record, except for JSON array files
 // (.json), which are parsed whole.
 //
 // Text-field detection follows the original train_tokenizer.py (inventory §2.3), decided per file
@@ -33,7 +36,7 @@ class BadRecord : public InputError {
   using InputError::InputError;
 };
 
-enum class FileFormat { kAuto, kText, kJsonl, kJsonArray, kCsv, kTsv };
+enum class FileFormat { kAuto, kText, kJsonl, kJsonArray, kCsv, kTsv, kParquet };
 enum class Compression { kNone, kGzip, kZstd };
 // Plain text: one document per blank-line-separated block (the corpora's layout), or one per line.
 enum class TextSplit { kBlankLine, kLine };
@@ -43,7 +46,8 @@ extern const std::vector<std::string> kTextFieldPriority;
 
 struct ReaderOptions {
   FileFormat format =
-      FileFormat::kAuto;  // kAuto: from the extension (.txt/.jsonl/.json/.csv/.tsv [.gz|.zst])
+      FileFormat::kAuto;  // kAuto: from the content's magic bytes, else the extension
+                          // (.txt/.jsonl/.json/.csv/.tsv [.gz|.zst], .parquet)
   TextSplit text_split = TextSplit::kBlankLine;
   std::string text_column = "text";       // preferred field for detection
   std::vector<std::string> text_columns;  // non-empty: join exactly these, no detection
@@ -70,7 +74,8 @@ struct ReadStats {
 // Expands paths into files, in a stable order: a file as given; a directory recursively (files with
 // a known extension, sorted by path, hidden entries skipped); a glob pattern sorted. Throws
 // InputError for a path that matches nothing. An explicit file with an unknown extension is read as
-// plain text.
+// plain text. Content wins over the name: Parquet, gzip and zstd are recognised by their magic
+// bytes, and other binary data (zip, xz, bzip2, Arrow, NUL bytes, ...) is refused with InputError.
 std::vector<InputFile> expand_inputs(const std::vector<std::string>& paths,
                                      FileFormat forced_format = FileFormat::kAuto);
 
@@ -87,8 +92,9 @@ ReadStats read_texts(const std::vector<InputFile>& files, const ReaderOptions& o
                      const TextCallback& on_text);
 
 // Structured records for SFT: each JSON/JSONL record (or CSV row, converted to a JSON object of
-// strings) as JSON text that is known to parse. Plain-text files are rejected with InputError (SFT
-// needs fields). For JSON array files `line` is the record's 1-based index in the array.
+// strings; or Parquet row, converted to a JSON object of its columns) as JSON text that is known to
+// parse. Plain-text files are rejected with InputError (SFT needs fields). For JSON array files
+// `line` is the record's 1-based index in the array.
 using JsonRecordCallback =
     std::function<void(std::string_view json, const std::string& file, long long line)>;
 ReadStats read_json_records(const std::vector<InputFile>& files, const ReaderOptions& options,
