@@ -84,6 +84,10 @@ std::vector<TokenRequest> rolling_windows(std::span<const int32_t> tokens, int32
   return windows;
 }
 
+double summed_nll(model::Qwen3Model& model, const model::Batch& batch) {
+  return model.forward(batch, ops::LossConfig::cross_entropy(), 1.0, false);
+}
+
 int32_t prefix_token_id(const tok::Tokenizer& tokenizer) {
   const tok::SpecialTokenIds& ids = tokenizer.special_ids();
   if (ids.bos) return int32_t(*ids.bos);

@@ -46,6 +46,11 @@ TokenRequest encode_pair(const tok::Tokenizer& tokenizer, std::string_view conte
 std::vector<TokenRequest> rolling_windows(std::span<const int32_t> tokens, int32_t prefix_token,
                                           int64_t max_length);
 
+// Summed next-token negative log-likelihood of a labelled batch (labels -100 ignored), in nats:
+// the trainer's held-out loss. Same forward and classifier as training, so the numbers are the
+// ones model.forward reports.
+double summed_nll(model::Qwen3Model& model, const model::Batch& batch);
+
 // The prefix token of HFLM.prefix_token_id: BOS when the tokenizer has one, else EOS (Qwen3:
 // <|endoftext|>). InputError when the tokenizer has neither.
 int32_t prefix_token_id(const tok::Tokenizer& tokenizer);
