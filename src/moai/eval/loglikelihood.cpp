@@ -184,23 +184,37 @@ void Scorer::score_group(std::span<const TokenRequest> requests, std::span<const
   const int64_t V = config_.vocab_size;
   logits_.resize(rows_.size() * size_t(V));
   if (!rows_.empty()) model.forward_logits(mb, rows_, logits_.data());
+  // Each logit row independently (parallel, deterministic): log-softmax of the target in double
+  // and the first arg-max, as torch.argmax.
+  const int64_t num_rows = int64_t(rows_.size());
+  row_logprob_.resize(size_t(num_rows));
+  row_greedy_.resize(size_t(num_rows));
+  std::vector<int32_t> targets;
+  targets.reserve(size_t(num_rows));
+  for (size_t idx : group)
+    targets.insert(targets.end(), requests[idx].continuation.begin(),
+                   requests[idx].continuation.end());
+#pragma omp parallel for schedule(static)
+  for (int64_t row = 0; row < num_rows; ++row) {
+    const float* x = logits_.data() + size_t(row) * size_t(V);
+    int64_t arg = 0;
+    for (int64_t v = 1; v < V; ++v)
+      if (x[v] > x[arg]) arg = v;
+    const double mx = x[arg];
+    double sum = 0.0;
+    for (int64_t v = 0; v < V; ++v) sum += std::exp(double(x[v]) - mx);
+    const int32_t target = targets[size_t(row)];
+    row_logprob_[size_t(row)] = double(x[target]) - mx - std::log(sum);
+    row_greedy_[size_t(row)] = arg == target ? 1 : 0;
+  }
   size_t row_idx = 0;
   for (int64_t b = 0; b < batch; ++b) {
     const TokenRequest& r = requests[group[size_t(b)]];
     LoglikelihoodResult res;
     res.is_greedy = true;
-    for (int32_t target : r.continuation) {
-      const float* x = logits_.data() + row_idx * size_t(V);
-      ++row_idx;
-      // log_softmax in double; the arg-max is the first maximum, as torch.argmax.
-      int64_t arg = 0;
-      for (int64_t v = 1; v < V; ++v)
-        if (x[v] > x[arg]) arg = v;
-      const double mx = x[arg];
-      double sum = 0.0;
-      for (int64_t v = 0; v < V; ++v) sum += std::exp(double(x[v]) - mx);
-      res.logprob += double(x[target]) - mx - std::log(sum);
-      if (arg != target) res.is_greedy = false;
+    for (size_t t = 0; t < r.continuation.size(); ++t, ++row_idx) {
+      res.logprob += row_logprob_[row_idx];
+      if (!row_greedy_[row_idx]) res.is_greedy = false;
     }
     out[group[size_t(b)]] = res;
   }

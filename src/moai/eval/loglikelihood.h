@@ -92,6 +92,8 @@ class Scorer {
   std::vector<int32_t> ids_;                  // group scratch
   std::vector<int64_t> rows_;
   std::vector<float> logits_;
+  std::vector<double> row_logprob_;
+  std::vector<uint8_t> row_greedy_;
 };
 
 }  // namespace moai::eval
