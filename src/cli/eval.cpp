@@ -11,6 +11,7 @@
 #include "moai/core/error.h"
 #include "moai/eval/eval_model.h"
 #include "moai/eval/evaluator.h"
+#include "moai/train/communicator.h"
 
 namespace moai::cli {
 namespace {
@@ -66,8 +67,19 @@ void run(const EvalFlags& f) {
   options.fewshot_seed = f.seed;
   options.apply_chat_template = f.apply_chat_template;
   options.log_samples = f.log_samples;
+  // Under mpirun the documents are split across ranks; rank 0 prints and writes.
+  std::unique_ptr<train::Communicator> comm = train::launched_by_mpi()
+                                                  ? train::make_mpi_communicator()
+                                                  : train::make_single_process_communicator();
+  options.rank = comm->rank();
+  options.world_size = comm->world_size();
+  options.allreduce_sum = [&comm](std::vector<double>& values) {
+    comm->allreduce_sum(values.data(), int64_t(values.size()));
+  };
   const eval::EvalResults results =
       eval::evaluate(*model.scorer, *model.tokenizer, tasks, {f.dataset_path}, options);
+  if (!comm->is_root()) return;
+  if (comm->world_size() > 1) std::fprintf(stderr, "%s\n", comm->name().c_str());
   std::fputs(eval::format_table(results).c_str(), stdout);
   if (!f.output_path.empty()) {
     const nlohmann::json config = {{"model", "moai"},

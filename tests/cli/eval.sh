@@ -31,6 +31,31 @@ assert isinstance(s["filtered_resps"][0][0], float) and isinstance(s["filtered_r
 assert "\n\n" in s["arguments"][0][0], "one few-shot example then the fewshot delimiter"
 PY
 
+# mpirun: documents split across 2 ranks give the single-process results (same contexts, same
+# few-shot draws; log-likelihoods to fp32 noise of a different batching).
+if command -v mpirun > /dev/null; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+  mpirun --allow-run-as-root --oversubscribe -np 2 "$MOAI_BIN" eval --model_path "$DATA/tiny_model" \
+    --tasks hellaswag,kobest_copa,wikitext --dataset_path "$DATA/datasets" --num_fewshot 1 --limit 4 \
+    --batch_size 3 --threads 1 --output_path "$TMP/mpi" --log_samples > "$TMP/mpi_table.txt" 2> "$TMP/mpi.log" ||
+    { echo "mpirun eval failed"; cat "$TMP/mpi.log"; exit 1; }
+  grep -q "mpi (2 ranks)" "$TMP/mpi.log" || { echo "not 2 ranks"; cat "$TMP/mpi.log"; exit 1; }
+  python3 - "$TMP/out" "$TMP/mpi" <<'PY'
+import glob, json, sys
+for task in ("hellaswag", "kobest_copa", "wikitext"):
+    a = [json.loads(l) for l in open(glob.glob(sys.argv[1] + f"/samples_{task}_*.jsonl")[0])]
+    b = [json.loads(l) for l in open(glob.glob(sys.argv[2] + f"/samples_{task}_*.jsonl")[0])]
+    assert len(a) == len(b) == 4 or task == "wikitext", (task, len(a), len(b))
+    for x, y in zip(a, b):
+        assert x["arguments"] == y["arguments"], task
+        for rx, ry in zip(x["filtered_resps"], y["filtered_resps"]):
+            rx, ry = (rx, ry) if isinstance(rx, list) else ([rx], [ry])
+            assert abs(rx[0] - ry[0]) < 1e-4 and rx[1:] == ry[1:], (task, rx, ry)
+        for m in ("acc", "acc_norm", "f1"):
+            assert x.get(m) == y.get(m), (task, m)
+PY
+fi
+
 expect_exit2() {  # expect_exit2 PATTERN ARGS...
   local pattern=$1
   shift

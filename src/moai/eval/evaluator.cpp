@@ -140,6 +140,33 @@ void finish_metrics(TaskResult& result, const Collected& c) {
   }
 }
 
+// This rank's documents scored, the others' results summed in from the other ranks.
+std::vector<LoglikelihoodResult> score_share(Scorer& scorer,
+                                             const std::vector<TokenRequest>& requests,
+                                             const std::vector<std::vector<size_t>>& doc_requests,
+                                             size_t first_doc, const EvalOptions& options) {
+  if (options.world_size <= 1) return scorer.loglikelihood(requests);
+  std::vector<TokenRequest> mine;
+  std::vector<size_t> where;
+  for (size_t d = 0; d < doc_requests.size(); ++d) {
+    if (int64_t(first_doc + d) % options.world_size != options.rank) continue;
+    for (size_t r : doc_requests[d]) {
+      mine.push_back(requests[r]);
+      where.push_back(r);
+    }
+  }
+  const std::vector<LoglikelihoodResult> got = scorer.loglikelihood(mine);
+  std::vector<double> packed(requests.size() * 2, 0.0);  // [logprob, is_greedy] per request
+  for (size_t i = 0; i < got.size(); ++i) {
+    packed[where[i] * 2] = got[i].logprob;
+    packed[where[i] * 2 + 1] = got[i].is_greedy ? 1.0 : 0.0;
+  }
+  options.allreduce_sum(packed);
+  std::vector<LoglikelihoodResult> out(requests.size());
+  for (size_t r = 0; r < requests.size(); ++r) out[r] = {packed[r * 2], packed[r * 2 + 1] > 0.5};
+  return out;
+}
+
 TaskResult evaluate_task(Scorer& scorer, const tok::Tokenizer& tokenizer, const TaskSpec& task,
                          const DatasetSource& source, const EvalOptions& options) {
   TaskResult result;
@@ -178,7 +205,8 @@ TaskResult evaluate_task(Scorer& scorer, const tok::Tokenizer& tokenizer, const 
         arguments[d - begin].push_back({ctx, cont});
       }
     }
-    const std::vector<LoglikelihoodResult> lls = scorer.loglikelihood(requests);
+    const std::vector<LoglikelihoodResult> lls =
+        score_share(scorer, requests, doc_requests, begin, options);
     for (size_t d = begin; d < end; ++d) {
       const Doc& doc = docs[d];
       DocScore score;

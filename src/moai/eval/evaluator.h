@@ -5,6 +5,7 @@
 // F1, weighted perplexities), group aggregation over leaf tasks (size-weighted mean, pooled
 // standard error), and the files lm-eval writes (results_<time>.json, samples_<task>_<time>.jsonl).
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,6 +27,12 @@ struct EvalOptions {
   bool apply_chat_template = false;
   bool log_samples = false;
   int64_t docs_per_chunk = 256;  // documents whose requests are scored together (bounds memory)
+  // Data parallel (mpirun): every rank builds every context (the few-shot sampler stays the
+  // single-process one), scores the documents with doc_id % world_size == rank, and
+  // allreduce_sum (element-wise over ranks, in place) gives every rank all results.
+  int rank = 0;
+  int world_size = 1;
+  std::function<void(std::vector<double>&)> allreduce_sum;
 };
 
 struct MetricValue {
