@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "moai/data/record_reader.h"
+#include "moai/eval/evaluator.h"
 #include "moai/eval/tasks.h"
 #include "moai/eval/text_util.h"
 #include "moai/eval/wikitext.h"
@@ -87,6 +88,23 @@ TEST(TasksTest, MalformedRecordNamesTheField) {
   }
   d.raw = nlohmann::json::parse(R"({"goal":"g","sol1":"a","sol2":"b","label":5})");
   EXPECT_THROW(find_task("piqa").process(d), data::BadRecord);
+}
+
+TEST(ContextTest, ChatTemplateWrapsDescriptionAndQuestion) {
+  // lm-eval --apply_chat_template: description as the system turn, the question as the user turn,
+  // a generation prompt, and an empty target delimiter.
+  const TaskSpec task = find_task("mmlu_anatomy");
+  Doc d;
+  d.raw = nlohmann::json::parse(R"({"question":" Q? ","choices":["a","b","c","d"],"answer":1})");
+  task.process(d);
+  ContextBuilder chat(task, nullptr, 0, 1234, true);
+  EXPECT_EQ(chat.target_delimiter(), "");
+  EXPECT_EQ(chat.build(d), "<|im_start|>system\n" + task.description +
+                               "<|im_end|>\n<|im_start|>user\n" + d.text +
+                               "<|im_end|>\n<|im_start|>assistant\n");
+  ContextBuilder plain(task, nullptr, 0, 1234, false);
+  EXPECT_EQ(plain.target_delimiter(), " ");
+  EXPECT_EQ(plain.build(d), task.description + "Q?\nA. a\nB. b\nC. c\nD. d\nAnswer:");
 }
 
 }  // namespace

@@ -293,7 +293,7 @@ const std::map<std::string, GroupSpec>& all_groups() {
 std::string known_list() {
   std::string out;
   for (const std::string& n : known_task_names()) out += (out.empty() ? "" : ", ") + n;
-  return out;
+  return out + " (and mmlu_<subject>, kmmlu_<subject>)";
 }
 
 void expand_into(const std::string& name, std::vector<std::string>& out,
