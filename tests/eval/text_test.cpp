@@ -20,6 +20,9 @@ TEST(TextUtilTest, PythonWhitespaceAndStrip) {
   EXPECT_EQ(py_strip("\x1f a \x1c"), "a");
   EXPECT_EQ(py_len("정답："), 3u);
   EXPECT_EQ(py_len("abc"), 3u);
+  EXPECT_EQ(py_rstrip("a\x85"), "a\x85");  // a stray byte is not NEL (U+0085 is "\xC2\x85")
+  EXPECT_EQ(py_rstrip("a\xC2\x85"), "a");
+  EXPECT_EQ(py_capitalize("\xFFab"), "\xFFab");
 }
 
 TEST(TextUtilTest, CapitalizeLowersTheRest) {

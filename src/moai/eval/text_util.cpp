@@ -9,9 +9,9 @@ char32_t utf8_decode(std::string_view text, size_t pos, size_t* length) {
   const utf8proc_ssize_t n =
       utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(text.data() + pos),
                        utf8proc_ssize_t(text.size() - pos), &cp);
-  if (n <= 0) {
+  if (n <= 0) {  // invalid UTF-8 (the readers reject it): one byte, never whitespace
     *length = 1;
-    return char32_t(static_cast<unsigned char>(text[pos]));
+    return kInvalidCodePoint;
   }
   *length = size_t(n);
   return char32_t(cp);
@@ -95,9 +95,12 @@ std::string py_capitalize(std::string_view text) {
   while (pos < text.size()) {
     size_t len = 0;
     const char32_t cp = utf8_decode(text, pos, &len);
-    const utf8proc_int32_t mapped =
-        first ? utf8proc_totitle(utf8proc_int32_t(cp)) : utf8proc_tolower(utf8proc_int32_t(cp));
-    append_utf8(out, mapped);
+    if (cp == kInvalidCodePoint) {
+      out.append(text.substr(pos, len));  // kept as is
+    } else {
+      append_utf8(out, first ? utf8proc_totitle(utf8proc_int32_t(cp))
+                             : utf8proc_tolower(utf8proc_int32_t(cp)));
+    }
     first = false;
     pos += len;
   }

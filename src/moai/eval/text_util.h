@@ -19,7 +19,8 @@ std::string py_replace(std::string_view text, std::string_view from, std::string
 // len(re.split(r"\s+", text)): the number of pieces, empty leading/trailing ones included.
 size_t py_split_whitespace_count(std::string_view text);
 
-// Decodes the code point at text[pos] (invalid bytes decode as themselves, length 1).
+// Decodes the code point at text[pos]; an invalid byte gives kInvalidCodePoint with length 1.
+inline constexpr char32_t kInvalidCodePoint = 0x110000;
 char32_t utf8_decode(std::string_view text, size_t pos, size_t* length);
 
 }  // namespace moai::eval
