@@ -30,4 +30,11 @@ code=$?
 set -e
 [ "$code" = 2 ] || { echo "expected exit 2, got $code"; cat "$TMP/err.txt"; exit 1; }
 grep -q 'unknown task "nope"' "$TMP/err.txt" || { cat "$TMP/err.txt"; exit 1; }
+set +e
+"$MOAI_BIN" train "${common[@]}" --output_dir "$TMP/out3" --eval_tasks piqa > /dev/null 2> "$TMP/err.txt"
+code=$?
+set -e
+[ "$code" = 2 ] || { echo "expected exit 2 without --eval_dataset_path, got $code"; cat "$TMP/err.txt"; exit 1; }
+grep -q -- '--dataset_path' "$TMP/err.txt" || { cat "$TMP/err.txt"; exit 1; }
+[ ! -e "$TMP/out3/metrics.jsonl" ] || { echo "training started before the dataset check"; exit 1; }
 echo "train --eval_tasks ok"

@@ -163,7 +163,7 @@ std::vector<LoglikelihoodResult> Scorer::loglikelihood(std::span<const TokenRequ
 void Scorer::score_group(std::span<const TokenRequest> requests, std::span<const size_t> group,
                          std::span<LoglikelihoodResult> out) {
   const int64_t batch = int64_t(group.size());
-  int64_t seq = 0;
+  int64_t seq = 1;  // a request whose input is empty still gets a (padding) position
   for (size_t idx : group) seq = std::max(seq, input_length(requests[idx], max_length_));
   model::Qwen3Model& model = model_for(batch, seq);
   ids_.assign(size_t(batch * seq), 0);

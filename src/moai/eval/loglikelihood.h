@@ -51,8 +51,9 @@ std::vector<TokenRequest> rolling_windows(std::span<const int32_t> tokens, int32
 // ones model.forward reports.
 double summed_nll(model::Qwen3Model& model, const model::Batch& batch);
 
-// The prefix token of HFLM.prefix_token_id: BOS when the tokenizer has one, else EOS (Qwen3:
-// <|endoftext|>). InputError when the tokenizer has neither.
+// The prefix token of HFLM.prefix_token_id: BOS when the tokenizer has one, else EOS as
+// tokenizer_config.json names it (Qwen3 base: <|endoftext|>; Qwen3 chat: <|im_end|>). InputError
+// when the tokenizer has neither.
 int32_t prefix_token_id(const tok::Tokenizer& tokenizer);
 
 struct ScorerOptions {

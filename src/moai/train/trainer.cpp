@@ -265,7 +265,12 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
 
   run.tokenizer_path = resolve_tokenizer_path(config);
   run.tokenizer = std::make_unique<tok::Tokenizer>(tok::Tokenizer::load(run.tokenizer_path));
-  eval::expand_tasks(eval_task_list(config));  // an unknown --eval_tasks name fails before training
+  // An unknown --eval_tasks name or a missing dataset fails before training, not at the first
+  // evaluation.
+  for (const std::string& name : eval::expand_tasks(eval_task_list(config))) {
+    const eval::TaskSpec task = eval::find_task(name);
+    eval::split_files({config.eval_dataset_path}, task, task.eval_split);
+  }
   std::vector<std::string> sources = config.dataset;
   sources.insert(sources.end(), config.train_file.begin(), config.train_file.end());
   const double hold_out = config.eval_dataset.empty() && config.evaluation_strategy != "no"
