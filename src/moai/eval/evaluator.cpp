@@ -73,6 +73,12 @@ nlohmann::json sample_record(const TaskSpec& task, int64_t doc_id, const Doc& do
   nlohmann::json j;
   j["doc_id"] = doc_id;
   j["doc"] = doc.raw;
+  if (task.format == "hellaswag" || task.format == "kobest_hellaswag") {
+    // the fields the harness's process_docs adds to these documents
+    j["doc"]["query"] = doc.text;
+    j["doc"]["choices"] = doc.choices;
+    j["doc"]["gold"] = doc.gold;
+  }
   nlohmann::json resps = nlohmann::json::array(), filtered = nlohmann::json::array();
   nlohmann::json args = nlohmann::json::array();
   for (size_t i = 0; i < arguments.size(); ++i) {
