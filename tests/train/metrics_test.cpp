@@ -80,6 +80,29 @@ TEST(Plot, SvgHasBothCurves) {
   EXPECT_NE(svg.find("<polyline"), std::string::npos);
   EXPECT_NE(svg.find("<circle"), std::string::npos);
   EXPECT_THROW(render_training_svg({}, {}), InputError);
+  EXPECT_EQ(svg.find("benchmark score"), std::string::npos);
+}
+
+TEST(Plot, EvalTaskScoresGetAPanel) {
+  std::vector<MetricsRecord> records;
+  for (int step = 1; step <= 4; ++step) records.push_back(train_record(step, 2.0));
+  for (int step : {2, 4}) {
+    MetricsRecord eval;
+    eval.type = "eval";
+    eval.step = step;
+    eval.eval_loss = 1.5;
+    eval.task_metrics = {{"hellaswag/acc", 0.25 * step}, {"wikitext/word_perplexity", 30.0}};
+    records.push_back(eval);
+  }
+  const std::string svg = render_training_svg(records, {});
+  EXPECT_NE(svg.find("benchmark score"), std::string::npos);
+  EXPECT_NE(svg.find(">hellaswag/acc<"), std::string::npos);
+  EXPECT_EQ(svg.find("word_perplexity"), std::string::npos);  // not a [0, 1] score
+  // The eval line round-trips through metrics.jsonl with its task keys.
+  const MetricsRecord back = metrics_record_from_json(metrics_record_to_json(records.back()), "x");
+  ASSERT_EQ(back.task_metrics.size(), 2u);
+  EXPECT_EQ(back.task_metrics[0].first, "hellaswag/acc");
+  EXPECT_DOUBLE_EQ(back.task_metrics[0].second, 1.0);
 }
 
 }  // namespace

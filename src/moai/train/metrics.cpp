@@ -43,6 +43,7 @@ std::string metrics_record_to_json(const MetricsRecord& record) {
     out["eval_loss"] = number(record.eval_loss);
     out["eval_ppl"] = number(record.eval_ppl);
     out["eval_tokens"] = record.eval_tokens;
+    for (const auto& [name, value] : record.task_metrics) out[name] = number(value);
   } else {
     out["reason"] = record.reason;
   }
@@ -68,6 +69,9 @@ MetricsRecord metrics_record_from_json(const std::string& line, const std::strin
       record.eval_loss = read_number(in, "eval_loss");
       record.eval_ppl = read_number(in, "eval_ppl");
       record.eval_tokens = in.value("eval_tokens", int64_t{0});
+      for (const auto& [key, value] : in.items())
+        if (key.find('/') != std::string::npos)
+          record.task_metrics.push_back({key, read_number(in, key.c_str())});
     } else {
       record.reason = in.value("reason", std::string());
     }

@@ -4,12 +4,13 @@
 //   {"type":"train","step":S,"loss":..,"lr":..,"grad_norm":..,"tokens":..,"tokens_per_s":..,
 //    "elapsed_s":..,"epoch":..}                          (loss = mean over the steps since the last
 //    line)
-//   {"type":"eval","step":S,"eval_loss":..,"eval_ppl":..,"eval_tokens":..}
+//   {"type":"eval","step":S,"eval_loss":..,"eval_ppl":..,"eval_tokens":..[,"<task>/<metric>":..]}
 //   {"type":"skip","step":S,"reason":"non-finite loss"}  (a step whose update was skipped)
 // A resumed run first drops the lines past its checkpoint's step, so the file reads as one run.
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace moai::train {
@@ -21,6 +22,7 @@ struct MetricsRecord {
   int64_t tokens = 0;
   double eval_loss = 0, eval_ppl = 0;
   int64_t eval_tokens = 0;
+  std::vector<std::pair<std::string, double>> task_metrics;  // eval: "<task>/<metric>", value
   std::string reason;
 };
 

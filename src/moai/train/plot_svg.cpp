@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <sstream>
 
 #include "moai/core/error.h"
@@ -111,8 +112,13 @@ class Panel {
 std::string render_training_svg(const std::vector<MetricsRecord>& records,
                                 const PlotOptions& options) {
   Series train_loss, eval_loss, lr;
+  // --eval_tasks scores in [0, 1] (acc, acc_norm, f1), one series per "<task>/<metric>" key.
+  std::map<std::string, Series> scores;
   for (const MetricsRecord& record : records) {
     const double step = static_cast<double>(record.step);
+    for (const auto& [name, value] : record.task_metrics)
+      if (std::isfinite(value) && value >= 0.0 && value <= 1.0)
+        scores[name].x.push_back(step), scores[name].y.push_back(value);
     if (record.type == "train") {
       if (std::isfinite(record.loss))
         train_loss.x.push_back(step), train_loss.y.push_back(record.loss);
@@ -137,7 +143,8 @@ std::string render_training_svg(const std::vector<MetricsRecord>& records,
   const bool log_loss = options.log_loss && loss_min > 0;
 
   std::ostringstream svg;
-  const int height = 2 * options.panel_height + 40;
+  const int panels = scores.empty() ? 2 : 3;
+  const int height = panels * options.panel_height + 40;
   svg << "<?xml version='1.0' encoding='UTF-8'?>\n<svg xmlns='http://www.w3.org/2000/svg' width='"
       << options.width << "' height='" << height << "' font-family='sans-serif' font-size='12'>\n"
       << "<rect width='100%' height='100%' fill='#fafafa'/>\n";
@@ -154,6 +161,22 @@ std::string render_training_svg(const std::vector<MetricsRecord>& records,
   Panel lr_panel(svg, 20 + options.panel_height, options, x_max, 0, lr_max > 0 ? lr_max : 1, false);
   lr_panel.frame("learning rate");
   lr_panel.line(lr, "#2ca02c");
+  if (!scores.empty()) {
+    static const char* kColors[] = {"#d62728", "#9467bd", "#8c564b",
+                                    "#e377c2", "#17becf", "#bcbd22"};
+    const double top = 20 + 2.0 * options.panel_height;
+    Panel score_panel(svg, top, options, x_max, 0, 1, false);
+    score_panel.frame("benchmark score");
+    int index = 0;
+    for (const auto& [name, series] : scores) {
+      const std::string color = kColors[index % 6];
+      score_panel.line(series, color);
+      score_panel.dots(series, color);
+      svg << "<text x='" << options.width - 200 << "' y='" << top + 24 + 14 * index << "' fill='"
+          << color << "'>" << name << "</text>\n";
+      ++index;
+    }
+  }
   svg << "</svg>\n";
   return svg.str();
 }

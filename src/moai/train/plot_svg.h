@@ -1,7 +1,8 @@
 #pragma once
 // Renders training curves from metrics.jsonl records as a standalone SVG (no dependency: SVG is
-// text): top panel train loss (line) and eval loss (dots), bottom panel learning rate, both against
-// step, with labelled axes and "nice" tick values.
+// text): top panel train loss (line) and eval loss (dots), then learning rate, then (when the eval
+// lines carry --eval_tasks scores) the "<task>/<metric>" scores in [0, 1], all against step, with
+// labelled axes and "nice" tick values.
 #include <string>
 #include <vector>
 

@@ -180,6 +180,12 @@ const std::vector<ConfigField>& train_config_fields() {
       {"eval_batches", &C::eval_batches,
        "cap each evaluation at N micro-batches; 0 = the whole held-out set"},
       {"evaluation_strategy", &C::evaluation_strategy, "steps (evaluate) or no"},
+      {"eval_tasks", &C::eval_tasks,
+       "comma-separated benchmark tasks (moai eval) scored at each evaluation, logged as "
+       "<task>/<metric>"},
+      {"eval_limit", &C::eval_limit, "eval_tasks: documents per task; 0 = all"},
+      {"eval_dataset_path", &C::eval_dataset_path,
+       "eval_tasks: local dataset file or directory (moai eval --dataset_path)"},
       {"resume_from_checkpoint", &C::resume_from_checkpoint,
        "a checkpoint dir, or auto (the latest complete one)"},
       {"seed", &C::seed, "seed for initialisation and data order"},

@@ -79,7 +79,10 @@ struct TrainConfig {
   int64_t eval_steps = 1000;                  // <= 0: evaluate only at the end
   int64_t eval_batches = 0;                   // > 0: cap evaluation at this many micro-batches
   std::string evaluation_strategy = "steps";  // steps | no
-  std::string resume_from_checkpoint;         // PATH | auto | empty
+  std::string eval_tasks;              // comma-separated moai eval tasks run at each evaluation
+  int64_t eval_limit = 0;              // > 0: documents per task
+  std::string eval_dataset_path;       // local datasets for eval_tasks (moai eval --dataset_path)
+  std::string resume_from_checkpoint;  // PATH | auto | empty
   int64_t seed = 42;
   int64_t threads = 0;         // 0: default
   int64_t max_bad_steps = 10;  // consecutive non-finite steps before stopping

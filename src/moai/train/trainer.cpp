@@ -17,6 +17,7 @@
 #include "moai/core/progress.h"
 #include "moai/core/thread_pool.h"
 #include "moai/data/loader.h"
+#include "moai/eval/evaluator.h"
 #include "moai/model/hf_checkpoint.h"
 #include "moai/model/qwen3_model.h"
 #include "moai/tokenizer/tokenizer.h"
@@ -183,6 +184,32 @@ void resume_from(Run& run, const CheckpointInfo& checkpoint, TrainResult& result
                  static_cast<long long>(run.state.step));
 }
 
+std::vector<std::string> eval_task_list(const TrainConfig& config) {
+  std::vector<std::string> out;
+  std::stringstream in(config.eval_tasks);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(item);
+  return out;
+}
+
+// --eval_tasks: benchmark tasks scored with the training model (root rank; the others wait at the
+// next collective), logged as "<task>/<metric>" on the eval line.
+void run_eval_tasks(Run& run, MetricsRecord& record) {
+  if (run.config.eval_tasks.empty() || !run.comm.is_root()) return;
+  eval::Scorer scorer(*run.model, {run.model->options().max_batch, 0});
+  eval::EvalOptions options;
+  options.limit = run.config.eval_limit > 0 ? run.config.eval_limit : -1;
+  const eval::EvalResults results = eval::evaluate(
+      scorer, *run.tokenizer, eval_task_list(run.config), {run.config.eval_dataset_path}, options);
+  auto add = [&](const std::string& name, const std::map<std::string, eval::MetricValue>& metrics) {
+    for (const auto& [metric, value] : metrics)
+      record.task_metrics.push_back({name + "/" + metric, value.value});
+  };
+  for (const eval::TaskResult& t : results.tasks) add(t.spec.name, t.metrics);
+  for (const eval::GroupResult& g : results.groups) add(g.spec.name, g.metrics);
+}
+
 // Mean loss and perplexity over the whole held-out split (every rank its share, summed).
 bool evaluate(Run& run, TrainResult& result) {
   if (!run.eval_loader) return false;
@@ -190,13 +217,12 @@ bool evaluate(Run& run, TrainResult& result) {
   run.eval_loader->restore({0, 0, static_cast<uint64_t>(run.config.seed)});
   uint64_t batches = run.eval_loader->batches_per_epoch();
   if (run.config.eval_batches > 0) batches = std::min<uint64_t>(batches, run.config.eval_batches);
-  const ops::LossConfig cross_entropy = ops::LossConfig::cross_entropy();
   double totals[2] = {0, 0};  // summed token losses, target tokens
   data::Batch batch;
   for (uint64_t index = 0; index < batches; ++index) {
     run.eval_loader->next(batch);
     if (batch.num_target_tokens == 0) continue;
-    totals[0] += run.model->forward(model_batch(batch), cross_entropy, 1.0, false);
+    totals[0] += eval::summed_nll(*run.model, model_batch(batch));
     totals[1] += static_cast<double>(batch.num_target_tokens);
   }
   run.comm.allreduce_sum(totals, 2);
@@ -211,6 +237,7 @@ bool evaluate(Run& run, TrainResult& result) {
   record.eval_loss = mean;
   record.eval_ppl = std::exp(mean);
   record.eval_tokens = static_cast<int64_t>(totals[1]);
+  run_eval_tasks(run, record);
   if (run.comm.is_root()) {
     run.metrics.append(record);
     std::fprintf(stderr, "\reval @ step %lld: loss %.4f, perplexity %.2f (%lld tokens)\n",
@@ -238,6 +265,12 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
 
   run.tokenizer_path = resolve_tokenizer_path(config);
   run.tokenizer = std::make_unique<tok::Tokenizer>(tok::Tokenizer::load(run.tokenizer_path));
+  // An unknown --eval_tasks name or a missing dataset fails before training, not at the first
+  // evaluation.
+  for (const std::string& name : eval::expand_tasks(eval_task_list(config))) {
+    const eval::TaskSpec task = eval::find_task(name);
+    eval::split_files({config.eval_dataset_path}, task, task.eval_split);
+  }
   std::vector<std::string> sources = config.dataset;
   sources.insert(sources.end(), config.train_file.begin(), config.train_file.end());
   const double hold_out = config.eval_dataset.empty() && config.evaluation_strategy != "no"
