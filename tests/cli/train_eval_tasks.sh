@@ -31,10 +31,14 @@ set -e
 [ "$code" = 2 ] || { echo "expected exit 2, got $code"; cat "$TMP/err.txt"; exit 1; }
 grep -q 'unknown task "nope"' "$TMP/err.txt" || { cat "$TMP/err.txt"; exit 1; }
 set +e
-"$MOAI_BIN" train "${common[@]}" --output_dir "$TMP/out3" --eval_tasks piqa > /dev/null 2> "$TMP/err.txt"
+# Without --eval_dataset_path the task's Hub dataset is used: offline with an empty cache that is a
+# clear error naming the dataset, before training starts.
+HF_HUB_OFFLINE=1 HF_HUB_CACHE="$TMP/empty-hf-cache" \
+  "$MOAI_BIN" train "${common[@]}" --output_dir "$TMP/out3" --eval_tasks piqa > /dev/null 2> "$TMP/err.txt"
 code=$?
 set -e
 [ "$code" = 2 ] || { echo "expected exit 2 without --eval_dataset_path, got $code"; cat "$TMP/err.txt"; exit 1; }
-grep -q -- '--dataset_path' "$TMP/err.txt" || { cat "$TMP/err.txt"; exit 1; }
+grep -q 'piqa' "$TMP/err.txt" || { cat "$TMP/err.txt"; exit 1; }
+grep -q 'HF_HUB_OFFLINE' "$TMP/err.txt" || { cat "$TMP/err.txt"; exit 1; }
 [ ! -e "$TMP/out3/metrics.jsonl" ] || { echo "training started before the dataset check"; exit 1; }
 echo "train --eval_tasks ok"

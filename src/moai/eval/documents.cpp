@@ -4,17 +4,20 @@
 #include <filesystem>
 
 #include "moai/core/error.h"
+#include "moai/data/hub_dataset.h"
 #include "moai/data/record_reader.h"
 
 namespace moai::eval {
 
 namespace fs = std::filesystem;
 
-std::string resolve_hub_dataset(const std::string& repo, const std::string& name) {
-  throw_input_error("--dataset_path",
-                    "downloading " + repo + (name.empty() ? "" : " (" + name + ")") +
-                        " from the Hub is not available in this build; download it and pass "
-                        "--dataset_path DIR");
+std::vector<std::string> hub_split_files(const TaskSpec& task, const std::string& split) {
+  data::hub::DatasetSelection selection;
+  selection.config = task.dataset_name;
+  selection.split = split;
+  const data::hub::DatasetSources sources = data::hub::resolve_dataset_sources(
+      {task.dataset_path}, selection, data::hub::HubEnv::from_environment());
+  return sources.inputs;
 }
 
 namespace {
@@ -40,8 +43,8 @@ std::vector<std::string> files_in(const fs::path& dir, const std::string& split)
 
 std::vector<std::string> split_files(const DatasetSource& source, const TaskSpec& task,
                                      const std::string& split) {
-  std::string root = source.local_path;
-  if (root.empty()) root = resolve_hub_dataset(task.dataset_path, task.dataset_name);
+  if (source.local_path.empty()) return hub_split_files(task, split);
+  const std::string& root = source.local_path;
   std::error_code ec;
   if (fs::is_regular_file(root, ec)) {
     if (split != task.eval_split)

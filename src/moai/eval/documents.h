@@ -1,7 +1,7 @@
 #pragma once
 // Where a task's documents come from: a local file or directory in the Hub's own formats
-// (--dataset_path; JSONL/JSON/CSV today, Parquet through data/'s record reader), or a Hub dataset
-// name resolved by resolve_hub_dataset (the one place the Hub client plugs in).
+// (--dataset_path; JSONL/JSON/CSV/Parquet through data/'s record reader), or the task's Hub dataset
+// (lm-eval's dataset_path/dataset_name), downloaded into the shared HF cache (data/hub_dataset.h).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -11,12 +11,12 @@
 namespace moai::eval {
 
 struct DatasetSource {
-  std::string local_path;  // file or directory; empty = the Hub
+  std::string local_path;  // file or directory; empty = the task's Hub dataset
 };
 
-// The local directory holding the Hub dataset `repo` (config `name`). Not wired yet: throws
-// InputError asking for --dataset_path.
-std::string resolve_hub_dataset(const std::string& repo, const std::string& name);
+// The cached files of `split` of the task's Hub dataset (config = task.dataset_name), downloaded
+// on demand; HF_HUB_OFFLINE=1 uses the cache only.
+std::vector<std::string> hub_split_files(const TaskSpec& task, const std::string& split);
 
 // Files holding `split` of the task's dataset. A FILE source is the evaluation split itself. A
 // DIRECTORY is searched first under <dir>/<repo>/ (a local mirror of several Hub datasets, e.g.
