@@ -53,7 +53,7 @@ RUNS ?= 100000
 FUZZ_TARGETS ?= safetensors qwen3_config records sft_record train_config openai_request gguf manifest \
   token_shard trainer_state tokenizer_json
 fuzz: deps
-	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=None \
 	  -DMOAI_FUZZ=ON -DMOAI_BUILD_TESTS=OFF -DMOAI_BUILD_BENCH=OFF -DMOAI_NATIVE=OFF $(CMAKE_FLAGS) >/dev/null
 	@cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) $(addprefix --target fuzz_,$(FUZZ_TARGETS))
 	@scripts/run-fuzz.sh $(FUZZ_BUILD_DIR) $(RUNS) $(FUZZ_TARGETS)

@@ -8,6 +8,7 @@
 #include "moai/core/file_util.h"
 #include "moai/core/log.h"
 #include "moai/core/safetensors.h"
+#include "moai/train/checkpoint_verify.h"
 
 namespace moai::train {
 namespace fs = std::filesystem;
@@ -60,6 +61,19 @@ TrainerState TrainerState::from_json(const std::string& text, const std::string&
   return state;
 }
 
+void prepare_output_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw_input_error("--output_dir", "cannot create \"" + dir + "\": " + ec.message());
+  const std::string probe = (fs::path(dir) / ".moai-write-test").string();
+  try {
+    write_file_atomic(probe, "ok\n");
+  } catch (const Error& e) {
+    throw_input_error("--output_dir", "\"" + dir + "\" is not writable: " + e.what());
+  }
+  fs::remove(probe, ec);
+}
+
 int64_t checkpoint_step_from_name(const std::string& name) {
   static const std::string prefix = "checkpoint-";
   if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) return -1;
@@ -89,8 +103,17 @@ std::string CheckpointManager::save(int64_t step,
   if (ec) throw_io_error(partial.string(), "cannot create directory: " + ec.message());
 
   write_contents(partial.string());
-  write_file_atomic((partial / kCheckpointMarker).string(), std::to_string(step) + "\n");
+  write_file_atomic((partial / kCheckpointMarker).string(),
+                    checkpoint_marker_text(partial.string(), step));
   fsync_path(partial.string());
+  // Read back before it replaces or outlives anything: a checkpoint that does not verify stays a
+  // .partial leftover and the previous ones are kept.
+  try {
+    verify_checkpoint(partial.string());
+  } catch (const InputError& e) {
+    throw_io_error(partial.string(),
+                   std::string("checkpoint did not verify after writing: ") + e.what());
+  }
 
   if (fs::exists(final_dir)) {
     // Same step saved before (a resumed run reaching it again): move the old one aside first, so a
@@ -148,7 +171,7 @@ int CheckpointManager::remove_partial() const {
 
 std::optional<CheckpointInfo> CheckpointManager::resolve_resume(const std::string& request) const {
   if (request.empty()) return std::nullopt;
-  if (request == "auto") return latest_complete();
+  if (request == "auto") return newest_verified();
   if (!is_directory(request))
     throw_input_error("--resume_from_checkpoint", "\"" + request + "\" is not a directory");
   if (!is_complete(request))
@@ -157,9 +180,24 @@ std::optional<CheckpointInfo> CheckpointManager::resolve_resume(const std::strin
         "\"" + request + "\" has no " + kCheckpointMarker +
             " marker: it is an interrupted save or not a checkpoint (use auto to pick the "
             "latest complete one)");
+  verify_checkpoint(request);
   const int64_t step =
       checkpoint_step_from_name(fs::path(request).lexically_normal().filename().string());
   return CheckpointInfo{step, request};
+}
+
+std::optional<CheckpointInfo> CheckpointManager::newest_verified() const {
+  auto all = list_complete();
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    try {
+      verify_checkpoint(it->path);
+      return *it;
+    } catch (const InputError& e) {
+      MOAI_WARN("skipping corrupt checkpoint " << it->path << ": " << e.what()
+                                               << "; falling back to the previous one");
+    }
+  }
+  return std::nullopt;
 }
 
 void CheckpointManager::prune() {
