@@ -40,8 +40,13 @@ cuda: deps
 	@cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOAI_CUDA=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-cuda -j $(JOBS)
 
+FORMAT_FILES = find src tests bench -name '*.h' -o -name '*.cpp' -o -name '*.cu' -o -name '*.cuh'
 format:
-	@find src tests bench -name '*.h' -o -name '*.cpp' -o -name '*.cu' -o -name '*.cuh' | xargs clang-format -i
+	@$(FORMAT_FILES) | xargs clang-format -i
+
+# Fails (listing the files) when any source differs from what `make format` would write.
+format-check:
+	@$(FORMAT_FILES) | xargs clang-format --dry-run -Werror
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR) build-cuda

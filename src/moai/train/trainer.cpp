@@ -443,7 +443,7 @@ TrainResult run_training(const TrainConfig& config, Communicator& comm, const Tr
                           << ", grad norm " << grad_norm << "): update skipped");
       }
       if (state.bad_steps_in_row >= config.max_bad_steps) {
-        ++state.step;  // this step was attempted: a resume continues after it
+        ++state.step;                  // this step was attempted: a resume continues after it
         save_checkpoint(run, result);  // the weights of the last good step (skips change nothing)
         throw Error("training stopped: " + std::to_string(state.bad_steps_in_row) +
                     " steps in a row had non-finite loss or gradients (last good checkpoint: " +
