@@ -1,6 +1,7 @@
 #include "moai/infer/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
@@ -42,6 +43,7 @@ struct Server::Impl {
   Engine engine;
   ConnectionWatchdog watchdog;
   httplib::Server http;
+  int listen_fd = -1;  // captured while httplib creates it, to raise its backlog
   std::atomic<uint64_t> next_id{0};
   const int64_t started = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
@@ -194,6 +196,10 @@ struct Server::Impl {
     const int threads = options.http_threads > 0 ? options.http_threads
                                                  : int(options.max_queue + options.max_batch) + 4;
     http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
+    http.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listen_fd = sock;
+    });
     http.set_read_timeout(30, 0);
     http.set_write_timeout(30, 0);
     http.set_keep_alive_timeout(std::max<time_t>(1, time_t(options.idle_timeout_s)));
@@ -282,6 +288,9 @@ void Server::bind() {
                         "cannot listen there (address in use or not local)");
     port_ = o.port;
   }
+  // httplib listens with a backlog of 5: a burst of clients would overflow it and some would see
+  // their connection dropped or reset. Listening again on the same socket only resizes the queue.
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
 }
 
 void Server::run() {
