@@ -52,7 +52,8 @@ clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR) build-cuda
 
 # libFuzzer targets for every parser of outside input (tests/fuzz/, docs/fuzzing.md): a clang build with
-# ASan+UBSan in $(FUZZ_BUILD_DIR), then each target RUNS executions from its committed corpus.
+# ASan+UBSan in $(FUZZ_BUILD_DIR), then each target RUNS executions (or FUZZ_SECONDS seconds) from its
+# committed corpus.
 FUZZ_BUILD_DIR ?= build-fuzz
 RUNS ?= 100000
 FUZZ_TARGETS ?= safetensors qwen3_config records sft_record train_config openai_request gguf manifest \

@@ -53,7 +53,8 @@ int openai_request_one(const uint8_t* data, size_t size) {
                                        : infer::parse_chat_request(body, 4096);
     if (request.options.max_new_tokens > 4096 || request.options.max_new_tokens < 1) std::abort();
   } catch (const infer::ApiError& e) {
-    (void)infer::error_body(e).dump();
+    // As the server sends it: messages may quote the client's bytes, which need not be UTF-8.
+    (void)infer::error_body(e).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
   return 0;
 }
