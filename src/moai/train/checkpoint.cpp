@@ -6,6 +6,7 @@
 
 #include "moai/core/error.h"
 #include "moai/core/file_util.h"
+#include "moai/core/json_util.h"
 #include "moai/core/log.h"
 #include "moai/core/safetensors.h"
 #include "moai/train/checkpoint_verify.h"
@@ -41,19 +42,19 @@ TrainerState TrainerState::from_json(const std::string& text, const std::string&
   TrainerState state;
   try {
     const nlohmann::json in = nlohmann::json::parse(text);
-    state.step = in.at("step").get<int64_t>();
-    state.optimizer_steps = in.at("optimizer_steps").get<int64_t>();
+    state.step = json_integer<int64_t>(in, "step", where);
+    state.optimizer_steps = json_integer<int64_t>(in, "optimizer_steps", where);
     state.loader_state = in.at("loader_state").is_null() ? "" : in.at("loader_state").dump();
-    state.seed = in.at("seed").get<uint64_t>();
-    state.world_size = in.at("world_size").get<int64_t>();
-    state.tokens_seen = in.at("tokens_seen").get<int64_t>();
-    state.bad_steps_total = in.at("bad_steps_total").get<int64_t>();
-    state.bad_steps_in_row = in.at("bad_steps_in_row").get<int64_t>();
+    state.seed = json_integer<uint64_t>(in, "seed", where);
+    state.world_size = json_integer<int64_t>(in, "world_size", where);
+    state.tokens_seen = json_integer<int64_t>(in, "tokens_seen", where);
+    state.bad_steps_total = json_integer<int64_t>(in, "bad_steps_total", where);
+    state.bad_steps_in_row = json_integer<int64_t>(in, "bad_steps_in_row", where);
     state.elapsed_seconds = in.at("elapsed_seconds").get<double>();
     state.log_loss_sum = in.at("log_loss_sum").get<double>();
-    state.log_loss_count = in.at("log_loss_count").get<int64_t>();
-    state.stage = in.value("stage", int64_t{0});
-    state.last_eval_step = in.value("last_eval_step", int64_t{-1});
+    state.log_loss_count = json_integer<int64_t>(in, "log_loss_count", where);
+    state.stage = json_integer_or<int64_t>(in, "stage", where, 0);
+    state.last_eval_step = json_integer_or<int64_t>(in, "last_eval_step", where, -1);
     state.last_eval_loss = in.value("last_eval_loss", 0.0);
   } catch (const nlohmann::json::exception& e) {
     throw_input_error(where, std::string("malformed trainer state: ") + e.what());

@@ -6,6 +6,7 @@
 #include "moai/core/error.h"
 #include "moai/core/file_util.h"
 #include "moai/core/hash.h"
+#include "moai/core/json_util.h"
 #include "moai/core/safetensors.h"
 #include "moai/train/checkpoint.h"
 
@@ -20,10 +21,11 @@ void check_listed_files(const fs::path& dir, const nlohmann::json& files) {
     std::error_code ec;
     const auto bytes = fs::file_size(path, ec);
     if (ec) throw_input_error(path.string(), "listed in the checkpoint marker but unreadable");
-    if (bytes != expected.at("bytes").get<uint64_t>())
-      throw_input_error(path.string(),
-                        "size " + std::to_string(bytes) + " bytes, the marker says " +
-                            std::to_string(expected.at("bytes").get<uint64_t>()) + " (truncated?)");
+    const uint64_t listed = json_integer<uint64_t>(expected, "bytes", path.string());
+    if (bytes != listed)
+      throw_input_error(path.string(), "size " + std::to_string(bytes) +
+                                           " bytes, the marker says " + std::to_string(listed) +
+                                           " (truncated?)");
     if (hash_file_hex(path.string()) != expected.at("xxh3").get<std::string>())
       throw_input_error(path.string(), "checksum differs from the checkpoint marker (corrupted)");
   }
