@@ -5,7 +5,7 @@ ASAN_BUILD_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-asan quickstart bench cuda format clean
+.PHONY: all deps build test test-asan quickstart bench cuda format format-check fuzz clean
 
 all: build
 
@@ -40,8 +40,26 @@ cuda: deps
 	@cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOAI_CUDA=ON $(CMAKE_FLAGS) >/dev/null
 	@cmake --build build-cuda -j $(JOBS)
 
+FORMAT_FILES = find src tests bench -name '*.h' -o -name '*.cpp' -o -name '*.cu' -o -name '*.cuh'
 format:
-	@find src tests bench -name '*.h' -o -name '*.cpp' -o -name '*.cu' -o -name '*.cuh' | xargs clang-format -i
+	@$(FORMAT_FILES) | xargs clang-format -i
+
+# Fails (listing the files) when any source differs from what `make format` would write.
+format-check:
+	@$(FORMAT_FILES) | xargs clang-format --dry-run -Werror
 
 clean:
-	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) build-cuda
+	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR) build-cuda
+
+# libFuzzer targets for every parser of outside input (tests/fuzz/, docs/fuzzing.md): a clang build with
+# ASan+UBSan in $(FUZZ_BUILD_DIR), then each target RUNS executions (or FUZZ_SECONDS seconds) from its
+# committed corpus.
+FUZZ_BUILD_DIR ?= build-fuzz
+RUNS ?= 100000
+FUZZ_TARGETS ?= safetensors qwen3_config records sft_record train_config openai_request gguf manifest \
+  token_shard trainer_state tokenizer_json
+fuzz: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=None \
+	  -DMOAI_FUZZ=ON -DMOAI_BUILD_TESTS=OFF -DMOAI_BUILD_BENCH=OFF -DMOAI_NATIVE=OFF $(CMAKE_FLAGS) >/dev/null
+	@cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) $(addprefix --target fuzz_,$(FUZZ_TARGETS))
+	@scripts/run-fuzz.sh $(FUZZ_BUILD_DIR) $(RUNS) $(FUZZ_TARGETS)

@@ -1,8 +1,8 @@
 #pragma once
-// Subcommand registry. Each src/cli/<command>.cpp registers itself with MOAI_REGISTER_COMMAND, so adding a
-// subcommand never touches main.cpp. A registrar receives the root app and adds its subcommand (use
-// command_group() for nested commands such as "tokenizer train"). Callbacks throw moai errors; main maps
-// them to exit codes (InputError -> 2, anything else -> 1).
+// Subcommand registry. Each src/cli/<command>.cpp registers itself with MOAI_REGISTER_COMMAND, so
+// adding a subcommand never touches main.cpp. A registrar receives the root app and adds its
+// subcommand (use command_group() for nested commands such as "tokenizer train"). Callbacks throw
+// moai errors; main maps them to exit codes (InputError -> 2, anything else -> 1).
 #include <CLI/CLI.hpp>
 
 #include <string>
@@ -25,5 +25,6 @@ std::string flag(const std::string& underscore_name);
 
 #define MOAI_CLI_CONCAT_INNER(a, b) a##b
 #define MOAI_CLI_CONCAT(a, b) MOAI_CLI_CONCAT_INNER(a, b)
-#define MOAI_REGISTER_COMMAND(name, registrar) \
-  static ::moai::cli::CommandRegistration MOAI_CLI_CONCAT(moai_command_registration_, __LINE__)(name, registrar)
+#define MOAI_REGISTER_COMMAND(name, registrar)                                                   \
+  static ::moai::cli::CommandRegistration MOAI_CLI_CONCAT(moai_command_registration_, __LINE__)( \
+      name, registrar)

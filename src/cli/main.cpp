@@ -1,5 +1,5 @@
-// moai: one binary, one subcommand per file in src/cli/. This file only parses, dispatches and maps errors
-// to exit codes: 0 success, 2 bad usage or bad input, 1 internal or I/O failure.
+// moai: one binary, one subcommand per file in src/cli/. This file only parses, dispatches and maps
+// errors to exit codes: 0 success, 2 bad usage or bad input, 1 internal or I/O failure.
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "moai 0.1.0");
   auto& entries = moai::cli::registry();
-  // Static registration order is unspecified; sort so --help lists commands the same way every time.
+  // Static registration order is unspecified; sort so --help lists commands the same way every
+  // time.
   std::sort(entries.begin(), entries.end());
   for (auto& [name, registrar] : entries) registrar(app);
   moai::install_interrupt_handler();

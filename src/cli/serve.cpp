@@ -52,6 +52,22 @@ void register_serve(CLI::App& root) {
                   "requests that may wait; more get 429")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  cmd->add_option(flag("max_body_bytes"), flags->server.max_body_bytes,
+                  "largest request body accepted (larger: 413 before it is read)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option(flag("header_timeout"), flags->server.header_timeout_s,
+                  "seconds a client has to send its whole request (slow clients are cut off)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option(flag("request_timeout"), flags->server.request_timeout_s,
+                  "seconds a request may run, streaming included (0 = no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option(flag("idle_timeout"), flags->server.idle_timeout_s,
+                  "seconds a kept-alive connection may wait for its next request")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   cmd->callback([flags] { run(*flags); });
 }
 

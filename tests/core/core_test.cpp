@@ -39,9 +39,10 @@ TEST(ThreadPool, ParallelForVisitsEveryIndexOnce) {
 
 TEST(ThreadPool, ParallelForRethrows) {
   ThreadPool pool(2);
-  EXPECT_THROW(pool.parallel_for(10, [](size_t i) {
-    if (i == 7) throw InputError("bad");
-  }),
+  EXPECT_THROW(pool.parallel_for(10,
+                                 [](size_t i) {
+                                   if (i == 7) throw InputError("bad");
+                                 }),
                InputError);
 }
 

@@ -8,14 +8,20 @@
 #include <fstream>
 
 #include "moai/core/error.h"
+#include "moai/core/safetensors.h"
 #include "test_paths.h"
 
 namespace moai::train {
 namespace {
 namespace fs = std::filesystem;
 
+// The smallest checkpoint that verifies (checkpoint_verify.h): a model file and the trainer state.
 void write_dummy(const std::string& dir) {
-  std::ofstream(dir + "/model.safetensors") << "weights";
+  const float weights[4] = {1, 2, 3, 4};
+  SafetensorsWriter writer;
+  writer.add_f32("w", {2, 2}, weights);
+  writer.write(dir + "/model.safetensors");
+  std::ofstream(dir + "/trainer_state.json") << TrainerState{}.to_json();
 }
 
 TEST(Checkpoint, NameParsing) {
@@ -71,6 +77,37 @@ TEST(Checkpoint, ResolveResume) {
   EXPECT_THROW(manager.resolve_resume(out + "/nope"), InputError);
   manager.save(7, write_dummy);  // the same step again replaces it
   EXPECT_EQ(manager.list_complete().size(), 2u);
+}
+
+TEST(Checkpoint, AutoResumeSkipsCorruptCheckpointsAndAPathToOneIsRefused) {
+  const std::string out = test::temp_dir("checkpoint_corrupt");
+  CheckpointManager manager(out, 0);
+  for (int step : {2, 4, 6}) manager.save(step, write_dummy);
+  // 6: truncated (a full disk); 4: same size, one byte changed (bit rot).
+  fs::resize_file(out + "/checkpoint-6/model.safetensors",
+                  fs::file_size(out + "/checkpoint-6/model.safetensors") - 4);
+  {
+    std::fstream file(out + "/checkpoint-4/model.safetensors",
+                      std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(-1, std::ios::end);
+    file.put('\x7f');
+  }
+  EXPECT_THROW(manager.resolve_resume(out + "/checkpoint-6"), InputError);
+  EXPECT_THROW(manager.resolve_resume(out + "/checkpoint-4"), InputError);
+  EXPECT_EQ(manager.resolve_resume("auto")->step, 2);
+  fs::resize_file(out + "/checkpoint-2/trainer_state.json", 3);
+  EXPECT_FALSE(manager.resolve_resume("auto").has_value());
+}
+
+TEST(Checkpoint, MarkerListsEveryFileWithItsChecksum) {
+  const std::string out = test::temp_dir("checkpoint_marker");
+  CheckpointManager manager(out, 0);
+  const std::string dir = manager.save(1, write_dummy);
+  std::ifstream in(dir + "/COMPLETE");
+  const std::string marker((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(marker.find("\"model.safetensors\""), std::string::npos) << marker;
+  EXPECT_NE(marker.find("\"trainer_state.json\""), std::string::npos) << marker;
+  EXPECT_NE(marker.find("\"xxh3\""), std::string::npos) << marker;
 }
 
 TEST(Checkpoint, OptimizerMomentsRoundTripBitExact) {

@@ -14,7 +14,8 @@ void throw_io_error(const std::string& where, const std::string& what) {
 }
 
 void throw_internal_error(const char* file, int line, const std::string& what) {
-  throw InternalError(std::string("internal error at ") + file + ":" + std::to_string(line) + ": " + what);
+  throw InternalError(std::string("internal error at ") + file + ":" + std::to_string(line) + ": " +
+                      what);
 }
 
 std::string file_line(const std::string& path, long long line) {

@@ -1,7 +1,7 @@
 #pragma once
-// Typed errors. Library code throws; src/cli/main.cpp catches once and maps the category to an exit code:
-// InputError -> 2 (bad usage or bad input: the message names the file, line or field and what was expected),
-// IoError and InternalError -> 1.
+// Typed errors. Library code throws; src/cli/main.cpp catches once and maps the category to an exit
+// code: InputError -> 2 (bad usage or bad input: the message names the file, line or field and what
+// was expected), IoError and InternalError -> 1.
 #include <stdexcept>
 #include <string>
 
@@ -43,8 +43,8 @@ std::string file_line(const std::string& path, long long line);
 }  // namespace moai
 
 // Always-on check for programmer errors (never for user input).
-#define MOAI_CHECK(cond)                                                        \
-  do {                                                                          \
+#define MOAI_CHECK(cond)                                                                   \
+  do {                                                                                     \
     if (!(cond)) ::moai::throw_internal_error(__FILE__, __LINE__, "check failed: " #cond); \
   } while (0)
 

@@ -62,7 +62,8 @@ void finish_atomic(const std::string& tmp, const std::string& path) {
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
     std::remove(tmp.c_str());
-    throw_io_error(path, std::string("cannot rename temporary file into place: ") + std::strerror(err));
+    throw_io_error(path,
+                   std::string("cannot rename temporary file into place: ") + std::strerror(err));
   }
   fsync_path(parent_dir(path));
 }

@@ -1,7 +1,7 @@
 #pragma once
-// Whole-file reads and atomic writes. An atomic write goes to "<path>.tmp.<pid>" in the same directory, is
-// fsync'ed, renamed over the target and the directory is fsync'ed, so a crash leaves either the old file or
-// the new one, never a torn one.
+// Whole-file reads and atomic writes. An atomic write goes to "<path>.tmp.<pid>" in the same
+// directory, is fsync'ed, renamed over the target and the directory is fsync'ed, so a crash leaves
+// either the old file or the new one, never a torn one.
 #include <cstdint>
 #include <functional>
 #include <ostream>

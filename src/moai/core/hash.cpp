@@ -15,7 +15,9 @@ ContentHasher::ContentHasher() : state_(XXH3_createState()) {
   XXH3_128bits_reset(static_cast<XXH3_state_t*>(state_));
 }
 
-ContentHasher::~ContentHasher() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+ContentHasher::~ContentHasher() {
+  XXH3_freeState(static_cast<XXH3_state_t*>(state_));
+}
 
 void ContentHasher::update(std::string_view bytes) {
   XXH3_128bits_update(static_cast<XXH3_state_t*>(state_), bytes.data(), bytes.size());
@@ -28,7 +30,8 @@ void ContentHasher::update_u64(uint64_t value) {
 std::string ContentHasher::hex() const {
   const XXH128_hash_t digest = XXH3_128bits_digest(static_cast<XXH3_state_t*>(state_));
   char buffer[33];
-  std::snprintf(buffer, sizeof buffer, "%016llx%016llx", static_cast<unsigned long long>(digest.high64),
+  std::snprintf(buffer, sizeof buffer, "%016llx%016llx",
+                static_cast<unsigned long long>(digest.high64),
                 static_cast<unsigned long long>(digest.low64));
   return buffer;
 }

@@ -1,6 +1,6 @@
 #pragma once
-// Content hashing for cache keys (xxHash3 128-bit, from libxxhash) and the FNV-1a hash of token ids that the
-// tokenizer goldens use.
+// Content hashing for cache keys (xxHash3 128-bit, from libxxhash) and the FNV-1a hash of token ids
+// that the tokenizer goldens use.
 #include <cstdint>
 #include <span>
 #include <string>

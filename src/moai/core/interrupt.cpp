@@ -23,8 +23,14 @@ void install_interrupt_handler() {
   sigaction(SIGTERM, &action, nullptr);
 }
 
-bool interrupt_requested() { return g_signal != 0; }
-void clear_interrupt() { g_signal = 0; }
-int interrupt_signal() { return g_signal; }
+bool interrupt_requested() {
+  return g_signal != 0;
+}
+void clear_interrupt() {
+  g_signal = 0;
+}
+int interrupt_signal() {
+  return g_signal;
+}
 
 }  // namespace moai

@@ -1,7 +1,7 @@
 #pragma once
-// Cooperative Ctrl-C handling. install_interrupt_handler() makes SIGINT/SIGTERM set a flag that long loops
-// poll with interrupt_requested(); a second SIGINT restores the default action so a stuck program can still
-// be killed.
+// Cooperative Ctrl-C handling. install_interrupt_handler() makes SIGINT/SIGTERM set a flag that
+// long loops poll with interrupt_requested(); a second SIGINT restores the default action so a
+// stuck program can still be killed.
 namespace moai {
 
 void install_interrupt_handler();

@@ -31,8 +31,12 @@ std::mutex& log_mutex() {
 
 }  // namespace
 
-void set_log_level(LogLevel level) { current_level() = level; }
-LogLevel log_level() { return current_level(); }
+void set_log_level(LogLevel level) {
+  current_level() = level;
+}
+LogLevel log_level() {
+  return current_level();
+}
 
 void log_message(LogLevel level, const std::string& message) {
   static const char* const kPrefix[] = {"debug: ", "", "warning: ", "error: ", ""};

@@ -1,5 +1,6 @@
 #pragma once
-// Minimal leveled logging to stderr. The level comes from MOAI_LOG (debug|info|warn|error) or set_log_level.
+// Minimal leveled logging to stderr. The level comes from MOAI_LOG (debug|info|warn|error) or
+// set_log_level.
 #include <sstream>
 #include <string>
 
@@ -13,13 +14,13 @@ void log_message(LogLevel level, const std::string& message);
 
 }  // namespace moai
 
-#define MOAI_LOG(level, expr)                                          \
-  do {                                                                 \
-    if (::moai::LogLevel::level >= ::moai::log_level()) {              \
-      std::ostringstream moai_log_stream_;                             \
-      moai_log_stream_ << expr;                                        \
+#define MOAI_LOG(level, expr)                                               \
+  do {                                                                      \
+    if (::moai::LogLevel::level >= ::moai::log_level()) {                   \
+      std::ostringstream moai_log_stream_;                                  \
+      moai_log_stream_ << expr;                                             \
       ::moai::log_message(::moai::LogLevel::level, moai_log_stream_.str()); \
-    }                                                                  \
+    }                                                                       \
   } while (0)
 #define MOAI_DEBUG(expr) MOAI_LOG(kDebug, expr)
 #define MOAI_INFO(expr) MOAI_LOG(kInfo, expr)

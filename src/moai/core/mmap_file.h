@@ -1,5 +1,6 @@
 #pragma once
-// Read-only memory-mapped file. An empty file maps to an empty span (mmap of length 0 is not allowed).
+// Read-only memory-mapped file. An empty file maps to an empty span (mmap of length 0 is not
+// allowed).
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -11,7 +12,8 @@ namespace moai {
 class MappedFile {
  public:
   MappedFile() = default;
-  // Throws InputError naming the path when it cannot be opened (missing, a directory, no permission).
+  // Throws InputError naming the path when it cannot be opened (missing, a directory, no
+  // permission).
   explicit MappedFile(const std::string& path);
   ~MappedFile();
   MappedFile(MappedFile&& other) noexcept;

@@ -44,14 +44,17 @@ std::string format_duration(double seconds) {
   long long total = static_cast<long long>(seconds + 0.5);
   char buffer[32];
   if (total >= 3600) {
-    std::snprintf(buffer, sizeof buffer, "%lld:%02lld:%02lld", total / 3600, (total / 60) % 60, total % 60);
+    std::snprintf(buffer, sizeof buffer, "%lld:%02lld:%02lld", total / 3600, (total / 60) % 60,
+                  total % 60);
   } else {
     std::snprintf(buffer, sizeof buffer, "%lld:%02lld", total / 60, total % 60);
   }
   return buffer;
 }
 
-void ProgressBar::set_enabled(bool enabled) { g_enabled = enabled; }
+void ProgressBar::set_enabled(bool enabled) {
+  g_enabled = enabled;
+}
 
 ProgressBar::ProgressBar(std::string label, uint64_t total, std::string unit)
     : label_(std::move(label)),
@@ -61,7 +64,9 @@ ProgressBar::ProgressBar(std::string label, uint64_t total, std::string unit)
       last_draw_(start_),
       is_tty_(isatty(STDERR_FILENO) != 0) {}
 
-ProgressBar::~ProgressBar() { finish(); }
+ProgressBar::~ProgressBar() {
+  finish();
+}
 
 void ProgressBar::add(uint64_t amount) {
   done_.fetch_add(amount, std::memory_order_relaxed);
@@ -104,12 +109,19 @@ std::string ProgressBar::render() const {
     char percent[16];
     std::snprintf(percent, sizeof percent, "] %3.0f%%", fraction * 100.0);
     line += percent;
-    line.append(" ").append(format_count(done, unit_)).append("/").append(format_count(static_cast<double>(total_), unit_));
+    line.append(" ")
+        .append(format_count(done, unit_))
+        .append("/")
+        .append(format_count(static_cast<double>(total_), unit_));
     line.append(" ").append(format_count(rate, unit_)).append("/s");
     const double eta = rate > 0 ? (static_cast<double>(total_) - done) / rate : NAN;
     line.append(" ETA ").append(format_duration(eta));
   } else {
-    line.append(" ").append(format_count(done, unit_)).append(" ").append(format_count(rate, unit_)).append("/s");
+    line.append(" ")
+        .append(format_count(done, unit_))
+        .append(" ")
+        .append(format_count(rate, unit_))
+        .append("/s");
     line.append(" elapsed ").append(format_duration(elapsed));
   }
   if (!suffix_.empty()) line.append(" ").append(suffix_);

@@ -1,7 +1,7 @@
 #pragma once
-// A progress bar for long work: "label [=====>    ] 42% 1.2 MB/s ETA 0:31". It redraws at most ~10 times a
-// second on a TTY; when stderr is not a TTY (CI, pipes) it prints a plain line every few seconds instead, so
-// logs stay readable. Thread-safe: workers may call add() concurrently.
+// A progress bar for long work: "label [=====>    ] 42% 1.2 MB/s ETA 0:31". It redraws at most ~10
+// times a second on a TTY; when stderr is not a TTY (CI, pipes) it prints a plain line every few
+// seconds instead, so logs stay readable. Thread-safe: workers may call add() concurrently.
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -12,8 +12,8 @@ namespace moai {
 
 class ProgressBar {
  public:
-  // total == 0 means unknown: the bar shows count and rate only. unit names what is counted ("B" formats
-  // as bytes, anything else as a plain count with that suffix).
+  // total == 0 means unknown: the bar shows count and rate only. unit names what is counted ("B"
+  // formats as bytes, anything else as a plain count with that suffix).
   ProgressBar(std::string label, uint64_t total, std::string unit = "");
   ~ProgressBar();
   ProgressBar(const ProgressBar&) = delete;

@@ -25,8 +25,8 @@ class ThreadPool {
   // Queues a task; the future rethrows whatever the task threw.
   std::future<void> submit(std::function<void()> task);
 
-  // Runs fn(index) for index in [0, count), spread over the pool, and waits. The first exception thrown by
-  // any call is rethrown here after all calls finished.
+  // Runs fn(index) for index in [0, count), spread over the pool, and waits. The first exception
+  // thrown by any call is rethrown here after all calls finished.
   void parallel_for(size_t count, const std::function<void(size_t)>& fn);
 
  private:

@@ -5,6 +5,7 @@
 
 #include "moai/core/error.h"
 #include "moai/core/file_util.h"
+#include "moai/core/json_util.h"
 
 namespace moai::data {
 namespace {
@@ -22,10 +23,10 @@ json split_to_json(const SplitInfo& split) {
 SplitInfo split_from_json(const json& j) {
   SplitInfo split;
   split.shards = j.at("shards").get<std::vector<std::string>>();
-  split.documents = j.at("documents").get<uint64_t>();
-  split.tokens = j.at("tokens").get<uint64_t>();
-  split.text_bytes = j.at("text_bytes").get<uint64_t>();
-  split.trained_tokens = j.at("trained_tokens").get<uint64_t>();
+  split.documents = json_integer<uint64_t>(j, "documents", "manifest.json");
+  split.tokens = json_integer<uint64_t>(j, "tokens", "manifest.json");
+  split.text_bytes = json_integer<uint64_t>(j, "text_bytes", "manifest.json");
+  split.trained_tokens = json_integer<uint64_t>(j, "trained_tokens", "manifest.json");
   return split;
 }
 
@@ -65,17 +66,17 @@ DatasetManifest DatasetManifest::from_json(const std::string& text, const std::s
     m.cache_key = j.at("cache_key").get<std::string>();
     m.tokenizer_path = j.at("tokenizer_path").get<std::string>();
     m.tokenizer_hash = j.at("tokenizer_hash").get<std::string>();
-    m.vocab_size = j.at("vocab_size").get<uint64_t>();
+    m.vocab_size = json_integer<uint64_t>(j, "vocab_size", where);
     m.options_json = j.at("options").dump();
     m.train = split_from_json(j.at("train"));
     m.validation = split_from_json(j.at("validation"));
     m.inputs = j.at("inputs").get<std::vector<std::string>>();
     m.fields_detected = j.at("fields_detected").get<std::vector<std::string>>();
     m.sft_formats = j.at("sft_formats").get<std::vector<std::string>>();
-    m.bad_records = j.at("bad_records").get<uint64_t>();
-    m.empty_records = j.at("empty_records").get<uint64_t>();
-    m.truncated_samples = j.at("truncated_samples").get<uint64_t>();
-    m.dropped_samples = j.at("dropped_samples").get<uint64_t>();
+    m.bad_records = json_integer<uint64_t>(j, "bad_records", where);
+    m.empty_records = json_integer<uint64_t>(j, "empty_records", where);
+    m.truncated_samples = json_integer<uint64_t>(j, "truncated_samples", where);
+    m.dropped_samples = json_integer<uint64_t>(j, "dropped_samples", where);
   } catch (const json::exception& e) {
     throw_input_error(where, std::string("malformed dataset manifest: ") + e.what());
   }

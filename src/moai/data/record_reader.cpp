@@ -186,6 +186,9 @@ void read_csv(const InputFile& input, const ReaderOptions& options, ReadStats& s
   std::vector<std::string> fields;
   long long line = 0;
   if (!csv.next(header, line)) return;
+  for (const std::string& name : header)
+    if (!simdjson::validate_utf8(name.data(), name.size()))
+      throw_input_error(file_line(input.path, line), "invalid UTF-8 in the header row");
   RecordGuard guard(options, stats);
   simdjson::dom::parser parser;
   while (!interrupt_requested()) {

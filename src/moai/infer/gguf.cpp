@@ -244,6 +244,14 @@ class Reader {
     need(n, what);
     pos_ += n;
   }
+  // Checks that `count` items of at least `min_bytes` each can still follow, before anything is
+  // allocated for them (counts come from the file and may be anything).
+  void need_items(uint64_t count, uint64_t min_bytes, const char* what) const {
+    if (count > (size_ - pos_) / min_bytes)
+      throw_input_error(path_, std::string("truncated GGUF file: ") + std::to_string(count) + " " +
+                                   what + " cannot fit in the " + std::to_string(size_ - pos_) +
+                                   " bytes left");
+  }
   size_t pos() const { return pos_; }
 
  private:
@@ -286,6 +294,7 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
     throw_input_error(path, "GGUF version " + std::to_string(version_) + " (expected 3)");
   const uint64_t n_tensors = r.pod<uint64_t>("tensor count");
   const uint64_t n_kv = r.pod<uint64_t>("metadata count");
+  r.need_items(n_kv, 12, "metadata entries");  // key length + type, at least
   for (uint64_t i = 0; i < n_kv; ++i) {
     const std::string key = r.str("metadata key");
     const auto type = static_cast<GgufValueType>(r.pod<uint32_t>("metadata type"));
@@ -312,6 +321,9 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
       case GgufValueType::kArray: {
         const auto elem = static_cast<GgufValueType>(r.pod<uint32_t>("array type"));
         const uint64_t n = r.pod<uint64_t>("array length");
+        const size_t elem_size = elem == GgufValueType::kString ? 8 : scalar_size(elem);
+        if (elem_size == 0) throw_input_error(path, key + ": unsupported array element type");
+        r.need_items(n, elem_size, "array elements");
         if (elem == GgufValueType::kString) {
           std::vector<std::string> v;
           for (uint64_t j = 0; j < n; ++j) v.push_back(r.str("array string"));
@@ -325,9 +337,7 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
           for (auto& x : v) x = r.pod<float>("array f32");
           kv_[key] = std::move(v);
         } else {
-          const size_t sz = scalar_size(elem);
-          if (sz == 0) throw_input_error(path, key + ": unsupported array element type");
-          r.skip(n * sz, "array");
+          r.skip(n * elem_size, "array");  // need_items bounded n * elem_size by the file size
         }
         break;
       }
@@ -340,6 +350,7 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
       }
     }
   }
+  r.need_items(n_tensors, 32, "tensor infos");  // name length, rank, one dim, type, offset
   for (uint64_t i = 0; i < n_tensors; ++i) {
     GgufTensorInfo t;
     t.name = r.str("tensor name");
@@ -356,14 +367,22 @@ GgufFile::GgufFile(const std::string& path) : file_(path) {
   if (auto it = kv_.find("general.alignment");
       it != kv_.end() && std::holds_alternative<uint32_t>(it->second))
     alignment = std::get<uint32_t>(it->second);
-  const size_t data_start = (r.pos() + alignment - 1) / alignment * alignment;
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0 || alignment > (1u << 20))
+    throw_input_error(path, "general.alignment " + std::to_string(alignment) +
+                                " (expected a power of two up to 1 MiB)");
+  const uint64_t data_start = (r.pos() + alignment - 1) / alignment * alignment;
   for (auto& t : tensors_) {
-    const size_t sz = type_size(t.type);
+    // Every product and sum is checked: dimensions, offsets and sizes come from the file.
     uint64_t n = 1;
-    for (int64_t d : t.ne) n *= static_cast<uint64_t>(d);
-    t.bytes = sz == 0 ? 0 : n * sz;
-    if (data_start + t.offset + t.bytes > file_.size())
+    for (int64_t d : t.ne)
+      if (d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n))
+        throw_input_error(path, t.name + ": tensor dimensions overflow");
+    uint64_t bytes = 0, end = 0;
+    if (__builtin_mul_overflow(n, uint64_t(type_size(t.type)), &bytes) ||
+        __builtin_add_overflow(data_start, t.offset, &end) ||
+        __builtin_add_overflow(end, bytes, &end) || end > file_.size())
       throw_input_error(path, t.name + ": tensor data runs past the end of the file");
+    t.bytes = bytes;
     t.data = file_.data() + data_start + t.offset;
   }
 }

@@ -53,7 +53,7 @@ json parse_body(const std::string& text) {
   json body;
   try {
     body = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number overflow
     bad("", std::string("malformed JSON body: ") + e.what());
   }
   if (!body.is_object())

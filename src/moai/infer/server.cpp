@@ -1,12 +1,15 @@
 #include "moai/infer/server.h"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <random>
 
 #include "moai/core/error.h"
 #include "moai/core/log.h"
+#include "moai/infer/connection_watchdog.h"
 #include "moai/infer/engine.h"
 #include "moai/infer/openai_api.h"
 #include "moai/tokenizer/chat_template.h"
@@ -19,12 +22,28 @@ struct Server::Impl {
   Impl(LoadedModel& m, ServerOptions o)
       : model(m),
         options(std::move(o)),
-        engine(*m.model, *m.tokenizer, options.max_queue, options.max_batch) {}
+        engine(*m.model, *m.tokenizer, options.max_queue, options.max_batch),
+        watchdog(watchdog_options(options)) {}
+
+  static std::chrono::milliseconds millis(double seconds) {
+    return std::chrono::milliseconds(int64_t(seconds * 1000));
+  }
+  static WatchdogOptions watchdog_options(const ServerOptions& o) {
+    WatchdogOptions w;
+    w.header_timeout = millis(o.header_timeout_s);
+    w.request_timeout = millis(o.request_timeout_s);
+    w.idle_timeout = millis(o.idle_timeout_s);
+    w.interval =
+        std::min(w.interval, std::max(std::chrono::milliseconds(20), w.header_timeout / 4));
+    return w;
+  }
 
   LoadedModel& model;
   ServerOptions options;
   Engine engine;
+  ConnectionWatchdog watchdog;
   httplib::Server http;
+  int listen_fd = -1;  // captured while httplib creates it, to raise its backlog
   std::atomic<uint64_t> next_id{0};
   const int64_t started = std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
@@ -177,8 +196,20 @@ struct Server::Impl {
     const int threads = options.http_threads > 0 ? options.http_threads
                                                  : int(options.max_queue + options.max_batch) + 4;
     http.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
+    http.set_socket_options([this](socket_t sock) {
+      httplib::default_socket_options(sock);
+      listen_fd = sock;
+    });
     http.set_read_timeout(30, 0);
     http.set_write_timeout(30, 0);
+    http.set_keep_alive_timeout(std::max<time_t>(1, time_t(options.idle_timeout_s)));
+    http.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response&) {
+      watchdog.request_read(req.remote_addr, req.remote_port);
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    http.set_logger([this](const httplib::Request& req, const httplib::Response&) {
+      watchdog.response_done(req.remote_addr, req.remote_port);
+    });
     http.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
       const json body = {{"status", "ok"},
                          {"model", model.name},
@@ -257,9 +288,13 @@ void Server::bind() {
                         "cannot listen there (address in use or not local)");
     port_ = o.port;
   }
+  // httplib listens with a backlog of 5: a burst of clients would overflow it and some would see
+  // their connection dropped or reset. Listening again on the same socket only resizes the queue.
+  if (impl_->listen_fd >= 0) ::listen(impl_->listen_fd, SOMAXCONN);
 }
 
 void Server::run() {
+  impl_->watchdog.start(port_);
   impl_->http.listen_after_bind();
 }
 
@@ -267,6 +302,7 @@ void Server::stop() {
   if (!impl_) return;
   impl_->engine.stop();
   if (impl_->http.is_running()) impl_->http.stop();
+  impl_->watchdog.stop();
 }
 
 }  // namespace moai::infer

@@ -7,7 +7,8 @@
 // HTTP threads parse and validate; one engine thread owns the model and decodes up to max_batch
 // requests together (engine.h); a bounded queue
 // turns overload into 429. Handlers never throw: every failure becomes an OpenAI-style error body.
-// A streaming client that disconnects cancels its job.
+// A streaming client that disconnects cancels its job. A watchdog enforces the request deadlines
+// (connection_watchdog.h).
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -19,12 +20,18 @@ namespace moai::infer {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;        // 0 = any free port (see Server::port())
-  std::string api_key;    // empty = no authentication
-  size_t max_queue = 16;  // requests waiting behind the running ones
-  size_t max_batch = 8;   // requests decoded together (engine.h)
-  size_t max_body_bytes = 8u << 20;
-  int http_threads = 0;  // 0 = max_queue + max_batch + 4
+  int port = 8080;                   // 0 = any free port (see Server::port())
+  std::string api_key;               // empty = no authentication
+  size_t max_queue = 16;             // requests waiting behind the running ones
+  size_t max_batch = 8;              // requests decoded together (engine.h)
+  size_t max_body_bytes = 8u << 20;  // larger bodies get 413 before they are read
+  int http_threads = 0;              // 0 = max_queue + max_batch + 4
+  // Deadlines (connection_watchdog.h): the whole request must arrive within header_timeout of the
+  // connection opening (or of the previous response on a kept-alive one); a request may run
+  // request_timeout (0 = no limit); a kept-alive connection may idle idle_timeout between requests.
+  double header_timeout_s = 10;
+  double request_timeout_s = 600;
+  double idle_timeout_s = 5;
 };
 
 class Server {

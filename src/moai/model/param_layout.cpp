@@ -51,8 +51,4 @@ int64_t ParamLayout::offset_of(ParamKind kind, int64_t layer) const {
   return -1;
 }
 
-void for_each_param(const ParamLayout& layout, const std::function<void(const ParamInfo&)>& fn) {
-  for (const ParamInfo& info : layout.params()) fn(info);
-}
-
 }  // namespace moai::model

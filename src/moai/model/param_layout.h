@@ -56,8 +56,4 @@ class ParamLayout {
   bool tied_ = false;
 };
 
-// Calls fn(info) for each parameter in buffer order (drives load/save, AdamW, counting,
-// all-reduce).
-void for_each_param(const ParamLayout& layout, const std::function<void(const ParamInfo&)>& fn);
-
 }  // namespace moai::model

@@ -21,7 +21,9 @@ int64_t get_int(const json& object, const char* key, const std::string& where, i
   }
   const json& value = object[key];
   if (value.is_number_integer()) return value.get<int64_t>();
-  if (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>())
+  // A whole float inside int64's range (the bound is exact: 2^63); beyond it a cast is undefined.
+  if (value.is_number_float() && std::floor(value.get<double>()) == value.get<double>() &&
+      std::fabs(value.get<double>()) < 9223372036854775808.0)
     return static_cast<int64_t>(value.get<double>());
   throw_input_error(where, std::string(key) + ": " + value.dump() + ", expected an integer");
 }

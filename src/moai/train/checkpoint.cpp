@@ -6,8 +6,10 @@
 
 #include "moai/core/error.h"
 #include "moai/core/file_util.h"
+#include "moai/core/json_util.h"
 #include "moai/core/log.h"
 #include "moai/core/safetensors.h"
+#include "moai/train/checkpoint_verify.h"
 
 namespace moai::train {
 namespace fs = std::filesystem;
@@ -40,24 +42,37 @@ TrainerState TrainerState::from_json(const std::string& text, const std::string&
   TrainerState state;
   try {
     const nlohmann::json in = nlohmann::json::parse(text);
-    state.step = in.at("step").get<int64_t>();
-    state.optimizer_steps = in.at("optimizer_steps").get<int64_t>();
+    state.step = json_integer<int64_t>(in, "step", where);
+    state.optimizer_steps = json_integer<int64_t>(in, "optimizer_steps", where);
     state.loader_state = in.at("loader_state").is_null() ? "" : in.at("loader_state").dump();
-    state.seed = in.at("seed").get<uint64_t>();
-    state.world_size = in.at("world_size").get<int64_t>();
-    state.tokens_seen = in.at("tokens_seen").get<int64_t>();
-    state.bad_steps_total = in.at("bad_steps_total").get<int64_t>();
-    state.bad_steps_in_row = in.at("bad_steps_in_row").get<int64_t>();
+    state.seed = json_integer<uint64_t>(in, "seed", where);
+    state.world_size = json_integer<int64_t>(in, "world_size", where);
+    state.tokens_seen = json_integer<int64_t>(in, "tokens_seen", where);
+    state.bad_steps_total = json_integer<int64_t>(in, "bad_steps_total", where);
+    state.bad_steps_in_row = json_integer<int64_t>(in, "bad_steps_in_row", where);
     state.elapsed_seconds = in.at("elapsed_seconds").get<double>();
     state.log_loss_sum = in.at("log_loss_sum").get<double>();
-    state.log_loss_count = in.at("log_loss_count").get<int64_t>();
-    state.stage = in.value("stage", int64_t{0});
-    state.last_eval_step = in.value("last_eval_step", int64_t{-1});
+    state.log_loss_count = json_integer<int64_t>(in, "log_loss_count", where);
+    state.stage = json_integer_or<int64_t>(in, "stage", where, 0);
+    state.last_eval_step = json_integer_or<int64_t>(in, "last_eval_step", where, -1);
     state.last_eval_loss = in.value("last_eval_loss", 0.0);
   } catch (const nlohmann::json::exception& e) {
     throw_input_error(where, std::string("malformed trainer state: ") + e.what());
   }
   return state;
+}
+
+void prepare_output_dir(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw_input_error("--output_dir", "cannot create \"" + dir + "\": " + ec.message());
+  const std::string probe = (fs::path(dir) / ".moai-write-test").string();
+  try {
+    write_file_atomic(probe, "ok\n");
+  } catch (const Error& e) {
+    throw_input_error("--output_dir", "\"" + dir + "\" is not writable: " + e.what());
+  }
+  fs::remove(probe, ec);
 }
 
 int64_t checkpoint_step_from_name(const std::string& name) {
@@ -89,8 +104,17 @@ std::string CheckpointManager::save(int64_t step,
   if (ec) throw_io_error(partial.string(), "cannot create directory: " + ec.message());
 
   write_contents(partial.string());
-  write_file_atomic((partial / kCheckpointMarker).string(), std::to_string(step) + "\n");
+  write_file_atomic((partial / kCheckpointMarker).string(),
+                    checkpoint_marker_text(partial.string(), step));
   fsync_path(partial.string());
+  // Read back before it replaces or outlives anything: a checkpoint that does not verify stays a
+  // .partial leftover and the previous ones are kept.
+  try {
+    verify_checkpoint(partial.string());
+  } catch (const InputError& e) {
+    throw_io_error(partial.string(),
+                   std::string("checkpoint did not verify after writing: ") + e.what());
+  }
 
   if (fs::exists(final_dir)) {
     // Same step saved before (a resumed run reaching it again): move the old one aside first, so a
@@ -148,7 +172,7 @@ int CheckpointManager::remove_partial() const {
 
 std::optional<CheckpointInfo> CheckpointManager::resolve_resume(const std::string& request) const {
   if (request.empty()) return std::nullopt;
-  if (request == "auto") return latest_complete();
+  if (request == "auto") return newest_verified();
   if (!is_directory(request))
     throw_input_error("--resume_from_checkpoint", "\"" + request + "\" is not a directory");
   if (!is_complete(request))
@@ -157,9 +181,24 @@ std::optional<CheckpointInfo> CheckpointManager::resolve_resume(const std::strin
         "\"" + request + "\" has no " + kCheckpointMarker +
             " marker: it is an interrupted save or not a checkpoint (use auto to pick the "
             "latest complete one)");
+  verify_checkpoint(request);
   const int64_t step =
       checkpoint_step_from_name(fs::path(request).lexically_normal().filename().string());
   return CheckpointInfo{step, request};
+}
+
+std::optional<CheckpointInfo> CheckpointManager::newest_verified() const {
+  auto all = list_complete();
+  for (auto it = all.rbegin(); it != all.rend(); ++it) {
+    try {
+      verify_checkpoint(it->path);
+      return *it;
+    } catch (const InputError& e) {
+      MOAI_WARN("skipping corrupt checkpoint " << it->path << ": " << e.what()
+                                               << "; falling back to the previous one");
+    }
+  }
+  return std::nullopt;
 }
 
 void CheckpointManager::prune() {

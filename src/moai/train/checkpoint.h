@@ -70,9 +70,11 @@ class CheckpointManager {
   // Removes leftovers of interrupted saves (*.partial). Returns how many were removed.
   int remove_partial() const;
 
-  // Resolves --resume_from_checkpoint: "auto" gives the latest complete checkpoint (nullopt when
-  // there is none), a path must be a complete checkpoint (InputError naming it otherwise).
+  // Resolves --resume_from_checkpoint: "auto" gives the newest complete checkpoint that verifies
+  // (checkpoint_verify.h; corrupt ones are skipped with a warning; nullopt when none is left), a
+  // path must be a complete checkpoint that verifies (InputError naming it otherwise).
   std::optional<CheckpointInfo> resolve_resume(const std::string& request) const;
+  std::optional<CheckpointInfo> newest_verified() const;
 
   static bool is_complete(const std::string& dir);
 
@@ -81,6 +83,10 @@ class CheckpointManager {
   std::string output_dir_;
   int64_t total_limit_;
 };
+
+// Creates the run's output directory and proves it writable (a probe file is written and removed),
+// so a bad --output_dir fails before any training: InputError naming it (exit 2).
+void prepare_output_dir(const std::string& dir);
 
 // Step number of a "checkpoint-<step>" directory name (-1 when the name does not match).
 int64_t checkpoint_step_from_name(const std::string& name);

@@ -7,6 +7,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -23,6 +24,7 @@
 #include "moai/tokenizer/tokenizer.h"
 #include "moai/train/adamw.h"
 #include "moai/train/checkpoint.h"
+#include "moai/train/fault_injection.h"
 #include "moai/train/grad_clip.h"
 #include "moai/train/lr_schedule.h"
 #include "moai/train/metrics.h"
@@ -251,9 +253,7 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
   const TrainConfig& config = run.config;
   run.checkpoints = std::make_unique<CheckpointManager>(config.output_dir, config.save_total_limit);
   if (run.comm.is_root()) {
-    std::error_code ec;
-    fs::create_directories(config.output_dir, ec);
-    if (ec) throw_io_error(config.output_dir, "cannot create: " + ec.message());
+    prepare_output_dir(config.output_dir);
     const int removed = run.checkpoints->remove_partial();
     if (removed)
       MOAI_INFO("removed " << removed << " unfinished checkpoint(s) of an interrupted save");
@@ -459,6 +459,7 @@ TrainResult run_training(const TrainConfig& config, Communicator& comm, const Tr
     // 4. Sum over ranks (each rank's share was already divided by the global count).
     comm.allreduce_sum_bucketed(run.model->grads(), num_floats);
     comm.allreduce_sum(&loss, 1);
+    if (debug_nan_at(state.step + 1)) loss = std::numeric_limits<double>::quiet_NaN();
     const double grad_norm = global_grad_norm(*run.backend, run.model->grads(), num_floats);
     const double lr = learning_rate_at(run.schedule, state.step);
 
@@ -475,11 +476,14 @@ TrainResult run_training(const TrainConfig& config, Communicator& comm, const Tr
         MOAI_WARN("step " << state.step + 1 << ": " << skip.reason << " (loss " << loss
                           << ", grad norm " << grad_norm << "): update skipped");
       }
-      if (state.bad_steps_in_row >= config.max_bad_steps)
+      if (state.bad_steps_in_row >= config.max_bad_steps) {
+        ++state.step;                  // this step was attempted: a resume continues after it
+        save_checkpoint(run, result);  // the weights of the last good step (skips change nothing)
         throw Error("training stopped: " + std::to_string(state.bad_steps_in_row) +
                     " steps in a row had non-finite loss or gradients (last good checkpoint: " +
                     (result.last_checkpoint.empty() ? "none" : result.last_checkpoint) +
                     "); lower --learning_rate or check the data");
+      }
     } else {
       state.bad_steps_in_row = 0;
       run.optimizer->step(run.model->params(), run.model->grads(), static_cast<float>(lr),

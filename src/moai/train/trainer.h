@@ -6,17 +6,16 @@
 //
 // Step s (0-based) of a run, on every rank:
 //   1. fetch the step's gradient_accumulation_steps micro-batches from this rank's loader;
-//   2. all-reduce [valid target tokens, stop request] so every rank knows the step's token count N
-//   and
-//      whether anyone was asked to stop (Ctrl-C/SIGTERM): all ranks stop at the same step;
-//   3. zero the gradients; forward+backward each micro-batch with loss normaliser N (gradients add
-//   up);
-//   4. all-reduce-sum the gradients (bucketed) and the loss: the result is the gradient of the mean
-//   loss
-//      over all N tokens, identical on every rank;
-//   5. non-finite loss or gradient norm: skip the update and count it (stop after max_bad_steps in
-//   a row);
-//      else clip and AdamW at lr = schedule(s).
+//   2. all-reduce [valid target tokens, stop request] so every rank knows the step's token
+//      count N and whether anyone was asked to stop (Ctrl-C/SIGTERM): all ranks stop at the
+//      same step;
+//   3. zero the gradients; forward+backward each micro-batch with loss normaliser N
+//      (gradients add up);
+//   4. all-reduce-sum the gradients (bucketed) and the loss: the result is the gradient of
+//      the mean loss over all N tokens, identical on every rank;
+//   5. non-finite loss or gradient norm: skip the update and count it (after max_bad_steps
+//      in a row: save a checkpoint of the last good weights and stop); else clip and AdamW
+//      at lr = schedule(s).
 // Rank 0 writes checkpoints, metrics and final_model/.
 #include <cstdint>
 #include <string>

@@ -17,9 +17,8 @@
 
 namespace moai::ops::cpu {
 
-// ---- gemm (BLAS)
-// ------------------------------------------------------------------------------------------ c[M,N]
-// = alpha * op(a) op(b) + beta * c, row-major (see Backend::matmul).
+// ---- gemm (BLAS) ----
+// c[M,N] = alpha * op(a) op(b) + beta * c, row-major (see Backend::matmul).
 void gemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool trans_a,
           bool trans_b, float alpha, float beta);
 void gemm(double* c, const double* a, const double* b, int64_t m, int64_t n, int64_t k,
@@ -35,8 +34,7 @@ T* scratch(size_t count, int slot = 0) {
   return buffer.data();
 }
 
-// ---- embedding
-// ----------------------------------------------------------------------------------------------
+// ---- embedding ----
 template <typename T>
 void embedding_forward(T* out, const int32_t* ids, const T* table, int64_t n, int64_t c) {
 #pragma omp parallel for schedule(static)
@@ -59,8 +57,7 @@ void embedding_backward(T* dtable, const T* dout, const int32_t* ids, int64_t n,
   }
 }
 
-// ---- RMSNorm
-// ------------------------------------------------------------------------------------------------
+// ---- RMSNorm ----
 template <typename T>
 void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int64_t n, int64_t c,
                      double eps) {
@@ -112,9 +109,8 @@ void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T*
     for (int64_t col = 0; col < c; ++col) dweight[col] += partial[thread * c + col];
 }
 
-// ---- RoPE (rotate-half)
-// ----------------------------------------------------------------------------------- sign = +1:
-// forward rotation; -1: the transposed rotation (backward).
+// ---- RoPE (rotate-half) ----
+// sign = +1: forward rotation; -1: the transposed rotation (backward).
 template <typename T>
 void rope_apply(T* x, const int32_t* position_ids, const float* cos, const float* sin, int64_t n,
                 int64_t heads, int64_t head_dim, int sign) {
@@ -135,11 +131,9 @@ void rope_apply(T* x, const int32_t* position_ids, const float* cos, const float
   }
 }
 
-// ---- attention: see attention.h
-// -------------------------------------------------------------------------
+// ---- attention: see attention.h ----
 
-// ---- SwiGLU
-// -------------------------------------------------------------------------------------------------
+// ---- SwiGLU ----
 template <typename T>
 void swiglu_forward(T* out, const T* gate, const T* up, int64_t n) {
 #pragma omp parallel for simd schedule(static)
@@ -161,9 +155,8 @@ void swiglu_backward(T* dgate, T* dup, const T* dout, const T* gate, const T* up
   }
 }
 
-// ---- fused classifier + loss
-// ------------------------------------------------------------------------------ Row loss and
-// (optionally) d(grad_scale * loss)/d(logits) written over the logits row in place.
+// ---- fused classifier + loss ----
+// Row loss and (optionally) d(grad_scale * loss)/d(logits) written over the logits row in place.
 template <typename T>
 T loss_row(T* logits, int64_t v, int32_t label, const LossConfig& config, T grad_scale,
            bool want_grad) {
@@ -256,8 +249,7 @@ void classifier_loss(T* losses, T* dx, T* dw, const T* x, const T* w, const int3
   }
 }
 
-// ---- optimizer and reductions
-// -------------------------------------------------------------------------------
+// ---- optimizer and reductions ----
 template <typename T>
 void adamw_update(T* param, T* m, T* v, const T* grad, int64_t n, const AdamWStep& step) {
   // Scalars as torch computes them (python doubles, cast to the tensor type when used).

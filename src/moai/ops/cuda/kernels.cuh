@@ -17,8 +17,7 @@
 
 namespace moai::ops::cuda {
 
-// ---- RMSNorm (rows of c; also QK-norm: n = N*H rows of c = D)
-// ---------------------------------------------
+// ---- RMSNorm (rows of c; also QK-norm: n = N*H rows of c = D) ----
 template <typename T>
 void rmsnorm_forward(Device& device, T* out, float* rstd, const T* inp, const T* weight, int64_t n,
                      int64_t c, float eps);
@@ -26,14 +25,12 @@ template <typename T>
 void rmsnorm_backward(Device& device, T* dinp, float* dweight, const T* dout, const T* inp,
                       const T* weight, const float* rstd, int64_t n, int64_t c, bool accumulate);
 
-// ---- RoPE, rotate-half, in place; cos/sin are fp32 [max_pos, D/2] device tables (rope.h)
-// --------------------
+// ---- RoPE, rotate-half, in place; cos/sin are fp32 [max_pos, D/2] device tables (rope.h) ----
 template <typename T>
 void rope_apply(Device& device, T* x, const int32_t* position_ids, const float* cos,
                 const float* sin, int64_t n, int64_t heads, int64_t head_dim, bool transpose);
 
-// ---- embedding
-// ------------------------------------------------------------------------------------------------
+// ---- embedding ----
 template <typename T>
 void embedding_forward(Device& device, T* out, const int32_t* ids, const T* table, int64_t n,
                        int64_t c);
@@ -43,8 +40,7 @@ template <typename T>
 void embedding_backward(Device& device, float* dtable, const T* dout, const int32_t* ids, int64_t n,
                         int64_t c);
 
-// ---- elementwise
-// --------------------------------------------------------------------------------------------
+// ---- elementwise ----
 template <typename T>
 void swiglu_forward(Device& device, T* out, const T* gate, const T* up, int64_t n);
 template <typename T>
@@ -59,8 +55,7 @@ void scale(Device& device, T* x, float factor, int64_t n);
 void convert(Device& device, __nv_bfloat16* out, const float* in, int64_t n);
 void convert(Device& device, float* out, const __nv_bfloat16* in, int64_t n);
 
-// ---- attention (flash-style, see attention_forward.cu)
-// -----------------------------------------------------
+// ---- attention (flash-style, see attention_forward.cu) ----
 template <typename T>
 void attention_forward(Device& device, T* out, float* lse, const T* q, const T* k, const T* v,
                        const int32_t* segment_ids, const AttentionShape& shape);
@@ -69,15 +64,13 @@ void attention_backward(Device& device, T* dq, T* dk, T* dv, const T* dout, cons
                         const float* lse, const T* q, const T* k, const T* v,
                         const int32_t* segment_ids, const AttentionShape& shape);
 
-// ---- fused classifier + loss (chunks of rows; see classifier.cu)
-// -------------------------------------------
+// ---- fused classifier + loss (chunks of rows; see classifier.cu) ----
 template <typename T>
 void classifier_loss(Device& device, float* losses, T* dx, float* dw, const T* x, const T* w,
                      const int32_t* labels, int64_t n, int64_t c, int64_t v,
                      const LossConfig& config, float grad_scale);
 
-// ---- optimizer
-// ------------------------------------------------------------------------------------------------
+// ---- optimizer ----
 // AdamW on fp32 masters `param`; when param_copy is non-null it also receives the updated weights
 // in T (the bf16 working copy). grad_scale_device (nullable) multiplies step.grad_scale on the
 // device, so global-norm clipping needs no host round trip.
