@@ -68,3 +68,7 @@ target_link_libraries(moai_cuda_check PRIVATE moai_ops_cuda moai_model)
 # moai_nccl_check (bench/cuda/nccl_check.cpp): the NCCL communicator at world size 1 (or under mpirun).
 add_executable(moai_nccl_check ${PROJECT_SOURCE_DIR}/bench/cuda/nccl_check.cpp)
 target_link_libraries(moai_nccl_check PRIVATE moai_nccl)
+
+# ops::make_backend (src/moai/ops/backend_factory.cpp) builds the CUDA backend in this build.
+target_compile_definitions(moai_ops PRIVATE MOAI_HAVE_CUDA=1)
+target_link_libraries(moai_ops PUBLIC moai_ops_cuda)

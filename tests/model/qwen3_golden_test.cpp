@@ -114,8 +114,10 @@ TEST_P(Qwen3GoldenTest, AdamWFromGoldenGradsMatchesTorch) {
     ops::AdamWStep step;
     step.lr = 1e-3f;
     step.weight_decay = info.weight_decay() ? 0.1f : 0.0f;
-    backend->adamw_update(params.data() + info.offset, m.data() + info.offset,
-                          v.data() + info.offset, grads.data() + info.offset, info.numel, step);
+    const auto at = [&](std::vector<float>& values) {
+      return ops::view(values.data() + info.offset, {info.numel});
+    };
+    backend->adamw_update(at(params), at(m), at(v), at(grads), step);
   }
   SafetensorsFile after(golden.dir + "/weights_after_1_adamw.safetensors");
   double worst = 0;

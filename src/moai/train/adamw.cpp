@@ -4,7 +4,7 @@ namespace moai::train {
 
 AdamW::AdamW(ops::Backend& backend, const model::ParamLayout& layout, const AdamWConfig& config)
     : backend_(backend), layout_(layout), config_(config) {
-  const size_t bytes = size_t(layout.total_floats()) * sizeof(float);
+  const size_t bytes = ops::byte_size(ops::DType::kF32, layout.total_floats());
   m_ = static_cast<float*>(backend_.allocate(bytes));  // zero-filled: moments start at 0
   v_ = static_cast<float*>(backend_.allocate(bytes));
 }
@@ -25,8 +25,10 @@ void AdamW::step(float* params, const float* grads, float lr, float grad_scale) 
   step.step = step_count_;
   for (const model::ParamInfo& info : layout_.params()) {
     step.weight_decay = info.weight_decay() ? config_.weight_decay : 0.0f;
-    backend_.adamw_update(params + info.offset, m_ + info.offset, v_ + info.offset,
-                          grads + info.offset, info.numel, step);
+    backend_.adamw_update(ops::view(params + info.offset, {info.numel}),
+                          ops::view(m_ + info.offset, {info.numel}),
+                          ops::view(v_ + info.offset, {info.numel}),
+                          ops::view(grads + info.offset, {info.numel}), step);
   }
 }
 

@@ -158,8 +158,13 @@ const std::vector<ConfigField>& train_config_fields() {
       {"smooth_weight", &C::smooth_weight, "multi_objective: label-smoothing weight"},
       {"focal_gamma", &C::focal_gamma, "focal loss gamma"},
       {"smoothing", &C::smoothing, "label smoothing epsilon"},
-      {"bf16", &C::bf16, "bf16 weights/activations with fp32 master weights (CUDA backend)"},
-      {"fp16", &C::fp16, "not supported (use --bf16); accepted to give a clear error"},
+      {"device", &C::device,
+       "auto, cpu, cuda or cuda:N (auto: cuda when built with it and a GPU is present)"},
+      {"precision", &C::precision,
+       "fp32, or bf16 mixed precision (fp32 master weights and AdamW moments)"},
+      {"save_dtype", &C::save_dtype, "dtype of the HF weights in checkpoints: fp32 or bf16"},
+      {"bf16", &C::bf16, "the original's flag: same as --precision bf16"},
+      {"fp16", &C::fp16, "not supported (use --precision bf16); accepted to give a clear error"},
       {"gradient_checkpointing", &C::gradient_checkpointing,
        "recompute each layer's forward in backward"},
       {"packing", &C::packing,
@@ -342,6 +347,20 @@ void load_train_config_yaml(TrainConfig& config, const std::string& path,
   }
 }
 
+EngineSettings resolve_engine_settings(const TrainConfig& config) {
+  if (config.fp16)
+    throw_input_error("fp16",
+                      "fp16 training is not supported yet (it needs loss scaling); use "
+                      "--precision bf16");
+  EngineSettings out;
+  out.device = ops::parse_device(config.device, "device");
+  out.precision = ops::parse_precision(config.precision, "precision");
+  if (config.bf16) out.precision = ops::Precision::kBf16;
+  const ops::Precision save = ops::parse_precision(config.save_dtype, "save_dtype");
+  out.save_dtype = ops::compute_dtype(save);
+  return out;
+}
+
 void validate_train_config(const TrainConfig& config) {
   if (config.mode != "pretrain" && config.mode != "sft")
     throw_input_error("mode", "expected pretrain or sft, got \"" + config.mode + "\"");
@@ -354,8 +373,7 @@ void validate_train_config(const TrainConfig& config) {
   if (config.max_seq_length < 2) throw_input_error("max_seq_length", "expected at least 2");
   if (config.max_steps <= 0 && !(config.num_epochs > 0))
     throw_input_error("num_epochs", "expected a positive number when --max_steps <= 0");
-  if (config.fp16)
-    throw_input_error("fp16", "fp16 training is not supported (it needs loss scaling); use --bf16");
+  resolve_engine_settings(config);
   if (config.evaluation_strategy != "steps" && config.evaluation_strategy != "no")
     throw_input_error("evaluation_strategy",
                       "expected steps or no, got \"" + config.evaluation_strategy + "\"");

@@ -117,6 +117,7 @@ struct Run {
   std::unique_ptr<data::PreparedDataset> eval_dataset;  // null: dataset's validation split, if any
   std::unique_ptr<data::BatchLoader> loader;
   std::unique_ptr<data::BatchLoader> eval_loader;
+  EngineSettings engine;
   std::unique_ptr<ops::Backend> backend;
   std::unique_ptr<model::Qwen3Model> model;
   std::unique_ptr<AdamW> optimizer;
@@ -145,8 +146,9 @@ void save_checkpoint(Run& run, TrainResult& result) {
       run.tokenizer->save(dir);
       write_generation_config(dir, run.model_config, *run.tokenizer);
       std::vector<float> m(static_cast<size_t>(n)), v(static_cast<size_t>(n));
-      run.backend->copy_to_host(m.data(), run.optimizer->m(), m.size() * sizeof(float));
-      run.backend->copy_to_host(v.data(), run.optimizer->v(), v.size() * sizeof(float));
+      const size_t bytes = ops::byte_size(ops::DType::kF32, n);
+      run.backend->copy_to_host(m.data(), run.optimizer->m(), bytes);
+      run.backend->copy_to_host(v.data(), run.optimizer->v(), bytes);
       save_optimizer_moments(dir, m.data(), v.data(), n, run.optimizer->step_count());
       write_file_atomic((fs::path(dir) / "trainer_state.json").string(),
                         run.state.to_json() + "\n");
@@ -173,8 +175,9 @@ void resume_from(Run& run, const CheckpointInfo& checkpoint, TrainResult& result
   run.model->set_params(host.data());
   std::vector<float> v(static_cast<size_t>(n));
   load_optimizer_moments(checkpoint.path, host.data(), v.data(), n);
-  run.backend->copy_to_device(run.optimizer->m(), host.data(), host.size() * sizeof(float));
-  run.backend->copy_to_device(run.optimizer->v(), v.data(), v.size() * sizeof(float));
+  const size_t bytes = ops::byte_size(ops::DType::kF32, n);
+  run.backend->copy_to_device(run.optimizer->m(), host.data(), bytes);
+  run.backend->copy_to_device(run.optimizer->v(), v.data(), bytes);
   run.optimizer->set_step_count(run.state.optimizer_steps);
   run.loader->restore(data::LoaderState::from_json(run.state.loader_state));
   result.resumed_from_step = run.state.step;
@@ -271,15 +274,17 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
   int threads = static_cast<int>(config.threads);
   if (threads == 0)
     threads = std::max<int>(1, static_cast<int>(default_thread_count()) / run.comm.world_size());
-  run.backend = ops::make_cpu_backend(threads);
+  run.engine = resolve_engine_settings(config);
+  run.backend = ops::make_backend(run.engine.device, threads);
   run.model = std::make_unique<model::Qwen3Model>(
       run.model_config, *run.backend,
       model::ModelOptions{config.batch_size, config.max_seq_length, true,
-                          config.gradient_checkpointing});
-  // Refuse before touching the memory: parameters, gradients, two moments, the activation arena.
+                          config.gradient_checkpointing, run.engine.precision});
+  // Refuse before touching the memory: parameters (fp32 masters and any bf16 working copy),
+  // gradients, two fp32 moments (the size of the gradients), the activation arena.
   const double need =
       static_cast<double>(run.model->param_bytes() + run.model->grad_bytes() +
-                          2 * run.model->param_bytes() + run.model->activation_bytes());
+                          2 * run.model->grad_bytes() + run.model->activation_bytes());
   const double available = available_memory_bytes();
   if (available > 0 && need * run.comm.world_size() > available)
     throw_input_error("model/batch", "training needs about " + format_bytes(need) + " per rank (x" +
@@ -357,11 +362,12 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
     const int64_t params = run.model->layout().num_parameters();
     std::fprintf(
         stderr,
-        "moai train (%s): %lld parameters, %s; %s; %lld steps x %lld micro-batches x %lld rows x "
+        "moai train (%s): %lld parameters, %s, precision %s; %s; %lld steps x %lld micro-batches x "
+        "%lld rows x "
         "%lld tokens x %d rank(s); %lld micro-batches per epoch per rank; lr %g %s, warmup %lld\n",
         config.mode.c_str(), static_cast<long long>(params), run.backend->name().c_str(),
-        run.comm.name().c_str(), static_cast<long long>(total),
-        static_cast<long long>(config.gradient_accumulation_steps),
+        ops::precision_name(run.engine.precision), run.comm.name().c_str(),
+        static_cast<long long>(total), static_cast<long long>(config.gradient_accumulation_steps),
         static_cast<long long>(config.batch_size), static_cast<long long>(config.max_seq_length),
         run.comm.world_size(), static_cast<long long>(micro_per_epoch), config.learning_rate,
         schedule_kind_name(run.schedule.kind).c_str(),
@@ -450,6 +456,7 @@ TrainResult run_training(const TrainConfig& config, Communicator& comm, const Tr
       state.bad_steps_in_row = 0;
       run.optimizer->step(run.model->params(), run.model->grads(), static_cast<float>(lr),
                           clip_scale(grad_norm, config.max_grad_norm));
+      run.model->weights_updated();
       state.optimizer_steps = run.optimizer->step_count();
       state.log_loss_sum += loss;
       state.log_loss_count += 1;
@@ -533,8 +540,10 @@ TrainResult run_training(const TrainConfig& config, Communicator& comm, const Tr
   if (comm.is_root()) {
     std::vector<float> host(static_cast<size_t>(num_floats));
     run.model->get_params(host.data());
-    model::save_hf_model(result.final_model_dir, run.model_config, run.model->layout(),
-                         host.data());
+    model::SaveOptions save;
+    save.dtype = ops::dtype_name(run.engine.save_dtype);  // --save_dtype (checkpoints stay fp32)
+    model::save_hf_model(result.final_model_dir, run.model_config, run.model->layout(), host.data(),
+                         save);
     run.tokenizer->save(result.final_model_dir);
     write_generation_config(result.final_model_dir, run.model_config, *run.tokenizer);
     std::fprintf(stderr, "done: %lld steps, %lld target tokens, %.1f s; model saved to %s\n",
