@@ -1,5 +1,5 @@
-// moai: one binary, one subcommand per file in src/cli/. This file only parses, dispatches and maps errors
-// to exit codes: 0 success, 2 bad usage or bad input, 1 internal or I/O failure.
+// moai: one binary, one subcommand per file in src/cli/. This file only parses, dispatches and maps
+// errors to exit codes: 0 success, 2 bad usage or bad input, 1 internal or I/O failure.
 #include <algorithm>
 #include <cstdio>
 #include <exception>
@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/engine_flags.h"
 #include "moai/core/error.h"
 #include "moai/core/interrupt.h"
 
@@ -44,11 +45,13 @@ std::string flag(const std::string& underscore_name) {
 }  // namespace moai::cli
 
 int main(int argc, char** argv) {
+  moai::cli::match_blas_kernels(argv);  // before anything else: may re-execute the binary once
   CLI::App app{"moai: train and serve Qwen3-architecture language models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "moai 0.1.0");
   auto& entries = moai::cli::registry();
-  // Static registration order is unspecified; sort so --help lists commands the same way every time.
+  // Static registration order is unspecified; sort so --help lists commands the same way every
+  // time.
   std::sort(entries.begin(), entries.end());
   for (auto& [name, registrar] : entries) registrar(app);
   moai::install_interrupt_handler();

@@ -10,6 +10,7 @@
 
 #include "moai/core/error.h"
 #include "moai/core/thread_pool.h"
+#include "moai/ops/blas_kernels.h"
 #include "moai/ops/cpu/kernels.h"
 #include "moai/ops/ops.h"
 
@@ -70,14 +71,6 @@ void gemm(double* c, const double* a, const double* b, int64_t m, int64_t n, int
 }
 
 namespace {
-
-const char* blas_name() {
-#if defined(MOAI_BLAS_BLIS)
-  return "blis";
-#else
-  return "openblas";
-#endif
-}
 
 // A float view as fp32 memory for the fp32 kernels. F32 views pass through untouched; other
 // float dtypes (BF16) are converted into scratch on entry when `read` and back on exit when
@@ -195,7 +188,8 @@ class CpuBackend final : public Backend {
     return DeviceKind::kCpu;
   }
   std::string name() const override {
-    return std::string("cpu (") + blas_name() + ", " + std::to_string(threads_) + " threads)";
+    return "cpu (" + blas_kernel_info().description() + ", " + std::to_string(threads_) +
+           " threads)";
   }
   // fp32 everywhere; BF16 for every activation op (bf16 kernels or the fp32 fallback). The
   // optimizer and the gradient norm stay fp32 (master weights, fp32 gradients).
