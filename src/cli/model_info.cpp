@@ -48,16 +48,25 @@ void run_info(const InfoOptions& opt) {
               human_count(double(stats.parameters - stats.embedding_parameters)).c_str());
   std::printf("FLOPs/token       %.4g forward, %.4g training (6N + 12·L·H·D·T, T = %lld)\n",
               stats.forward_flops_per_token, stats.flops_per_token, (long long)opt.seq);
-  const double weights = double(stats.parameters) * 4;
-  const model::ModelOptions options{opt.batch, opt.seq, true, opt.gradient_checkpointing};
-  const double activations = double(model::Qwen3Model::estimate_activation_bytes(c, options));
-  std::printf("training memory   fp32, batch %lld x seq %lld%s:\n", (long long)opt.batch,
-              (long long)opt.seq, opt.gradient_checkpointing ? ", gradient checkpointing" : "");
-  std::printf("  weights         %s\n", format_bytes(weights).c_str());
-  std::printf("  gradients       %s\n", format_bytes(weights).c_str());
-  std::printf("  AdamW moments   %s\n", format_bytes(2 * weights).c_str());
-  std::printf("  activations     %s\n", format_bytes(activations).c_str());
-  std::printf("  total           %s\n", format_bytes(4 * weights + activations).c_str());
+  for (const ops::Precision precision : {ops::Precision::kFp32, ops::Precision::kBf16}) {
+    // fp32 masters (plus the bf16 working copy in bf16), fp32 gradients and AdamW moments.
+    const double masters =
+        double(model::Qwen3Model::estimate_param_bytes(c, ops::Precision::kFp32));
+    const double weights = double(model::Qwen3Model::estimate_param_bytes(c, precision));
+    model::ModelOptions options{opt.batch, opt.seq, true, opt.gradient_checkpointing, precision};
+    const double activations = double(model::Qwen3Model::estimate_activation_bytes(c, options));
+    std::printf("training memory   %s, batch %lld x seq %lld%s:\n",
+                precision == ops::Precision::kFp32 ? "fp32" : "bf16 mixed precision",
+                (long long)opt.batch, (long long)opt.seq,
+                opt.gradient_checkpointing ? ", gradient checkpointing" : "");
+    std::printf("  weights         %s%s\n", format_bytes(weights).c_str(),
+                precision == ops::Precision::kFp32 ? "" : " (fp32 masters + bf16 working copy)");
+    std::printf("  gradients       %s\n", format_bytes(masters).c_str());
+    std::printf("  AdamW moments   %s\n", format_bytes(2 * masters).c_str());
+    std::printf("  activations     %s\n", format_bytes(activations).c_str());
+    std::printf("  total           %s\n",
+                format_bytes(weights + 3 * masters + activations).c_str());
+  }
 }
 
 void register_info(CLI::App& root) {
