@@ -1,5 +1,5 @@
 // NCCL communicator (see nccl_communicator.h).
-#include "moai/ops/cuda/nccl/nccl_communicator.h"
+#include "moai/train/nccl/nccl_communicator.h"
 
 #include <cuda_runtime.h>
 #include <nccl.h>
