@@ -167,6 +167,8 @@ const std::vector<ConfigField>& train_config_fields() {
       {"fp16", &C::fp16, "not supported (use --precision bf16); accepted to give a clear error"},
       {"gradient_checkpointing", &C::gradient_checkpointing,
        "recompute each layer's forward in backward"},
+      {"zero_stage", &C::zero_stage,
+       "0: every rank keeps all AdamW state; 1: each rank keeps 1/N (ZeRO-1); -1: 1 when > 1 rank"},
       {"packing", &C::packing,
        "pack several documents per row (pretrain: concatenate; sft: bin-pack)"},
       {"sequential", &C::sequential,
@@ -392,6 +394,9 @@ void validate_train_config(const TrainConfig& config) {
   if (config.lr_scheduler == "wsd" &&
       std::abs(config.warmup_ratio + config.stable_ratio + config.decay_ratio - 1.0) > 1e-6)
     throw_input_error("stable_ratio", "warmup_ratio + stable_ratio + decay_ratio must sum to 1");
+  if (config.zero_stage < -1 || config.zero_stage > 1)
+    throw_input_error("zero_stage",
+                      "expected 0, 1 or -1 (auto), got " + std::to_string(config.zero_stage));
   if (config.max_bad_steps <= 0) throw_input_error("max_bad_steps", "expected a positive integer");
   if (config.threads < 0) throw_input_error("threads", "expected 0 (auto) or a positive count");
   static const std::set<std::string> losses = {"cross_entropy", "focal", "label_smoothing",

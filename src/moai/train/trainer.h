@@ -14,6 +14,9 @@
 //   4. all-reduce-sum the gradients (bucketed) and the loss: the result is the gradient of the mean
 //   loss
 //      over all N tokens, identical on every rank;
+//      Under ZeRO-1 (--zero_stage 1, the default with > 1 rank) the gradients are reduce-scattered
+//      instead, each rank's AdamW updates its 1/N slice and the slices are all-gathered after the
+//      update; the norm is the all-reduced sum of the slices' squares.
 //   5. non-finite loss or gradient norm: skip the update and count it (stop after max_bad_steps in
 //   a row);
 //      else clip and AdamW at lr = schedule(s).
