@@ -233,7 +233,7 @@ void Qwen3Model::forward_layers(int64_t n) {
       master(layout_.offset_of(ParamKind::kFinalNorm), {C}), float(config_.rms_norm_eps));
 }
 
-void Qwen3Model::backward() {
+void Qwen3Model::backward(const std::function<void(int64_t layer)>& layer_done) {
   if (!pending_backward_)
     throw InternalError("backward() without a preceding forward(want_grad=true)");
   pending_backward_ = false;
@@ -247,6 +247,7 @@ void Qwen3Model::backward() {
   for (int64_t layer = L - 1; layer >= 0; --layer) {
     if (recompute) layer_forward(layer, cur_batch_, cur_seq_);
     layer_backward(layer, cur_batch_, cur_seq_);
+    if (layer_done) layer_done(layer);
   }
   backend_.embedding_backward(
       grad(layout_.offset_of(ParamKind::kEmbedding), {config_.vocab_size, C}),

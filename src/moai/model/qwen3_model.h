@@ -13,6 +13,7 @@
 // over ranks) gives the step's mean loss and the gradients are those of that mean. zero_grads()
 // before the first micro-batch of a step.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -83,8 +84,11 @@ class Qwen3Model {
   // the arena.
   double forward(const Batch& batch, const ops::LossConfig& loss, double loss_normalizer,
                  bool want_grad);
-  // Accumulates d(returned loss)/d(params) into grads().
-  void backward();
+  // Accumulates d(returned loss)/d(params) into grads(). layer_done(l), when given, is called as
+  // soon as layer l's gradients are complete (layers finish from the last to the first; the
+  // embedding, final norm and lm_head after all of them), so their communication can start while
+  // the backward goes on. On a device backend the gradients may still be in flight on its stream.
+  void backward(const std::function<void(int64_t layer)>& layer_done = {});
 
   // Per-row losses of the last forward (host, [B*T], 0 where ignored; unnormalised row losses).
   void get_token_losses(float* host_out) const;

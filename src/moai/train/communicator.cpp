@@ -40,6 +40,7 @@ class SingleProcessCommunicator final : public Communicator {
   void barrier() override {}
   void reduce_scatter_sum(float*, int64_t) override {}
   void all_gather(float*, int64_t) override {}
+  void reduce_scatter_sum_range(float*, int64_t, int64_t, int64_t) override {}
 };
 
 }  // namespace

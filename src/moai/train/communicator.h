@@ -34,6 +34,12 @@ class Communicator {
   // shard is copied into the same range on every rank.
   virtual void reduce_scatter_sum(float* data, int64_t count) = 0;
   virtual void all_gather(float* data, int64_t count) = 0;
+  // reduce_scatter_sum restricted to [begin, end) of the buffer: each rank's shard of `count`
+  // receives the sum of its part inside that range (one bucket of an overlapped reduction).
+  virtual void reduce_scatter_sum_range(float* data, int64_t count, int64_t begin, int64_t end) = 0;
+  // True when one other thread may run collectives while this one makes none (MPI's
+  // THREAD_SERIALIZED): needed to overlap gradient communication with the backward.
+  virtual bool allows_comm_thread() const { return true; }
 
   // Sum, then divide by world_size on the host: host buffers only. The trainer does not use it (it
   // sums and divides by the step's global token count), and device buffers must not go through it.

@@ -36,9 +36,11 @@ class MpiCommunicator final : public Communicator {
     int initialized = 0;
     MPI_Initialized(&initialized);
     if (!initialized) {
-      check_mpi(MPI_Init(nullptr, nullptr), "MPI_Init");
+      check_mpi(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &thread_level_),
+                "MPI_Init_thread");
       std::atexit(finalize_mpi);
     }
+    if (initialized) MPI_Query_thread(&thread_level_);
     // Errors come back as codes we turn into exceptions instead of aborting the job silently.
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     check_mpi(MPI_Comm_rank(MPI_COMM_WORLD, &rank_), "MPI_Comm_rank");
@@ -93,6 +95,19 @@ class MpiCommunicator final : public Communicator {
       std::memmove(data + begin, data,
                    sizeof(float) * static_cast<size_t>(layout.counts[static_cast<size_t>(rank_)]));
   }
+  void reduce_scatter_sum_range(float* data, int64_t count, int64_t begin, int64_t end) override {
+    for (int owner = 0; owner < world_size_; ++owner) {
+      const ShardRange shard = shard_range(count, owner, world_size_);
+      const int64_t first = std::max(begin, shard.begin), last = std::min(end, shard.end);
+      if (first >= last) continue;
+      float* piece = data + first;
+      check_mpi(
+          MPI_Reduce(owner == rank_ ? MPI_IN_PLACE : piece, piece, static_cast<int>(last - first),
+                     MPI_FLOAT, MPI_SUM, owner, MPI_COMM_WORLD),
+          "MPI_Reduce(float, sum)");
+    }
+  }
+  bool allows_comm_thread() const override { return thread_level_ >= MPI_THREAD_SERIALIZED; }
   void all_gather(float* data, int64_t count) override {
     const Layout layout = shard_layout(count);
     check_mpi(MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, layout.counts.data(),
@@ -156,6 +171,7 @@ class MpiCommunicator final : public Communicator {
 
   int rank_ = 0;
   int world_size_ = 1;
+  int thread_level_ = MPI_THREAD_SINGLE;
   MPI_Comm node_comm_ = MPI_COMM_NULL;
   int local_rank_ = 0;
   int local_size_ = 1;

@@ -167,6 +167,9 @@ const std::vector<ConfigField>& train_config_fields() {
       {"fp16", &C::fp16, "not supported (use --precision bf16); accepted to give a clear error"},
       {"gradient_checkpointing", &C::gradient_checkpointing,
        "recompute each layer's forward in backward"},
+      {"overlap_comm", &C::overlap_comm,
+       "MPI: reduce each layer's gradients on a communication thread as soon as its backward is "
+       "done"},
       {"zero_stage", &C::zero_stage,
        "0: every rank keeps all AdamW state; 1: each rank keeps 1/N (ZeRO-1); -1: 1 when > 1 rank"},
       {"packing", &C::packing,

@@ -71,7 +71,8 @@ struct TrainConfig {
   bool bf16 = false;                // the original's flag: --precision bf16
   bool fp16 = false;                // an error until fp16 (loss scaling) is supported
   bool gradient_checkpointing = false;
-  int64_t zero_stage = -1;  // -1: 1 when the world size is > 1, else 0; 1: shard AdamW over ranks
+  bool overlap_comm = false;  // reduce each layer's gradients on a thread during the backward
+  int64_t zero_stage = -1;    // -1: 1 when the world size is > 1, else 0; 1: shard AdamW over ranks
   bool packing = false;
   bool sequential = false;
 

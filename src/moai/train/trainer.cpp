@@ -23,6 +23,7 @@
 #include "moai/train/adamw.h"
 #include "moai/train/checkpoint.h"
 #include "moai/train/grad_clip.h"
+#include "moai/train/grad_sync.h"
 #include "moai/train/lr_schedule.h"
 #include "moai/train/metrics.h"
 #include "moai/train/trainer_setup.h"
@@ -125,6 +126,9 @@ struct Run {
   bool zero = false;
   // Micro-batches per step (derived from the checkpoint's global batch on resume).
   int64_t accumulation = 1;
+  // --overlap_comm: per-layer buckets reduced on a communication thread during the last backward.
+  std::vector<ShardRange> buckets;
+  std::unique_ptr<OverlappedReducer> reducer;
   model::Qwen3Config model_config;
   ops::LossConfig loss;
   ScheduleConfig schedule;
@@ -307,6 +311,8 @@ bool evaluate(Run& run, TrainResult& result) {
   return true;
 }
 
+void setup_overlap(Run& run);
+
 void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume) {
   const TrainConfig& config = run.config;
   check_ranks_agree(config, run.comm);
@@ -476,19 +482,26 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
                  run.comm.local_size());
   }
   run.micro_batches.resize(static_cast<size_t>(run.accumulation));
+  setup_overlap(run);
 }
 
 // Sums the gradients and the loss over ranks and returns the global gradient norm. ZeRO-1
 // reduce-scatters: each rank gets the sum of its shard only, and the norm is the square root of
-// the all-reduced sum of every shard's squares.
-double reduce_gradients(Run& run, double& loss) {
+// the all-reduced sum of every shard's squares. `overlapped`: the layers' buckets were submitted
+// during the backward; only the rest (embedding, final norm, lm_head) is reduced here.
+double reduce_gradients(Run& run, double& loss, bool overlapped) {
   const int64_t num_floats = run.model->layout().total_floats();
-  run.comm.allreduce_sum(&loss, 1);
-  if (!run.zero) {
+  if (overlapped) {
+    run.reducer->wait();
+    run.reducer->reduce_now({0, run.buckets.front().begin});
+    run.reducer->reduce_now({run.buckets.back().end, num_floats});
+  } else if (run.zero) {
+    run.comm.reduce_scatter_sum(run.model->grads(), num_floats);
+  } else {
     run.comm.allreduce_sum_bucketed(run.model->grads(), num_floats);
-    return global_grad_norm(*run.backend, run.model->grads(), num_floats);
   }
-  run.comm.reduce_scatter_sum(run.model->grads(), num_floats);
+  run.comm.allreduce_sum(&loss, 1);
+  if (!run.zero) return global_grad_norm(*run.backend, run.model->grads(), num_floats);
   const AdamW& optimizer = *run.optimizer;
   double squares = 0;
   if (optimizer.size() > 0)
@@ -496,6 +509,29 @@ double reduce_gradients(Run& run, double& loss) {
         ops::view(run.model->grads() + optimizer.begin(), {optimizer.size()}));
   run.comm.allreduce_sum(&squares, 1);
   return std::sqrt(squares);
+}
+
+// --overlap_comm needs more than one rank, host gradients (the CPU backend), a communicator that
+// lets a second thread run collectives, and a layout whose layers are contiguous blocks.
+void setup_overlap(Run& run) {
+  if (!run.config.overlap_comm || run.comm.world_size() == 1) return;
+  std::string why;
+  if (run.backend->device() != ops::DeviceKind::kCpu)
+    why = "it needs the CPU backend (a device run would use a NCCL stream)";
+  else if (!run.comm.allows_comm_thread())
+    why = "the MPI library does not provide MPI_THREAD_SERIALIZED";
+  else if ((run.buckets = layer_buckets(run.model->layout())).empty())
+    why = "the parameter layout has no contiguous per-layer blocks";
+  if (!why.empty()) {
+    if (run.comm.is_root()) MOAI_WARN("--overlap_comm is off: " << why);
+    return;
+  }
+  run.reducer = std::make_unique<OverlappedReducer>(run.comm, run.model->grads(),
+                                                    run.model->layout().total_floats(), run.zero);
+  if (run.comm.is_root())
+    std::fprintf(stderr,
+                 "gradient communication overlapped with the backward (%zu layer buckets)\n",
+                 run.buckets.size());
 }
 
 }  // namespace
@@ -544,14 +580,19 @@ TrainResult run_training(const TrainConfig& config, Communicator& comm, const Tr
     // 3. Forward/backward every micro-batch with the step-wide normaliser.
     run.model->zero_grads();
     double loss = 0;
+    const bool overlapped = run.reducer && step_tokens > 0;
     if (step_tokens > 0) {
       for (const data::Batch& micro : run.micro_batches) {
         loss += run.model->forward(model_batch(micro), run.loss, step_tokens, true);
-        run.model->backward();
+        if (overlapped && &micro == &run.micro_batches.back())
+          run.model->backward(
+              [&run](int64_t layer) { run.reducer->submit(run.buckets[size_t(layer)]); });
+        else
+          run.model->backward();
       }
     }
     // 4. Sum over ranks (each rank's share was already divided by the global count).
-    const double grad_norm = reduce_gradients(run, loss);
+    const double grad_norm = reduce_gradients(run, loss, overlapped);
     const double lr = learning_rate_at(run.schedule, state.step);
 
     // 5. Update, or skip a non-finite step.

@@ -86,6 +86,18 @@ class NcclCommunicator final : public Communicator {
     }
     MOAI_NCCL_CHECK(ncclGroupEnd());
   }
+  void reduce_scatter_sum_range(float* data, int64_t count, int64_t begin, int64_t end) override {
+    require_device(data, "reduce_scatter_sum_range");
+    MOAI_NCCL_CHECK(ncclGroupStart());
+    for (int owner = 0; owner < world_; ++owner) {
+      const ShardRange shard = shard_range(count, owner, world_);
+      const int64_t first = std::max(begin, shard.begin), last = std::min(end, shard.end);
+      if (first >= last) continue;
+      MOAI_NCCL_CHECK(ncclReduce(data + first, data + first, size_t(last - first), ncclFloat32,
+                                 ncclSum, owner, comm_, stream_));
+    }
+    MOAI_NCCL_CHECK(ncclGroupEnd());
+  }
   void all_gather(float* data, int64_t count) override {
     require_device(data, "all_gather");
     MOAI_NCCL_CHECK(ncclGroupStart());
