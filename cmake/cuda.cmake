@@ -36,9 +36,9 @@ target_compile_options(moai_ops_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:${MOAI_C
 set_target_properties(moai_ops_cuda PROPERTIES CUDA_STANDARD 20 CUDA_STANDARD_REQUIRED ON
                       CUDA_EXTENSIONS OFF POSITION_INDEPENDENT_CODE ON)
 
-# NCCL communicator (src/moai/ops/cuda/nccl/): a train::Communicator, so it sits above the train layer in its
+# NCCL communicator (src/moai/train/nccl/): a train::Communicator, so it sits above the train layer in its
 # own library; the moai binary links it for `mpirun ... moai train --device cuda`.
-file(GLOB MOAI_NCCL_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/moai/ops/cuda/nccl/*.cpp)
+file(GLOB MOAI_NCCL_SOURCES CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/src/moai/train/nccl/*.cpp)
 add_library(moai_nccl STATIC ${MOAI_NCCL_SOURCES})
 target_include_directories(moai_nccl PRIVATE ${MOAI_NCCL_INCLUDE_DIR})
 target_link_libraries(moai_nccl PUBLIC moai_train moai_ops_cuda ${MOAI_NCCL_LIBRARY})
@@ -68,3 +68,7 @@ target_link_libraries(moai_cuda_check PRIVATE moai_ops_cuda moai_model)
 # moai_nccl_check (bench/cuda/nccl_check.cpp): the NCCL communicator at world size 1 (or under mpirun).
 add_executable(moai_nccl_check ${PROJECT_SOURCE_DIR}/bench/cuda/nccl_check.cpp)
 target_link_libraries(moai_nccl_check PRIVATE moai_nccl)
+
+# ops::make_backend (src/moai/ops/backend_factory.cpp) builds the CUDA backend in this build.
+target_compile_definitions(moai_ops PRIVATE MOAI_HAVE_CUDA=1)
+target_link_libraries(moai_ops PUBLIC moai_ops_cuda)

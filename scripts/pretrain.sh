@@ -11,8 +11,13 @@
 #                   original's table: 32 -> 4x24, 48 -> 12x4, 80 -> 24x4, 5b -> 1x96)
 #   BATCH_SIZE      micro-batch per rank (overrides the table)
 #   GRADIENT_ACCUMULATION_STEPS   micro-batches per step (overrides the table; the original ignored this)
-#   NUM_RANKS       data-parallel ranks (default NUM_GPUS, or on CPU: 1)
+#   NUM_RANKS       data-parallel ranks per node (default NUM_GPUS, or on CPU: 1)
 #   THREADS         CPU threads per rank (default: cores / NUM_RANKS)
+#   NNODES          nodes (default: SLURM_NNODES under Slurm, else the HOSTFILE's lines, else 1)
+#   HOSTFILE        OpenMPI hostfile ("host slots=N" per line) for a multi-node mpirun
+#   CHECK_HOSTS=0   skip the reachability check of the hosts before launching (default 1)
+#   LAUNCHER        auto (srun inside a Slurm allocation, else mpirun when > 1 rank), srun, mpirun
+#   ZERO_STAGE      --zero_stage (default: moai's, 1 with more than one rank)
 #   DATASETS        space-separated prepared datasets or text files (default: data/pretrain)
 #   TOKENIZER_PATH  (default tokenizers/moai)
 #   MAX_SEQ_LENGTH  (1024)   LEARNING_RATE (1e-4)   WARMUP_STEPS (2000)   NUM_EPOCHS (2)   MAX_STEPS (-1)
@@ -22,8 +27,9 @@
 #   EXTRA_ARGS      appended to the moai train command line
 #   DRY_RUN=1       print the command without running it
 #
-# GPUs: `moai train` currently runs its steps on the CPU backend (the CUDA backend exists in the library
-# but is not wired into the trainer yet); with GPUs present the script says so and still runs CPU ranks.
+# GPUs: with GPUs present the command gets --device cuda --precision bf16 (one rank per GPU). Multi-node:
+# the output directory must be on storage every node sees (checkpoints are written by rank 0, optimizer
+# shards by every rank); moai detects a node-local output directory and then prepares data per node.
 # Resuming: the command always passes --resume_from_checkpoint auto, so rerunning the script continues
 # from the latest complete checkpoint in OUTPUT_DIR.
 set -euo pipefail
@@ -60,6 +66,31 @@ fi
 BATCH_SIZE=${BATCH_SIZE:-$table_batch}
 GRADIENT_ACCUMULATION_STEPS=${GRADIENT_ACCUMULATION_STEPS:-$table_ga}
 NUM_RANKS=${NUM_RANKS:-$(( NUM_GPUS > 0 ? NUM_GPUS : 1 ))}
+if [[ -n ${HOSTFILE:-} && ! -f $HOSTFILE ]]; then echo "HOSTFILE $HOSTFILE: no such file" >&2; exit 2; fi
+hosts=()
+if [[ -n ${HOSTFILE:-} ]]; then
+  mapfile -t hosts < <(sed -E 's/#.*//; s/^[[:space:]]+//' "$HOSTFILE" | awk 'NF { print $1 }')
+  [[ ${#hosts[@]} -gt 0 ]] || { echo "HOSTFILE $HOSTFILE: no hosts in it" >&2; exit 2; }
+fi
+if [[ -n ${SLURM_NNODES:-} ]]; then default_nodes=$SLURM_NNODES
+elif [[ ${#hosts[@]} -gt 0 ]]; then default_nodes=${#hosts[@]}
+else default_nodes=1; fi
+NNODES=${NNODES:-$default_nodes}
+[[ $NNODES =~ ^[1-9][0-9]*$ ]] || { echo "NNODES must be a positive integer, got '$NNODES'" >&2; exit 2; }
+if [[ $NNODES -gt 1 && -z ${HOSTFILE:-} && -z ${SLURM_JOB_ID:-} ]]; then
+  echo "NNODES=$NNODES needs a HOSTFILE (mpirun) or a Slurm allocation (srun)" >&2; exit 2
+fi
+if [[ ${#hosts[@]} -gt 0 && ${#hosts[@]} -lt $NNODES ]]; then
+  echo "HOSTFILE $HOSTFILE lists ${#hosts[@]} host(s), NNODES is $NNODES" >&2; exit 2
+fi
+TOTAL_RANKS=$(( NUM_RANKS * NNODES ))
+LAUNCHER=${LAUNCHER:-auto}
+if [[ $LAUNCHER == auto ]]; then
+  if [[ -n ${SLURM_JOB_ID:-} ]]; then LAUNCHER=srun
+  elif [[ $TOTAL_RANKS -gt 1 ]]; then LAUNCHER=mpirun
+  else LAUNCHER=none; fi
+fi
+case $LAUNCHER in srun|mpirun|none) ;; *) echo "LAUNCHER must be auto, srun or mpirun, got '$LAUNCHER'" >&2; exit 2 ;; esac
 CORES=$(nproc)
 THREADS=${THREADS:-$(( CORES / NUM_RANKS > 0 ? CORES / NUM_RANKS : 1 ))}
 DATASETS=${DATASETS:-data/pretrain}
@@ -87,12 +118,40 @@ cmd=("$MOAI" train --mode pretrain --dataset "${dataset_list[@]}" --tokenizer_pa
      --max_steps "$MAX_STEPS" --lr_scheduler "$LR_SCHEDULER" --logging_steps "$LOGGING_STEPS"
      --save_steps "$SAVE_STEPS" --save_total_limit "$SAVE_TOTAL_LIMIT" --eval_steps "$EVAL_STEPS"
      --gradient_checkpointing --threads "$THREADS" --resume_from_checkpoint auto)
+if [[ $NUM_GPUS -gt 0 ]]; then cmd+=(--device cuda --precision bf16); fi
+if [[ -n ${ZERO_STAGE:-} ]]; then cmd+=(--zero_stage "$ZERO_STAGE"); fi
 if [[ -n ${EXTRA_ARGS:-} ]]; then read -r -a extra <<< "$EXTRA_ARGS"; cmd+=("${extra[@]}"); fi
-if [[ $NUM_RANKS -gt 1 ]]; then
-  launch=(mpirun -np "$NUM_RANKS" --bind-to none)
-  [[ $(id -u) -eq 0 ]] && launch+=(--allow-run-as-root)
-  cmd=("${launch[@]}" "${cmd[@]}")
-fi
+case $LAUNCHER in
+  srun)
+    launch=(srun --nodes="$NNODES" --ntasks-per-node="$NUM_RANKS" --cpus-per-task="$THREADS" --kill-on-bad-exit=1)
+    check=(srun --nodes="$NNODES" --ntasks-per-node=1 --time=1 hostname) ;;
+  mpirun)
+    launch=(mpirun -np "$TOTAL_RANKS" --bind-to none)
+    if [[ -n ${HOSTFILE:-} ]]; then launch+=(--hostfile "$HOSTFILE" --map-by "ppr:$NUM_RANKS:node"); fi
+    [[ $(id -u) -eq 0 ]] && launch+=(--allow-run-as-root)
+    check=() ;;
+  none) launch=(); check=() ;;
+esac
+cmd=("${launch[@]}" "${cmd[@]}")
+
+# Every host must answer before the job starts (a dead node would otherwise hang the start-up).
+check_hosts() {
+  if [[ ${CHECK_HOSTS:-1} == 0 ]]; then return 0; fi
+  if [[ ${#check[@]} -gt 0 ]]; then
+    echo "+ checking nodes: timeout 60 ${check[*]}"
+    [[ ${DRY_RUN:-0} == 1 ]] && return 0
+    timeout 60 "${check[@]}" > /dev/null || { echo "error: not every node answered srun within 60 s" >&2; exit 3; }
+    return 0
+  fi
+  local host
+  for host in "${hosts[@]:0:$NNODES}"; do
+    case $host in localhost|127.0.0.1|"$(hostname)"|"$(hostname -f 2>/dev/null)") continue ;; esac
+    echo "+ checking host: ssh -o BatchMode=yes -o ConnectTimeout=10 $host true"
+    [[ ${DRY_RUN:-0} == 1 ]] && continue
+    ssh -o BatchMode=yes -o ConnectTimeout=10 "$host" true ||
+      { echo "error: host $host is unreachable by ssh (mpirun needs it)" >&2; exit 3; }
+  done
+}
 
 cat <<INFO
 moai pretraining
@@ -101,13 +160,11 @@ moai pretraining
   datasets            $DATASETS
   output              $OUTPUT_DIR
   GPUs                $NUM_GPUS (detected $detected_gpus), GPU memory ${GPU_MEMORY} GB
-  ranks x threads     $NUM_RANKS x $THREADS
-  batch / accumulation $BATCH_SIZE / $GRADIENT_ACCUMULATION_STEPS (effective $(( BATCH_SIZE * NUM_RANKS * GRADIENT_ACCUMULATION_STEPS )) sequences of $MAX_SEQ_LENGTH tokens)
+  nodes x ranks x threads $NNODES x $NUM_RANKS x $THREADS (launcher $LAUNCHER)
+  batch / accumulation $BATCH_SIZE / $GRADIENT_ACCUMULATION_STEPS (effective $(( BATCH_SIZE * TOTAL_RANKS * GRADIENT_ACCUMULATION_STEPS )) sequences of $MAX_SEQ_LENGTH tokens)
   learning rate       $LEARNING_RATE ($LR_SCHEDULER, warmup $WARMUP_STEPS), epochs $NUM_EPOCHS, max steps $MAX_STEPS
 INFO
-if [[ $NUM_GPUS -gt 0 ]]; then
-  echo "note: moai train runs on the CPU backend for now; the $NUM_GPUS GPU(s) are not used by this run" >&2
-fi
+check_hosts
 echo "+ ${cmd[*]}"
 if [[ ${DRY_RUN:-0} == 1 ]]; then exit 0; fi
 "${cmd[@]}"

@@ -80,7 +80,7 @@ class SimpleAdamW {
  public:
   SimpleAdamW(ops::Backend& backend, const model::ParamLayout& layout)
       : backend_(backend), layout_(layout) {
-    const size_t bytes = size_t(layout.total_floats()) * sizeof(float);
+    const size_t bytes = ops::byte_size(ops::DType::kF32, layout.total_floats());
     m_ = static_cast<float*>(backend.allocate(bytes));
     v_ = static_cast<float*>(backend.allocate(bytes));
   }
@@ -89,7 +89,7 @@ class SimpleAdamW {
     backend_.deallocate(v_);
   }
   double step(float* params, const float* grads, float lr) {
-    const double norm = std::sqrt(backend_.sum_squares(grads, layout_.total_floats()));
+    const double norm = std::sqrt(backend_.sum_squares(ops::view(grads, {layout_.total_floats()})));
     const float scale = norm > 1.0 ? float(1.0 / (norm + 1e-6)) : 1.0f;
     ++step_;
     for (const model::ParamInfo& info : layout_.params()) {
@@ -98,8 +98,10 @@ class SimpleAdamW {
       s.weight_decay = info.weight_decay() ? 0.1f : 0.0f;
       s.grad_scale = scale;
       s.step = step_;
-      backend_.adamw_update(params + info.offset, m_ + info.offset, v_ + info.offset,
-                            grads + info.offset, info.numel, s);
+      const auto at = [&](const float* base) {
+        return ops::view(base + info.offset, {info.numel});
+      };
+      backend_.adamw_update(at(params), at(m_), at(v_), at(grads), s);
     }
     return norm;
   }

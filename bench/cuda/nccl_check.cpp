@@ -9,7 +9,7 @@
 
 #include "moai/core/error.h"
 #include "moai/ops/cuda/cuda_backend.h"
-#include "moai/ops/cuda/nccl/nccl_communicator.h"
+#include "moai/train/nccl/nccl_communicator.h"
 #include "moai/train/communicator.h"
 
 int main(int argc, char** argv) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/engine_flags.h"
 #include "moai/core/error.h"
 #include "moai/core/interrupt.h"
 #include "moai/core/progress.h"
@@ -31,6 +32,7 @@ struct BenchTrainOptions {
   bool gradient_checkpointing = false;
   bool sgemm_peak = false;
   bool json = false;
+  EngineFlags engine;
 };
 
 double peak_resident_bytes() {
@@ -55,7 +57,8 @@ double measure_sgemm_gflops(ops::Backend& backend) {
   double best = 1e30;
   for (int trial = 0; trial < 5; ++trial) {
     const auto start = std::chrono::steady_clock::now();
-    backend.matmul(c.data(), a.data(), b.data(), n, n, n, false, true, 1.0f, 0.0f);
+    backend.matmul(ops::view(c.data(), {n, n}), ops::view(a.data(), {n, n}),
+                   ops::view(b.data(), {n, n}), false, true, 1.0f, 0.0f);
     best = std::min(
         best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
@@ -66,8 +69,10 @@ void run_bench_train(const BenchTrainOptions& opt) {
   if (opt.steps < 1 || opt.warmup < 0)
     throw_input_error("--steps/--warmup", "need steps >= 1 and warmup >= 0");
   const model::Qwen3Config config = model::load_qwen3_config(opt.config);
-  auto backend = ops::make_cpu_backend(opt.threads);
-  model::Qwen3Model model(config, *backend, {opt.batch, opt.seq, true, opt.gradient_checkpointing});
+  const ops::Precision precision = engine_precision(opt.engine, ops::Precision::kFp32);
+  auto backend = make_engine_backend(opt.engine, opt.threads, precision);
+  model::Qwen3Model model(config, *backend,
+                          {opt.batch, opt.seq, true, opt.gradient_checkpointing, precision});
   model.init_weights(0);
   train::AdamW adamw(*backend, model.layout(), {0.9f, 0.95f, 1e-8f, 0.1f});
   std::mt19937_64 rng(1);
@@ -90,6 +95,7 @@ void run_bench_train(const BenchTrainOptions& opt) {
     const double norm =
         train::global_grad_norm(*backend, model.grads(), model.layout().total_floats());
     adamw.step(model.params(), model.grads(), 3e-4f, train::clip_scale(norm, 1.0));
+    model.weights_updated();
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (step >= opt.warmup) seconds.push_back(elapsed);
@@ -105,18 +111,21 @@ void run_bench_train(const BenchTrainOptions& opt) {
   const double peak_gflops = opt.sgemm_peak ? measure_sgemm_gflops(*backend) : 0;
   if (opt.json) {
     std::printf(
-        "{\"impl\": \"moai\", \"backend\": \"%s\", \"config\": \"%s\", \"params\": %lld, "
+        "{\"impl\": \"moai\", \"backend\": \"%s\", \"precision\": \"%s\", \"config\": \"%s\", "
+        "\"params\": %lld, "
         "\"batch\": %lld, "
         "\"seq\": %lld, \"step_s_median\": %.4f, \"tok_s_median\": %.1f, \"flops_per_token\": "
         "%.0f, "
         "\"gflops\": %.2f, \"sgemm_gflops\": %.2f, \"peak_rss_bytes\": %.0f, \"first_loss\": %.4f, "
         "\"last_loss\": %.4f}\n",
-        backend->name().c_str(), opt.config.c_str(), (long long)model.layout().num_parameters(),
-        (long long)opt.batch, (long long)opt.seq, step_s, tokens_per_s, flops, gflops, peak_gflops,
-        peak_resident_bytes(), first_loss, last_loss);
+        backend->name().c_str(), ops::precision_name(precision), opt.config.c_str(),
+        (long long)model.layout().num_parameters(), (long long)opt.batch, (long long)opt.seq,
+        step_s, tokens_per_s, flops, gflops, peak_gflops, peak_resident_bytes(), first_loss,
+        last_loss);
     return;
   }
-  std::printf("backend           %s\n", backend->name().c_str());
+  std::printf("backend           %s, precision %s\n", backend->name().c_str(),
+              ops::precision_name(precision));
   std::printf("model             %s, %lld parameters, batch %lld x seq %lld%s\n",
               opt.config.c_str(), (long long)model.layout().num_parameters(), (long long)opt.batch,
               (long long)opt.seq, opt.gradient_checkpointing ? ", gradient checkpointing" : "");
@@ -129,7 +138,7 @@ void run_bench_train(const BenchTrainOptions& opt) {
                 100 * gflops / peak_gflops);
   std::printf("memory            peak RSS %s (params+grads+AdamW %s, activations %s)\n",
               format_bytes(peak_resident_bytes()).c_str(),
-              format_bytes(4.0 * double(model.param_bytes())).c_str(),
+              format_bytes(double(model.param_bytes() + 3 * model.grad_bytes())).c_str(),
               format_bytes(double(model.activation_bytes())).c_str());
   std::printf("loss              %.4f -> %.4f\n", first_loss, last_loss);
 }
@@ -150,6 +159,7 @@ void register_bench_train(CLI::App& root) {
   cmd->add_flag(flag("sgemm_peak"), opt->sgemm_peak,
                 "also measure sgemm GFLOP/s (1024^3) for comparison");
   cmd->add_flag("--json", opt->json, "print one JSON line");
+  add_engine_flags(cmd, opt->engine, "fp32");
   cmd->callback([opt] { run_bench_train(*opt); });
 }
 

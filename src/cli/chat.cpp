@@ -33,7 +33,7 @@ std::string trim(const std::string& s) {
 
 void run(ChatFlags& f) {
   infer::validate_sampling_params(f.gen.sampling, "flags");
-  infer::LoadedModel lm = infer::load_model(f.model.model_path, f.model.load);
+  infer::LoadedModel lm = infer::load_model(f.model.model_path, f.model.resolved());
   const int64_t context = lm.model->max_context();
   // Room for the reply: the history may use what max_new_tokens leaves of the context.
   int64_t budget = f.max_history_tokens > 0 ? f.max_history_tokens : context - f.gen.max_new_tokens;

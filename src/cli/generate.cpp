@@ -44,7 +44,7 @@ void run(GenerateFlags& f) {
   }
   if (f.prompts.empty()) throw_input_error("--prompt", "give --prompt TEXT or --prompt_file FILE");
   infer::validate_sampling_params(f.gen.sampling, "flags");
-  infer::LoadedModel lm = infer::load_model(f.model.model_path, f.model.load);
+  infer::LoadedModel lm = infer::load_model(f.model.model_path, f.model.resolved());
   infer::Session session(*lm.model);
   for (size_t i = 0; i < f.prompts.size(); ++i) {
     const std::string& prompt = f.prompts[i];

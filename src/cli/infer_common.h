@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/engine_flags.h"
 #include "moai/infer/generator.h"
 #include "moai/infer/loaded_model.h"
 
@@ -14,6 +15,15 @@ namespace moai::cli {
 struct ModelFlags {
   std::string model_path;
   moai::infer::LoadOptions load;
+  EngineFlags engine;
+  // load with --device and --precision applied (--fp16: InputError).
+  moai::infer::LoadOptions resolved() const {
+    moai::infer::LoadOptions out = load;
+    out.device = ops::parse_device(engine.device, "--device");
+    if (engine.fp16 || engine.bf16 || !engine.precision.empty())
+      out.precision = engine_precision(engine, ops::Precision::kFp32);
+    return out;
+  }
 };
 
 inline void add_model_flags(CLI::App& cmd, ModelFlags& f) {
@@ -28,6 +38,7 @@ inline void add_model_flags(CLI::App& cmd, ModelFlags& f) {
   cmd.add_option(flag("threads"), f.load.threads,
                  "CPU threads (default: MOAI_THREADS or all cores)")
       ->check(CLI::NonNegativeNumber);
+  add_engine_flags(&cmd, f.engine, "the checkpoint's torch_dtype");
 }
 
 inline void add_sampling_flags(CLI::App& cmd, moai::infer::GenerateOptions& g) {

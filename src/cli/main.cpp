@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/engine_flags.h"
 #include "moai/core/error.h"
 #include "moai/core/interrupt.h"
 
@@ -44,6 +45,7 @@ std::string flag(const std::string& underscore_name) {
 }  // namespace moai::cli
 
 int main(int argc, char** argv) {
+  moai::cli::match_blas_kernels(argv);  // before anything else: may re-execute the binary once
   CLI::App app{"moai: train and serve Qwen3-architecture language models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "moai 0.1.0");

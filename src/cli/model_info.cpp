@@ -13,6 +13,8 @@ struct InfoOptions {
   int64_t batch = 8;
   int64_t seq = 2048;
   bool gradient_checkpointing = false;
+  int64_t world_size = 1;
+  int64_t zero_stage = -1;  // -1: 1 when world_size > 1
 };
 
 std::string human_count(double count) {
@@ -48,16 +50,31 @@ void run_info(const InfoOptions& opt) {
               human_count(double(stats.parameters - stats.embedding_parameters)).c_str());
   std::printf("FLOPs/token       %.4g forward, %.4g training (6N + 12·L·H·D·T, T = %lld)\n",
               stats.forward_flops_per_token, stats.flops_per_token, (long long)opt.seq);
-  const double weights = double(stats.parameters) * 4;
-  const model::ModelOptions options{opt.batch, opt.seq, true, opt.gradient_checkpointing};
-  const double activations = double(model::Qwen3Model::estimate_activation_bytes(c, options));
-  std::printf("training memory   fp32, batch %lld x seq %lld%s:\n", (long long)opt.batch,
-              (long long)opt.seq, opt.gradient_checkpointing ? ", gradient checkpointing" : "");
-  std::printf("  weights         %s\n", format_bytes(weights).c_str());
-  std::printf("  gradients       %s\n", format_bytes(weights).c_str());
-  std::printf("  AdamW moments   %s\n", format_bytes(2 * weights).c_str());
-  std::printf("  activations     %s\n", format_bytes(activations).c_str());
-  std::printf("  total           %s\n", format_bytes(4 * weights + activations).c_str());
+  const bool zero = opt.zero_stage == 1 || (opt.zero_stage < 0 && opt.world_size > 1);
+  // ZeRO-1 keeps the moments of 1/world_size of the parameters on each rank.
+  const double moment_share = zero ? 1.0 / double(opt.world_size) : 1.0;
+  for (const ops::Precision precision : {ops::Precision::kFp32, ops::Precision::kBf16}) {
+    // fp32 masters (plus the bf16 working copy in bf16), fp32 gradients and AdamW moments.
+    const double masters =
+        double(model::Qwen3Model::estimate_param_bytes(c, ops::Precision::kFp32));
+    const double weights = double(model::Qwen3Model::estimate_param_bytes(c, precision));
+    model::ModelOptions options{opt.batch, opt.seq, true, opt.gradient_checkpointing, precision};
+    const double activations = double(model::Qwen3Model::estimate_activation_bytes(c, options));
+    std::printf("training memory   %s, batch %lld x seq %lld%s, per rank of %lld (ZeRO-%d):\n",
+                precision == ops::Precision::kFp32 ? "fp32" : "bf16 mixed precision",
+                (long long)opt.batch, (long long)opt.seq,
+                opt.gradient_checkpointing ? ", gradient checkpointing" : "",
+                (long long)opt.world_size, zero ? 1 : 0);
+    std::printf("  weights         %s%s\n", format_bytes(weights).c_str(),
+                precision == ops::Precision::kFp32 ? "" : " (fp32 masters + bf16 working copy)");
+    std::printf("  gradients       %s\n", format_bytes(masters).c_str());
+    const double moments = 2 * masters * moment_share;
+    std::printf("  AdamW moments   %s%s\n", format_bytes(moments).c_str(),
+                zero ? " (this rank's shard)" : "");
+    std::printf("  activations     %s\n", format_bytes(activations).c_str());
+    std::printf("  total           %s\n",
+                format_bytes(weights + masters + moments + activations).c_str());
+  }
 }
 
 void register_info(CLI::App& root) {
@@ -74,6 +91,13 @@ void register_info(CLI::App& root) {
       ->capture_default_str();
   cmd->add_flag(flag("gradient_checkpointing"), opt->gradient_checkpointing,
                 "estimate with checkpointing");
+  cmd->add_option(flag("world_size"), opt->world_size, "ranks of the data-parallel run")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  cmd->add_option(flag("zero_stage"), opt->zero_stage,
+                  "0: full AdamW state per rank; 1: 1/world_size (ZeRO-1); -1: 1 when > 1 rank")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 1));
   cmd->callback([opt] { run_info(*opt); });
 }
 

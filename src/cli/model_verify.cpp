@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/engine_flags.h"
 #include "moai/core/error.h"
 #include "moai/core/safetensors.h"
 #include "moai/model/hf_checkpoint.h"
@@ -20,6 +21,7 @@ struct VerifyOptions {
   std::string out_path;
   std::string loss = "cross_entropy";
   int threads = 0;
+  EngineFlags engine;
 };
 
 ops::LossConfig parse_loss(const std::string& name) {
@@ -66,8 +68,9 @@ void run_verify(const VerifyOptions& opt) {
   const std::vector<int32_t> labels = read_ids(io, "labels", &B, &T, false);
   const std::vector<int32_t> positions = read_ids(io, "position_ids", &B, &T, true);
   const std::vector<int32_t> segments = read_ids(io, "segment_ids", &B, &T, true);
-  auto backend = ops::make_cpu_backend(opt.threads);
-  model::Qwen3Model model(config, *backend, {B, T, true, false});
+  const ops::Precision precision = engine_precision(opt.engine, ops::Precision::kFp32);
+  auto backend = make_engine_backend(opt.engine, opt.threads, precision);
+  model::Qwen3Model model(config, *backend, {B, T, true, false, precision});
   std::vector<float> host(size_t(model.layout().total_floats()));
   model::load_hf_weights(opt.model_path, model.layout(), host.data());
   model.set_params(host.data());
@@ -114,6 +117,7 @@ void register_verify(CLI::App& root) {
   cmd->add_option("--loss", opt->loss, "cross_entropy, focal, label_smoothing or multi_objective")
       ->capture_default_str();
   cmd->add_option("--threads", opt->threads, "CPU threads (0 = MOAI_THREADS or all cores)");
+  add_engine_flags(cmd, opt->engine, "fp32");
   cmd->callback([opt] { run_verify(*opt); });
 }
 

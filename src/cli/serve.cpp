@@ -17,7 +17,7 @@ struct ServeFlags {
 
 void run(ServeFlags& f) {
   std::signal(SIGPIPE, SIG_IGN);  // a client that disconnects must not kill the server
-  infer::LoadedModel lm = infer::load_model(f.model.model_path, f.model.load);
+  infer::LoadedModel lm = infer::load_model(f.model.model_path, f.model.resolved());
   infer::Server server(lm, f.server);
   server.bind();
   std::fprintf(stderr,

@@ -57,8 +57,6 @@ void run_train(TrainFlags& flags) {
   if (!comm->is_root()) set_log_level(LogLevel::kWarn);
   if (comm->is_root())
     for (const std::string& note : notes) MOAI_WARN(note);
-  if (config.bf16 && comm->is_root())
-    MOAI_WARN("--bf16: the CPU backend trains in fp32 (bf16 applies to the CUDA backend)");
   train::TrainerHooks hooks;
   hooks.show_progress = !flags.quiet;
   const train::TrainResult result = config.sequential

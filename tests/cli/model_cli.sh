@@ -13,6 +13,14 @@ for preset in "$SRC"/configs/*.json; do
 done
 "$MOAI_BIN" model info "$SRC/configs/moai-2.85b.json" | grep -q "2845700864" || { echo "2.85b count wrong"; exit 1; }
 "$MOAI_BIN" model info "$SRC/configs/moai-5.25b.json" | grep -q "5249659648" || { echo "5.25b count wrong"; exit 1; }
+# ZeRO-1 over 4 ranks: each rank holds a quarter of the AdamW moments (the fp32 line), ZeRO-0 all of them.
+moments() { "$MOAI_BIN" model info "$SRC/configs/moai-2.85b.json" "$@" | grep -m1 "AdamW moments" | awk '{print $3, $4}'; }
+read -r full full_unit < <(moments --world_size 4 --zero_stage 0)
+read -r quarter quarter_unit < <(moments --world_size 4)
+[[ $full_unit == "$quarter_unit" ]] && awk -v a="$full" -v b="$quarter" 'BEGIN { r = a / b; exit !(r > 3.99 && r < 4.01) }' ||
+  { echo "ZeRO-1 moments per rank not 1/4: $full $full_unit vs $quarter $quarter_unit"; exit 1; }
+"$MOAI_BIN" model info "$SRC/configs/moai-2.85b.json" --world_size 4 | grep -q "per rank of 4 (ZeRO-1)" ||
+  { echo "model info does not name the world size and ZeRO stage"; exit 1; }
 
 # Bad input: exit code 2 and a message naming the field.
 echo '{"vocab_size": 10, "hidden_size": 16, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 4, "num_key_value_heads": 3}' > "$TMP/bad.json"

@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "moai/core/file_util.h"
 #include "moai/core/safetensors.h"
 #include "moai/model/qwen3_model.h"
 #include "test_paths.h"
@@ -21,6 +24,17 @@ double max_relative_error(const float* actual, const float* expected, int64_t n)
     max_ref = std::max(max_ref, std::fabs(double(expected[i])));
   }
   return max_ref > 0 ? max_diff / max_ref : max_diff;
+}
+
+// ||actual - expected|| / ||expected|| over the whole tensor (the bf16 measure).
+double norm_relative_error(const float* actual, const float* expected, int64_t n) {
+  double diff = 0, ref = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double d = double(actual[i]) - double(expected[i]);
+    diff += d * d;
+    ref += double(expected[i]) * double(expected[i]);
+  }
+  return ref > 0 ? std::sqrt(diff / ref) : std::sqrt(diff);
 }
 
 struct Golden {
@@ -114,8 +128,10 @@ TEST_P(Qwen3GoldenTest, AdamWFromGoldenGradsMatchesTorch) {
     ops::AdamWStep step;
     step.lr = 1e-3f;
     step.weight_decay = info.weight_decay() ? 0.1f : 0.0f;
-    backend->adamw_update(params.data() + info.offset, m.data() + info.offset,
-                          v.data() + info.offset, grads.data() + info.offset, info.numel, step);
+    const auto at = [&](std::vector<float>& values) {
+      return ops::view(values.data() + info.offset, {info.numel});
+    };
+    backend->adamw_update(at(params), at(m), at(v), at(grads), step);
   }
   SafetensorsFile after(golden.dir + "/weights_after_1_adamw.safetensors");
   double worst = 0;
@@ -128,6 +144,60 @@ TEST_P(Qwen3GoldenTest, AdamWFromGoldenGradsMatchesTorch) {
   }
   std::printf("[%s] AdamW step max abs error %.3g\n", GetParam().c_str(), worst);
   EXPECT_LE(worst, 1e-6);
+}
+
+// bf16 mixed precision against the fp32 golden: for logits, loss and every gradient the norm-wise
+// relative error must be at most 2x PyTorch's own bf16 autocast error on the same weights and
+// batch (bf16_autocast_error.json) + 1e-3.
+TEST_P(Qwen3GoldenTest, Bf16WithinTwicePyTorchAutocastError) {
+  MOAI_REQUIRE_GOLDEN();
+  const Golden golden(GetParam());
+  const nlohmann::json torch_error =
+      nlohmann::json::parse(read_file(golden.dir + "/bf16_autocast_error.json"))["rel_err"];
+  const auto bound = [&](const std::string& name) {
+    return 2.0 * torch_error.at(name).get<double>() + 1e-3;
+  };
+  auto backend = ops::make_cpu_backend(2);
+  Qwen3Model model(golden.config, *backend,
+                   {golden.batch, golden.seq, true, false, ops::Precision::kBf16});
+  model.set_params(golden.weights.data());
+  const Batch batch = golden.make_batch();
+  SafetensorsFile io(golden.dir + "/io.safetensors");
+  const int64_t n = golden.batch * golden.seq, V = golden.config.vocab_size;
+  std::vector<int64_t> rows(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) rows[size_t(i)] = i;
+  std::vector<float> logits(size_t(n * V)), expected_logits(size_t(n * V));
+  model.forward_logits(batch, rows, logits.data());
+  io.get("logits").to_f32(expected_logits.data(), golden.dir);
+  const double logits_error = norm_relative_error(logits.data(), expected_logits.data(), n * V);
+  std::printf("[%s] bf16 logits rel error %.4g (bound %.4g)\n", GetParam().c_str(), logits_error,
+              bound("logits"));
+  EXPECT_LE(logits_error, bound("logits"));
+
+  model.zero_grads();
+  const double loss = model.forward(batch, ops::LossConfig::cross_entropy(), 0, true);
+  model.backward();
+  float expected_loss = 0;
+  io.get("loss").to_f32(&expected_loss, golden.dir);
+  const double loss_error = std::fabs(loss - expected_loss) / std::fabs(double(expected_loss));
+  std::printf("[%s] bf16 loss rel error %.4g (bound %.4g)\n", GetParam().c_str(), loss_error,
+              bound("loss"));
+  EXPECT_LE(loss_error, bound("loss"));
+
+  std::vector<float> grads(size_t(model.layout().total_floats()));
+  model.get_grads(grads.data());
+  SafetensorsFile expected_grads(golden.dir + "/grads.safetensors");
+  double worst_ratio = 0;
+  for (const ParamInfo& info : model.layout().params()) {
+    std::vector<float> expected(size_t(info.numel));
+    expected_grads.get(info.name).to_f32(expected.data(), golden.dir);
+    const double error =
+        norm_relative_error(grads.data() + info.offset, expected.data(), info.numel);
+    EXPECT_LE(error, bound(info.name)) << info.name;
+    worst_ratio = std::max(worst_ratio, error / torch_error.at(info.name).get<double>());
+  }
+  std::printf("[%s] bf16 gradients: worst error / PyTorch autocast error = %.3g\n",
+              GetParam().c_str(), worst_ratio);
 }
 
 INSTANTIATE_TEST_SUITE_P(Goldens, Qwen3GoldenTest,

@@ -28,6 +28,107 @@
 namespace moai::ops {
 namespace {
 
+// The tests' raw-pointer call forms on the TensorView interface (fp32 views sized from the
+// arguments; a null pointer is an absent optional view).
+template <class T>
+TensorView flat(const T* data, int64_t count) {
+  return data ? view(data, {count}) : absent<T>();
+}
+
+class RawOps {
+ public:
+  explicit RawOps(Backend& backend) : b_(backend) {}
+  void matmul(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool ta,
+              bool tb, float alpha, float beta) {
+    b_.matmul(view(c, {m, n}), ta ? view(a, {k, m}) : view(a, {m, k}),
+              tb ? view(b, {n, k}) : view(b, {k, n}), ta, tb, alpha, beta);
+  }
+  void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t n, int64_t c) {
+    b_.embedding_forward(view(out, {n, c}), view(ids, {n}), view(table, {max_id(ids, n), c}));
+  }
+  void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n,
+                          int64_t c) {
+    b_.embedding_backward(view(dtable, {max_id(ids, n), c}), view(dout, {n, c}), view(ids, {n}));
+  }
+  void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* w, int64_t n,
+                       int64_t c, float eps) {
+    b_.rmsnorm_forward(view(out, {n, c}), view(rstd, {n}), view(inp, {n, c}), view(w, {c}), eps);
+  }
+  void rmsnorm_backward(float* dinp, float* dw, const float* dout, const float* inp, const float* w,
+                        const float* rstd, int64_t n, int64_t c, bool acc) {
+    b_.rmsnorm_backward(view(dinp, {n, c}), view(dw, {c}), view(dout, {n, c}), view(inp, {n, c}),
+                        view(w, {c}), view(rstd, {n}), acc);
+  }
+  // cos/sin tables are addressed by position; the tests' tables have `positions` rows.
+  void rope_forward(float* x, const int32_t* pos, const float* cos, const float* sin, int64_t n,
+                    int64_t heads, int64_t d) {
+    const int64_t rows = max_id(pos, n);
+    b_.rope_forward(view(x, {n, heads, d}), view(pos, {n}), view(cos, {rows, d / 2}),
+                    view(sin, {rows, d / 2}));
+  }
+  void rope_backward(float* x, const int32_t* pos, const float* cos, const float* sin, int64_t n,
+                     int64_t heads, int64_t d) {
+    const int64_t rows = max_id(pos, n);
+    b_.rope_backward(view(x, {n, heads, d}), view(pos, {n}), view(cos, {rows, d / 2}),
+                     view(sin, {rows, d / 2}));
+  }
+  void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                         const int32_t* seg, const AttentionShape& s) {
+    b_.attention_forward(flat(out, q_count(s)), flat(lse, s.batch * s.heads * s.q_len),
+                         flat(q, q_count(s)), flat(k, kv_count(s)), flat(v, kv_count(s)),
+                         flat(seg, s.batch * s.kv_len), s);
+  }
+  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out,
+                          const float* lse, const float* q, const float* k, const float* v,
+                          const int32_t* seg, const AttentionShape& s) {
+    b_.attention_backward(
+        flat(dq, q_count(s)), flat(dk, kv_count(s)), flat(dv, kv_count(s)), flat(dout, q_count(s)),
+        flat(out, q_count(s)), flat(lse, s.batch * s.heads * s.q_len), flat(q, q_count(s)),
+        flat(k, kv_count(s)), flat(v, kv_count(s)), flat(seg, s.batch * s.kv_len), s);
+  }
+  void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) {
+    b_.swiglu_forward(view(out, {n}), view(gate, {n}), view(up, {n}));
+  }
+  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate,
+                       const float* up, int64_t n) {
+    b_.swiglu_backward(view(dgate, {n}), view(dup, {n}), view(dout, {n}), view(gate, {n}),
+                       view(up, {n}));
+  }
+  void add(float* out, const float* a, const float* b, int64_t n) {
+    b_.add(view(out, {n}), view(a, {n}), view(b, {n}));
+  }
+  void accumulate(float* dst, const float* src, int64_t n) {
+    b_.accumulate(view(dst, {n}), view(src, {n}));
+  }
+  void scale(float* x, float factor, int64_t n) { b_.scale(view(x, {n}), factor); }
+  void classifier_loss(float* losses, float* dx, float* dw, const float* x, const float* w,
+                       const int32_t* labels, int64_t n, int64_t c, int64_t v,
+                       const LossConfig& config, float grad_scale) {
+    b_.classifier_loss(view(losses, {n}), dx ? view(dx, {n, c}) : absent<float>(),
+                       dw ? view(dw, {v, c}) : absent<float>(), view(x, {n, c}), view(w, {v, c}),
+                       view(labels, {n}), config, grad_scale);
+  }
+  void adamw_update(float* p, float* m, float* v, const float* g, int64_t n,
+                    const AdamWStep& step) {
+    b_.adamw_update(view(p, {n}), view(m, {n}), view(v, {n}), view(g, {n}), step);
+  }
+  double sum_squares(const float* x, int64_t n) { return b_.sum_squares(view(x, {n})); }
+
+ private:
+  static int64_t q_count(const AttentionShape& s) {
+    return s.batch * s.q_len * s.heads * s.head_dim;
+  }
+  static int64_t kv_count(const AttentionShape& s) {
+    const int64_t row = s.kv_heads * s.head_dim;
+    const int64_t stride = s.kv_batch_stride ? s.kv_batch_stride : s.kv_len * row;
+    return (s.batch - 1) * stride + s.kv_len * row;
+  }
+  // Rows a table indexed by `ids` needs at least. Device ids cannot be read here: the checks only
+  // use the row width, so one row is enough for them.
+  static int64_t max_id(const int32_t*, int64_t) { return 1; }
+  Backend& b_;
+};
+
 constexpr float kElementwiseTol = 1e-5f;
 constexpr float kMatmulTol = 3e-3f;       // TF32: 10-bit mantissa products, fp32 accumulation
 constexpr float kAttentionTol = 1.5e-2f;  // bf16 Q, K, V, P tiles
@@ -99,6 +200,8 @@ class CudaBackendTest : public ::testing::Test {
       for (void* ptr : buffers_) cuda_->deallocate(ptr);
   }
 
+  RawOps cpu_ops() { return RawOps(*cpu_); }
+  RawOps cuda_ops() { return RawOps(*cuda_); }
   std::unique_ptr<Backend> cuda_, cpu_;
   std::vector<void*> buffers_;
   unsigned seed_ = 0;
@@ -112,9 +215,9 @@ TEST_F(CudaBackendTest, MatmulAllTransposesAndBeta) {
     auto a = random(size_t(m * k)), b = random(size_t(k * n)), c = random(size_t(m * n));
     for (float beta : {0.0f, 1.0f}) {
       std::vector<float> want = c;
-      cpu_->matmul(want.data(), a.data(), b.data(), m, n, k, ta, tb, 0.5f, beta);
+      cpu_ops().matmul(want.data(), a.data(), b.data(), m, n, k, ta, tb, 0.5f, beta);
       float* out = beta == 0.0f ? poisoned(size_t(m * n)) : upload(c);
-      cuda_->matmul(out, upload(a), upload(b), m, n, k, ta, tb, 0.5f, beta);
+      cuda_ops().matmul(out, upload(a), upload(b), m, n, k, ta, tb, 0.5f, beta);
       expect_close(download(out, size_t(m * n)), want, kMatmulTol,
                    "matmul trans_a=" + std::to_string(ta) + " trans_b=" + std::to_string(tb) +
                        " beta=" + std::to_string(beta));
@@ -127,16 +230,16 @@ TEST_F(CudaBackendTest, EmbeddingForwardBackwardWithRepeatedIds) {
   auto table = random(size_t(v * c)), dout = random(size_t(n * c)), dtable = random(size_t(v * c));
   auto ids = random_ints(size_t(n), int32_t(v));
   std::vector<float> want(static_cast<size_t>(n * c));
-  cpu_->embedding_forward(want.data(), ids.data(), table.data(), n, c);
+  cpu_ops().embedding_forward(want.data(), ids.data(), table.data(), n, c);
   float* out = poisoned(size_t(n * c));
   const int32_t* ids_d = upload(ids);
-  cuda_->embedding_forward(out, ids_d, upload(table), n, c);
+  cuda_ops().embedding_forward(out, ids_d, upload(table), n, c);
   expect_close(download(out, size_t(n * c)), want, 0.0f, "embedding_forward");
 
   std::vector<float> want_dtable = dtable;
-  cpu_->embedding_backward(want_dtable.data(), dout.data(), ids.data(), n, c);
+  cpu_ops().embedding_backward(want_dtable.data(), dout.data(), ids.data(), n, c);
   float* dtable_d = upload(dtable);
-  cuda_->embedding_backward(dtable_d, upload(dout), ids_d, n, c);
+  cuda_ops().embedding_backward(dtable_d, upload(dout), ids_d, n, c);
   expect_close(download(dtable_d, size_t(v * c)), want_dtable, kElementwiseTol,
                "embedding_backward");
 }
@@ -147,23 +250,25 @@ TEST_F(CudaBackendTest, RmsNormForwardBackward) {
     auto inp = random(size_t(n * c)), weight = random(size_t(c)), dout = random(size_t(n * c));
     auto dinp0 = random(size_t(n * c)), dweight0 = random(size_t(c));
     std::vector<float> want(static_cast<size_t>(n * c)), want_rstd(static_cast<size_t>(n));
-    cpu_->rmsnorm_forward(want.data(), want_rstd.data(), inp.data(), weight.data(), n, c, 1e-6f);
+    cpu_ops().rmsnorm_forward(want.data(), want_rstd.data(), inp.data(), weight.data(), n, c,
+                              1e-6f);
     float* out = poisoned(size_t(n * c));
     float* rstd = poisoned(size_t(n));
     const float* inp_d = upload(inp);
     const float* weight_d = upload(weight);
-    cuda_->rmsnorm_forward(out, rstd, inp_d, weight_d, n, c, 1e-6f);
+    cuda_ops().rmsnorm_forward(out, rstd, inp_d, weight_d, n, c, 1e-6f);
     const std::string tag = " c=" + std::to_string(c);
     expect_close(download(out, size_t(n * c)), want, kElementwiseTol, "rmsnorm_forward" + tag);
     expect_close(download(rstd, size_t(n)), want_rstd, kElementwiseTol,
                  "rmsnorm_forward rstd" + tag);
     for (bool accumulate : {false, true}) {
       std::vector<float> want_dinp = dinp0, want_dweight = dweight0;
-      cpu_->rmsnorm_backward(want_dinp.data(), want_dweight.data(), dout.data(), inp.data(),
-                             weight.data(), want_rstd.data(), n, c, accumulate);
+      cpu_ops().rmsnorm_backward(want_dinp.data(), want_dweight.data(), dout.data(), inp.data(),
+                                 weight.data(), want_rstd.data(), n, c, accumulate);
       float* dinp = accumulate ? upload(dinp0) : poisoned(size_t(n * c));
       float* dweight = upload(dweight0);
-      cuda_->rmsnorm_backward(dinp, dweight, upload(dout), inp_d, weight_d, rstd, n, c, accumulate);
+      cuda_ops().rmsnorm_backward(dinp, dweight, upload(dout), inp_d, weight_d, rstd, n, c,
+                                  accumulate);
       const std::string mode = accumulate ? " accumulate" : " overwrite";
       expect_close(download(dinp, size_t(n * c)), want_dinp, 1e-5f,
                    "rmsnorm_backward dinp" + tag + mode);
@@ -188,17 +293,17 @@ TEST_F(CudaBackendTest, RopeForwardBackward) {
   for (bool backward : {false, true}) {
     std::vector<float> want = x;
     if (backward) {
-      cpu_->rope_backward(want.data(), positions.data(), tables.cos.data(), tables.sin.data(), n,
-                          heads, head_dim);
+      cpu_ops().rope_backward(want.data(), positions.data(), tables.cos.data(), tables.sin.data(),
+                              n, heads, head_dim);
     } else {
-      cpu_->rope_forward(want.data(), positions.data(), tables.cos.data(), tables.sin.data(), n,
-                         heads, head_dim);
+      cpu_ops().rope_forward(want.data(), positions.data(), tables.cos.data(), tables.sin.data(), n,
+                             heads, head_dim);
     }
     float* x_d = upload(x);
     if (backward) {
-      cuda_->rope_backward(x_d, pos_d, cos_d, sin_d, n, heads, head_dim);
+      cuda_ops().rope_backward(x_d, pos_d, cos_d, sin_d, n, heads, head_dim);
     } else {
-      cuda_->rope_forward(x_d, pos_d, cos_d, sin_d, n, heads, head_dim);
+      cuda_ops().rope_forward(x_d, pos_d, cos_d, sin_d, n, heads, head_dim);
     }
     expect_close(download(x_d, x.size()), want, kElementwiseTol,
                  backward ? "rope_backward" : "rope_forward");
@@ -210,30 +315,31 @@ TEST_F(CudaBackendTest, SwigluAndElementwise) {
   auto gate = random(size_t(n), 3.0f), up = random(size_t(n)), dout = random(size_t(n));
   std::vector<float> want(static_cast<size_t>(n)), want_dgate(static_cast<size_t>(n)),
       want_dup(static_cast<size_t>(n));
-  cpu_->swiglu_forward(want.data(), gate.data(), up.data(), n);
-  cpu_->swiglu_backward(want_dgate.data(), want_dup.data(), dout.data(), gate.data(), up.data(), n);
+  cpu_ops().swiglu_forward(want.data(), gate.data(), up.data(), n);
+  cpu_ops().swiglu_backward(want_dgate.data(), want_dup.data(), dout.data(), gate.data(), up.data(),
+                            n);
   const float* gate_d = upload(gate);
   const float* up_d = upload(up);
   float* out = poisoned(size_t(n));
-  cuda_->swiglu_forward(out, gate_d, up_d, n);
+  cuda_ops().swiglu_forward(out, gate_d, up_d, n);
   expect_close(download(out, size_t(n)), want, kElementwiseTol, "swiglu_forward");
   float* dgate = poisoned(size_t(n));
   float* dup = poisoned(size_t(n));
-  cuda_->swiglu_backward(dgate, dup, upload(dout), gate_d, up_d, n);
+  cuda_ops().swiglu_backward(dgate, dup, upload(dout), gate_d, up_d, n);
   expect_close(download(dgate, size_t(n)), want_dgate, kElementwiseTol, "swiglu_backward dgate");
   expect_close(download(dup, size_t(n)), want_dup, kElementwiseTol, "swiglu_backward dup");
 
   std::vector<float> sum(static_cast<size_t>(n));
-  cpu_->add(sum.data(), gate.data(), up.data(), n);
+  cpu_ops().add(sum.data(), gate.data(), up.data(), n);
   float* sum_d = poisoned(size_t(n));
-  cuda_->add(sum_d, gate_d, up_d, n);
+  cuda_ops().add(sum_d, gate_d, up_d, n);
   expect_close(download(sum_d, size_t(n)), sum, 0.0f, "add");
   std::vector<float> acc = gate;
-  cpu_->accumulate(acc.data(), up.data(), n);
-  cpu_->scale(acc.data(), -0.25f, n);
+  cpu_ops().accumulate(acc.data(), up.data(), n);
+  cpu_ops().scale(acc.data(), -0.25f, n);
   float* acc_d = upload(gate);
-  cuda_->accumulate(acc_d, up_d, n);
-  cuda_->scale(acc_d, -0.25f, n);
+  cuda_ops().accumulate(acc_d, up_d, n);
+  cuda_ops().scale(acc_d, -0.25f, n);
   expect_close(download(acc_d, size_t(n)), acc, 0.0f, "accumulate+scale");
 }
 
@@ -278,14 +384,15 @@ TEST_P(CudaAttentionTest, ForwardBackwardMatchCpu) {
     for (auto& id : seg) id = int32_t((id * 7919) % 5);
   const int32_t* seg_host = ac.segments ? seg.data() : nullptr;
   std::vector<float> want(q_count), want_lse(static_cast<size_t>(s.batch * s.heads * s.q_len));
-  cpu_->attention_forward(want.data(), want_lse.data(), q.data(), k.data(), v.data(), seg_host, s);
+  cpu_ops().attention_forward(want.data(), want_lse.data(), q.data(), k.data(), v.data(), seg_host,
+                              s);
   const float* q_d = upload(q);
   const float* k_d = upload(k);
   const float* v_d = upload(v);
   const int32_t* seg_d = ac.segments ? upload(seg) : nullptr;
   float* out = poisoned(q_count);
   float* lse = poisoned(want_lse.size());
-  cuda_->attention_forward(out, lse, q_d, k_d, v_d, seg_d, s);
+  cuda_ops().attention_forward(out, lse, q_d, k_d, v_d, seg_d, s);
   const std::string tag = " B=" + std::to_string(s.batch) + " T=" + std::to_string(s.q_len) +
                           " H=" + std::to_string(s.heads) + "/" + std::to_string(s.kv_heads) +
                           " D=" + std::to_string(s.head_dim) + (ac.segments ? " segments" : "");
@@ -293,14 +400,15 @@ TEST_P(CudaAttentionTest, ForwardBackwardMatchCpu) {
   expect_close(download(lse, want_lse.size()), want_lse, 2e-3f, "attention_forward lse" + tag);
 
   std::vector<float> want_dq(q_count), want_dk(kv_count), want_dv(kv_count);
-  cpu_->attention_backward(want_dq.data(), want_dk.data(), want_dv.data(), dout.data(), want.data(),
-                           want_lse.data(), q.data(), k.data(), v.data(), seg_host, s);
+  cpu_ops().attention_backward(want_dq.data(), want_dk.data(), want_dv.data(), dout.data(),
+                               want.data(), want_lse.data(), q.data(), k.data(), v.data(), seg_host,
+                               s);
   float* dq = poisoned(q_count);
   float* dk = poisoned(kv_count);
   float* dv = poisoned(kv_count);
   // The CPU's out/lse feed both backwards so the comparison isolates the backward kernels.
-  cuda_->attention_backward(dq, dk, dv, upload(dout), upload(want), upload(want_lse), q_d, k_d, v_d,
-                            seg_d, s);
+  cuda_ops().attention_backward(dq, dk, dv, upload(dout), upload(want), upload(want_lse), q_d, k_d,
+                                v_d, seg_d, s);
   expect_close(download(dq, q_count), want_dq, kAttentionTol, "attention_backward dq" + tag);
   expect_close(download(dk, kv_count), want_dk, kAttentionTol, "attention_backward dk" + tag);
   expect_close(download(dv, kv_count), want_dv, kAttentionTol, "attention_backward dv" + tag);
@@ -329,9 +437,9 @@ TEST_F(CudaBackendTest, AttentionDecodeWithKvCache) {
   auto k = random(size_t(s.batch * s.kv_batch_stride)),
        v = random(size_t(s.batch * s.kv_batch_stride));
   std::vector<float> want(q.size());
-  cpu_->attention_forward(want.data(), nullptr, q.data(), k.data(), v.data(), nullptr, s);
+  cpu_ops().attention_forward(want.data(), nullptr, q.data(), k.data(), v.data(), nullptr, s);
   float* out = poisoned(q.size());
-  cuda_->attention_forward(out, nullptr, upload(q), upload(k), upload(v), nullptr, s);
+  cuda_ops().attention_forward(out, nullptr, upload(q), upload(k), upload(v), nullptr, s);
   expect_close(download(out, q.size()), want, kAttentionTol, "attention_forward decode");
 }
 
@@ -351,20 +459,20 @@ TEST_F(CudaBackendTest, ClassifierLossAllConfigs) {
                             " smooth=" + std::to_string(config.smooth_weight);
     std::vector<float> want_losses(static_cast<size_t>(n)), want_dx(static_cast<size_t>(n * c)),
         want_dw = dw0;
-    cpu_->classifier_loss(want_losses.data(), want_dx.data(), want_dw.data(), x.data(), w.data(),
-                          labels.data(), n, c, v, config, 1.0f / 60.0f);
+    cpu_ops().classifier_loss(want_losses.data(), want_dx.data(), want_dw.data(), x.data(),
+                              w.data(), labels.data(), n, c, v, config, 1.0f / 60.0f);
     float* losses = poisoned(size_t(n));
     float* dx = poisoned(size_t(n * c));
     float* dw = upload(dw0);
-    cuda_->classifier_loss(losses, dx, dw, x_d, w_d, labels_d, n, c, v, config, 1.0f / 60.0f);
+    cuda_ops().classifier_loss(losses, dx, dw, x_d, w_d, labels_d, n, c, v, config, 1.0f / 60.0f);
     expect_close(download(losses, size_t(n)), want_losses, kMatmulTol,
                  "classifier_loss losses" + tag);
     expect_close(download(dx, size_t(n * c)), want_dx, kMatmulTol, "classifier_loss dx" + tag);
     expect_close(download(dw, size_t(v * c)), want_dw, kMatmulTol, "classifier_loss dw" + tag);
     // Forward only (inference / eval): losses without gradients.
     float* losses_only = poisoned(size_t(n));
-    cuda_->classifier_loss(losses_only, nullptr, nullptr, x_d, w_d, labels_d, n, c, v, config,
-                           1.0f);
+    cuda_ops().classifier_loss(losses_only, nullptr, nullptr, x_d, w_d, labels_d, n, c, v, config,
+                               1.0f);
     expect_close(download(losses_only, size_t(n)), want_losses, kMatmulTol,
                  "classifier_loss forward only" + tag);
   }
@@ -381,20 +489,20 @@ TEST_F(CudaBackendTest, AdamWAndSumSquares) {
   step.grad_scale = 0.5f;
   step.step = 7;
   std::vector<float> want_p = param, want_m = m, want_v = v;
-  cpu_->adamw_update(want_p.data(), want_m.data(), want_v.data(), grad.data(), n, step);
+  cpu_ops().adamw_update(want_p.data(), want_m.data(), want_v.data(), grad.data(), n, step);
   float* p_d = upload(param);
   float* m_d = upload(m);
   float* v_d = upload(v);
   const float* g_d = upload(grad);
-  cuda_->adamw_update(p_d, m_d, v_d, g_d, n, step);
+  cuda_ops().adamw_update(p_d, m_d, v_d, g_d, n, step);
   expect_close(download(p_d, size_t(n)), want_p, 1e-6f, "adamw param");
   expect_close(download(m_d, size_t(n)), want_m, 1e-6f, "adamw m");
   expect_close(download(v_d, size_t(n)), want_v, 1e-6f, "adamw v");
-  const double want_sq = cpu_->sum_squares(grad.data(), n);
-  const double got_sq = cuda_->sum_squares(g_d, n);
+  const double want_sq = cpu_ops().sum_squares(grad.data(), n);
+  const double got_sq = cuda_ops().sum_squares(g_d, n);
   EXPECT_NEAR(got_sq, want_sq, 1e-9 * want_sq) << "sum_squares (seed " << seed_ << ")";
   // Fixed reduction order: the same input gives the same bits.
-  EXPECT_EQ(cuda_->sum_squares(g_d, n), got_sq);
+  EXPECT_EQ(cuda_ops().sum_squares(g_d, n), got_sq);
 }
 
 TEST_F(CudaBackendTest, ParameterGradientsAccumulate) {
@@ -405,13 +513,13 @@ TEST_F(CudaBackendTest, ParameterGradientsAccumulate) {
   const float* weight_d = upload(weight);
   float* out = poisoned(size_t(n * c));
   float* rstd = poisoned(size_t(n));
-  cuda_->rmsnorm_forward(out, rstd, inp_d, weight_d, n, c, 1e-6f);
+  cuda_ops().rmsnorm_forward(out, rstd, inp_d, weight_d, n, c, 1e-6f);
   float* dinp = poisoned(size_t(n * c));
   float* dweight = upload(std::vector<float>(size_t(c), 0.0f));
   const float* dout_d = upload(dout);
-  cuda_->rmsnorm_backward(dinp, dweight, dout_d, inp_d, weight_d, rstd, n, c, false);
+  cuda_ops().rmsnorm_backward(dinp, dweight, dout_d, inp_d, weight_d, rstd, n, c, false);
   const auto once = download(dweight, size_t(c));
-  cuda_->rmsnorm_backward(dinp, dweight, dout_d, inp_d, weight_d, rstd, n, c, false);
+  cuda_ops().rmsnorm_backward(dinp, dweight, dout_d, inp_d, weight_d, rstd, n, c, false);
   auto twice = download(dweight, size_t(c));
   for (float& value : twice) value *= 0.5f;
   expect_close(twice, once, 1e-7f, "dweight after two backwards / 2");
@@ -429,13 +537,13 @@ TEST_F(CudaBackendTest, RepeatsBitForBit) {
   const float* dout = upload(random(q_count));
   float* out = poisoned(q_count);
   float* lse = poisoned(size_t(s.heads * s.q_len));
-  cuda_->attention_forward(out, lse, q, k, v, nullptr, s);
+  cuda_ops().attention_forward(out, lse, q, k, v, nullptr, s);
   std::vector<float> first, second;
   for (auto* result : {&first, &second}) {
     float* dq = poisoned(q_count);
     float* dk = poisoned(kv_count);
     float* dv = poisoned(kv_count);
-    cuda_->attention_backward(dq, dk, dv, dout, out, lse, q, k, v, nullptr, s);
+    cuda_ops().attention_backward(dq, dk, dv, dout, out, lse, q, k, v, nullptr, s);
     *result = download(dk, kv_count);
   }
   EXPECT_EQ(0, std::memcmp(first.data(), second.data(), first.size() * sizeof(float)));

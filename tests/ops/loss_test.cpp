@@ -12,6 +12,11 @@
 namespace moai::ops {
 namespace {
 
+template <class T>
+TensorView flat(const std::vector<T>& values) {
+  return view(values.data(), {int64_t(values.size())});
+}
+
 struct Reference {
   double ce, focal, smooth;
 };
@@ -49,8 +54,9 @@ TEST(ClassifierLoss, ValuesMatchTheDefinitions) {
                                 LossConfig{0.2f, 0.5f, 0.3f, 1.5f, 0.2f, -100}};
   for (const LossConfig& config : configs) {
     std::vector<float> losses(N, -1.0f);
-    backend->classifier_loss(losses.data(), nullptr, nullptr, x.data(), w.data(), labels.data(), N,
-                             C, V, config, 1.0f);
+    backend->classifier_loss(view(losses.data(), {N}), absent<float>(), absent<float>(),
+                             view(x.data(), {N, C}), view(w.data(), {V, C}),
+                             view(labels.data(), {N}), config, 1.0f);
     for (int64_t row = 0; row < N; ++row) {
       if (labels[size_t(row)] == -100) {
         EXPECT_EQ(losses[size_t(row)], 0.0f);
@@ -86,12 +92,14 @@ TEST(ClassifierLoss, ChunkingDoesNotChangeResults) {
   for (int64_t i = 0; i < N; ++i) labels[size_t(i)] = int32_t((i * 7919) % V);
   std::vector<float> losses(N);
   auto backend = make_cpu_backend(2);
-  backend->classifier_loss(losses.data(), nullptr, nullptr, x.data(), w.data(), labels.data(), N, C,
-                           V, LossConfig::cross_entropy(), 1.0f);
+  backend->classifier_loss(view(losses.data(), {N}), absent<float>(), absent<float>(),
+                           view(x.data(), {N, C}), view(w.data(), {V, C}), view(labels.data(), {N}),
+                           LossConfig::cross_entropy(), 1.0f);
   for (int64_t row : {0, 41, 79}) {
     std::vector<float> one(1);
-    backend->classifier_loss(one.data(), nullptr, nullptr, x.data() + row * C, w.data(),
-                             labels.data() + row, 1, C, V, LossConfig::cross_entropy(), 1.0f);
+    backend->classifier_loss(view(one.data(), {1}), absent<float>(), absent<float>(),
+                             view(x.data() + row * C, {1, C}), view(w.data(), {V, C}),
+                             view(labels.data() + row, {1}), LossConfig::cross_entropy(), 1.0f);
     EXPECT_NEAR(one[0], losses[size_t(row)], 1e-5f * std::fabs(losses[size_t(row)]));
   }
 }
@@ -119,7 +127,7 @@ TEST(Attention, KvCacheShapeMatchesFullAttention) {
   for (float& value : v) value = normal(rng);
   auto backend = make_cpu_backend(2);
   std::vector<float> full(q.size()), lse(B * H * T);
-  backend->attention_forward(full.data(), lse.data(), q.data(), k.data(), v.data(), nullptr,
+  backend->attention_forward(flat(full), flat(lse), flat(q), flat(k), flat(v), absent<int32_t>(),
                              {B, T, T, H, KV, D, 0, 0.35f});
   std::vector<float> k_cache(B * cache_rows * KV * D, 0.0f), v_cache(k_cache.size(), 0.0f);
   for (int64_t b = 0; b < B; ++b)
@@ -132,8 +140,9 @@ TEST(Attention, KvCacheShapeMatchesFullAttention) {
   for (int64_t b = 0; b < B; ++b)
     for (int64_t i = 0; i < new_rows * H * D; ++i)
       q_new[size_t(b * new_rows * H * D + i)] = q[size_t((b * T + T - new_rows) * H * D + i)];
-  backend->attention_forward(out.data(), nullptr, q_new.data(), k_cache.data(), v_cache.data(),
-                             nullptr, {B, new_rows, T, H, KV, D, cache_rows * KV * D, 0.35f});
+  backend->attention_forward(flat(out), absent<float>(), flat(q_new), flat(k_cache), flat(v_cache),
+                             absent<int32_t>(),
+                             {B, new_rows, T, H, KV, D, cache_rows * KV * D, 0.35f});
   for (int64_t b = 0; b < B; ++b)
     for (int64_t i = 0; i < new_rows * H * D; ++i)
       EXPECT_NEAR(out[size_t(b * new_rows * H * D + i)],
@@ -152,12 +161,15 @@ TEST(Attention, DocumentMasksEqualSeparateSequences) {
   std::vector<int32_t> segments = {0, 0, 0, 1, 1, 1, 1, 1};
   auto backend = make_cpu_backend(2);
   std::vector<float> packed(q.size()), lse(H * T);
-  backend->attention_forward(packed.data(), lse.data(), q.data(), k.data(), v.data(),
-                             segments.data(), {1, T, T, H, KV, D, 0, 0.5f});
+  backend->attention_forward(flat(packed), flat(lse), flat(q), flat(k), flat(v), flat(segments),
+                             {1, T, T, H, KV, D, 0, 0.5f});
   std::vector<float> second(size_t((T - first) * H * D)), lse2(size_t(H * (T - first)));
-  backend->attention_forward(second.data(), lse2.data(), q.data() + first * H * D,
-                             k.data() + first * KV * D, v.data() + first * KV * D, nullptr,
-                             {1, T - first, T - first, H, KV, D, 0, 0.5f});
+  const int64_t rest = T - first;
+  backend->attention_forward(flat(second), flat(lse2),
+                             view(q.data() + first * H * D, {rest * H * D}),
+                             view(k.data() + first * KV * D, {rest * KV * D}),
+                             view(v.data() + first * KV * D, {rest * KV * D}), absent<int32_t>(),
+                             {1, rest, rest, H, KV, D, 0, 0.5f});
   // Equal up to summation order (the softmax sums group keys in 8-lane blocks that start at other
   // offsets).
   for (size_t i = 0; i < second.size(); ++i)
@@ -170,9 +182,9 @@ TEST(AdamW, SumSquaresIsExactAndIndependentOfThreads) {
   double expected = 0;
   for (float value : x) expected += double(value) * double(value);
   auto one = make_cpu_backend(1);
-  const double a = one->sum_squares(x.data(), int64_t(x.size()));
+  const double a = one->sum_squares(flat(x));
   auto two = make_cpu_backend(2);
-  const double b = two->sum_squares(x.data(), int64_t(x.size()));
+  const double b = two->sum_squares(flat(x));
   EXPECT_EQ(a, b);
   EXPECT_NEAR(a, expected, 1e-9 * expected);
 }

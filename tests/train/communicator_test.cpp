@@ -21,6 +21,24 @@ TEST(Communicator, SingleProcessIsIdentity) {
   EXPECT_EQ(data, (std::vector<float>{1.5f, -2.0f}));
 }
 
+TEST(Communicator, ShardRangesCoverTheBufferAligned) {
+  for (int64_t count : {0, 1, 15, 16, 17, 1000, 1001}) {
+    for (int world : {1, 2, 3, 4}) {
+      int64_t next = 0;
+      for (int rank = 0; rank < world; ++rank) {
+        const ShardRange range = shard_range(count, rank, world);
+        EXPECT_EQ(range.begin, next) << count << " " << world << " " << rank;
+        EXPECT_GE(range.size(), 0);
+        if (range.size() > 0) EXPECT_EQ(range.begin % 16, 0);
+        next = range.end;
+      }
+      EXPECT_EQ(next, count) << count << " " << world;
+    }
+  }
+  EXPECT_EQ(shard_range(1000, 1, 4).begin, 256);  // ceil(1000 / 4) = 250 -> 256
+  EXPECT_EQ(shard_range(1000, 3, 4).end, 1000);
+}
+
 // Runs only inside mpirun (skipped in a normal test run).
 TEST(CommunicatorMpiChild, TwoRanks) {
   if (!launched_by_mpi()) GTEST_SKIP() << "runs under mpirun only";
@@ -43,6 +61,17 @@ TEST(CommunicatorMpiChild, TwoRanks) {
   if (rank == 0) std::snprintf(text, sizeof(text), "root!");
   comm->broadcast(text, sizeof(text), 0);
   EXPECT_STREQ(text, "root!");
+  // ZeRO-1: reduce-scatter then all-gather is an all-reduce. 37 floats: shards 0..31 and 32..36.
+  std::vector<float> grads(37);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = static_cast<float>(i) * (rank + 1);
+  comm->reduce_scatter_sum(grads.data(), 37);
+  const ShardRange mine = shard_range(37, rank, 2);
+  EXPECT_EQ(mine.size(), rank == 0 ? 32 : 5);
+  for (int64_t i = mine.begin; i < mine.end; ++i) EXPECT_EQ(grads[size_t(i)], 3.0f * i) << i;
+  for (int64_t i = 0; i < 37; ++i)
+    if (i < mine.begin || i >= mine.end) grads[size_t(i)] = -1.0f;  // others' shards: garbage
+  comm->all_gather(grads.data(), 37);
+  for (int64_t i = 0; i < 37; ++i) EXPECT_EQ(grads[size_t(i)], 3.0f * i) << i;
   comm->barrier();
 }
 

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "moai/core/error.h"
+#include "moai/core/log.h"
 #include "moai/core/thread_pool.h"
 #include "moai/model/hf_checkpoint.h"
 #include "moai/ops/rope.h"
@@ -89,20 +90,38 @@ void gemm_nt(float* out, const float* inp, const float* w, int64_t n, int64_t ou
 }
 
 std::unique_ptr<InferenceModel> InferenceModel::load(const std::string& model_dir,
-                                                     int64_t max_context, int threads) {
+                                                     int64_t max_context, int threads,
+                                                     const ops::DeviceSpec& device,
+                                                     std::optional<ops::Precision> precision) {
   const model::Qwen3Config config = model::load_qwen3_config(model_dir);
   const model::ParamLayout layout(config);
+  ops::DeviceSpec spec = device;
+  if (spec.choice == ops::DeviceChoice::kAuto) spec.choice = ops::DeviceChoice::kCpu;
+  std::unique_ptr<ops::Backend> backend = ops::make_backend(spec, threads);
+  if (backend->device() != ops::DeviceKind::kCpu)
+    throw InputError("--device " + ops::device_spec_name(spec) +
+                     ": generation runs on the CPU backend for now (the KV-cache forward has not "
+                     "moved onto the shared engine yet); use --device cpu");
+  const ops::Precision mode = precision.value_or(
+      config.torch_dtype == "bfloat16" ? ops::Precision::kBf16 : ops::Precision::kFp32);
   std::vector<float> params(size_t(layout.total_floats()));
   model::load_hf_weights(model_dir, layout, params.data());
-  return std::make_unique<InferenceModel>(config, std::move(params), max_context, threads);
+  if (mode == ops::Precision::kBf16)
+    for (float& value : params) value = ops::to_f32(ops::to_bf16(value));
+  MOAI_INFO("engine: " << backend->name() << ", precision " << ops::precision_name(mode)
+                       << (mode == ops::Precision::kBf16 ? " (bf16 weights, fp32 compute)" : ""));
+  return std::make_unique<InferenceModel>(config, std::move(params), max_context, threads,
+                                          std::move(backend));
 }
 
 InferenceModel::InferenceModel(const model::Qwen3Config& config, std::vector<float> host_params,
-                               int64_t max_context, int threads)
+                               int64_t max_context, int threads,
+                               std::unique_ptr<ops::Backend> backend)
     : config_(config),
       layout_(config),
       params_(std::move(host_params)),
-      backend_(ops::make_cpu_backend(threads)),
+      backend_(backend ? std::move(backend)
+                       : ops::make_backend({ops::DeviceChoice::kCpu, 0}, threads)),
       max_context_(max_context > 0 ? max_context : config.max_position_embeddings),
       threads_(threads > 0 ? threads : int(default_thread_count())) {
   MOAI_CHECK(int64_t(params_.size()) == layout_.total_floats());
@@ -158,26 +177,35 @@ void InferenceModel::layer(std::span<const Segment> segments, int64_t l, int64_t
   float* k_new = k_.data();
   float* v_new = v_.data();
 
-  backend_->rmsnorm_forward(ln_.data(), rstd_.data(), x_.data(), p + off(ParamKind::kInputNorm), n,
-                            C, eps);
+  const ops::TensorView positions = ops::view(positions_.data(), {n});
+  const ops::TensorView cos = ops::view(rope_cos_.data(), {max_context_, D / 2});
+  const ops::TensorView sin = ops::view(rope_sin_.data(), {max_context_, D / 2});
+  backend_->rmsnorm_forward(ops::view(ln_.data(), {n, C}), ops::view(rstd_.data(), {n}),
+                            ops::view(x_.data(), {n, C}),
+                            ops::view(p + off(ParamKind::kInputNorm), {C}), eps);
   linear(q_.data(), ln_.data(), off(ParamKind::kQProj), n, C, QD);
   linear(k_new, ln_.data(), off(ParamKind::kKProj), n, C, KD);
   linear(v_new, ln_.data(), off(ParamKind::kVProj), n, C, KD);
-  backend_->rmsnorm_forward(q_.data(), rstd_.data(), q_.data(), p + off(ParamKind::kQNorm), n * H,
-                            D, eps);
-  backend_->rmsnorm_forward(k_new, rstd_.data(), k_new, p + off(ParamKind::kKNorm), n * KV, D, eps);
-  backend_->rope_forward(q_.data(), positions_.data(), rope_cos_.data(), rope_sin_.data(), n, H, D);
-  backend_->rope_forward(k_new, positions_.data(), rope_cos_.data(), rope_sin_.data(), n, KV, D);
+  const ops::TensorView q = ops::view(q_.data(), {n, H, D}), k = ops::view(k_new, {n, KV, D});
+  backend_->rmsnorm_forward(q, ops::view(rstd_.data(), {n * H}), q,
+                            ops::view(p + off(ParamKind::kQNorm), {D}), eps);
+  backend_->rmsnorm_forward(k, ops::view(rstd_.data(), {n * KV}), k,
+                            ops::view(p + off(ParamKind::kKNorm), {D}), eps);
+  backend_->rope_forward(q, positions, cos, sin);
+  backend_->rope_forward(k, positions, cos, sin);
   // Each sequence's new keys/values join its cache; its queries attend to that cache alone.
   for (const Segment& s : segments) {
     float* k_cache = s.cache->k_[size_t(l)].data();
     float* v_cache = s.cache->v_[size_t(l)].data();
-    std::memcpy(k_cache + s.start * KD, k_new + s.first_row * KD, size_t(s.rows * KD) * 4);
-    std::memcpy(v_cache + s.start * KD, v_new + s.first_row * KD, size_t(s.rows * KD) * 4);
-    ops::AttentionShape shape{
-        1, s.rows, s.start + s.rows, H, KV, D, 0, float(1.0 / std::sqrt(double(D)))};
-    backend_->attention_forward(att_.data() + s.first_row * QD, nullptr,
-                                q_.data() + s.first_row * QD, k_cache, v_cache, nullptr, shape);
+    const size_t bytes = ops::byte_size(ops::DType::kF32, s.rows * KD);
+    std::memcpy(k_cache + s.start * KD, k_new + s.first_row * KD, bytes);
+    std::memcpy(v_cache + s.start * KD, v_new + s.first_row * KD, bytes);
+    const int64_t kv_rows = s.start + s.rows;
+    ops::AttentionShape shape{1, s.rows, kv_rows, H, KV, D, 0, float(1.0 / std::sqrt(double(D)))};
+    backend_->attention_forward(
+        ops::view(att_.data() + s.first_row * QD, {s.rows, QD}), ops::absent<float>(),
+        ops::view(q_.data() + s.first_row * QD, {s.rows, QD}), ops::view(k_cache, {kv_rows, KD}),
+        ops::view(v_cache, {kv_rows, KD}), ops::absent<int32_t>(), shape);
   }
   // x += att Wo^T
   if (n == 1) {
@@ -186,11 +214,13 @@ void InferenceModel::layer(std::span<const Segment> segments, int64_t l, int64_t
   } else {
     gemm_nt(x_.data(), att_.data(), p + off(ParamKind::kOProj), n, C, QD, 1.0f);
   }
-  backend_->rmsnorm_forward(ln_.data(), rstd_.data(), x_.data(), p + off(ParamKind::kPostNorm), n,
-                            C, eps);
+  backend_->rmsnorm_forward(ops::view(ln_.data(), {n, C}), ops::view(rstd_.data(), {n}),
+                            ops::view(x_.data(), {n, C}),
+                            ops::view(p + off(ParamKind::kPostNorm), {C}), eps);
   linear(gate_.data(), ln_.data(), off(ParamKind::kGateProj), n, C, F);
   linear(up_.data(), ln_.data(), off(ParamKind::kUpProj), n, C, F);
-  backend_->swiglu_forward(gate_.data(), gate_.data(), up_.data(), n * F);
+  const ops::TensorView gate = ops::view(gate_.data(), {n * F});
+  backend_->swiglu_forward(gate, gate, ops::view(up_.data(), {n * F}));
   if (n == 1) {
     matvec(ln_.data(), p + off(ParamKind::kDownProj), gate_.data(), C, F);
     for (int64_t i = 0; i < C; ++i) x_[size_t(i)] += ln_[size_t(i)];
@@ -214,8 +244,9 @@ void InferenceModel::run_layers(std::span<const Segment> segments, int64_t n) {
     for (int64_t i = 0; i < s.rows; ++i) positions_[size_t(s.first_row + i)] = int32_t(s.start + i);
   }
   const float* p = params_.data();
-  backend_->embedding_forward(x_.data(), ids_.data(), p + layout_.offset_of(ParamKind::kEmbedding),
-                              n, C);
+  backend_->embedding_forward(
+      ops::view(x_.data(), {n, C}), ops::view(ids_.data(), {n}),
+      ops::view(p + layout_.offset_of(ParamKind::kEmbedding), {config_.vocab_size, C}));
   for (int64_t l = 0; l < config_.num_hidden_layers; ++l) layer(segments, l, n);
   for (const Segment& s : segments) s.cache->length_ += s.rows;
 }
@@ -243,14 +274,17 @@ void InferenceModel::forward(KvCache& cache, std::span<const uint32_t> tokens, f
   const float* head = p + layout_.offset_of(ParamKind::kLmHead);
   const float eps = float(c.rms_norm_eps);
   if (all_logits) {
-    backend_->rmsnorm_forward(ln_.data(), rstd_.data(), x_.data(), norm_w, n, C, eps);
+    backend_->rmsnorm_forward(ops::view(ln_.data(), {n, C}), ops::view(rstd_.data(), {n}),
+                              ops::view(x_.data(), {n, C}), ops::view(norm_w, {C}), eps);
     gemm_nt(all_logits, ln_.data(), head, n, V, C, 0.0f);
-    std::memcpy(logits_out, all_logits + (n - 1) * V, size_t(V) * sizeof(float));
+    std::memcpy(logits_out, all_logits + (n - 1) * V, ops::byte_size(ops::DType::kF32, V));
     return;
   }
   // Only the last token's logits are needed to continue: one matrix-vector product over the
   // vocabulary.
-  backend_->rmsnorm_forward(ln_.data(), rstd_.data(), x_.data() + (n - 1) * C, norm_w, 1, C, eps);
+  backend_->rmsnorm_forward(ops::view(ln_.data(), {1, C}), ops::view(rstd_.data(), {1}),
+                            ops::view(x_.data() + (n - 1) * C, {1, C}), ops::view(norm_w, {C}),
+                            eps);
   matvec(logits_out, head, ln_.data(), V, C);
 }
 
@@ -277,9 +311,10 @@ void InferenceModel::forward_batch(std::span<KvCache* const> caches,
   }
   run_layers(segments, n);
   const float* p = params_.data();
-  backend_->rmsnorm_forward(ln_.data(), rstd_.data(), x_.data(),
-                            p + layout_.offset_of(ParamKind::kFinalNorm), n, c.hidden_size,
-                            float(c.rms_norm_eps));
+  const int64_t C = c.hidden_size;
+  backend_->rmsnorm_forward(
+      ops::view(ln_.data(), {n, C}), ops::view(rstd_.data(), {n}), ops::view(x_.data(), {n, C}),
+      ops::view(p + layout_.offset_of(ParamKind::kFinalNorm), {C}), float(c.rms_norm_eps));
   linear(logits_out, ln_.data(), layout_.offset_of(ParamKind::kLmHead), n, c.hidden_size,
          c.vocab_size);
 }

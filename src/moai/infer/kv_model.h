@@ -10,12 +10,14 @@
 // wrong).
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "moai/model/param_layout.h"
 #include "moai/model/qwen3_config.h"
+#include "moai/ops/backend_factory.h"
 #include "moai/ops/ops.h"
 
 namespace moai::infer {
@@ -47,11 +49,18 @@ class InferenceModel {
  public:
   // Loads config.json and the safetensors weights of an HF directory (F32/BF16/F16 -> fp32).
   // max_context 0 = config.max_position_embeddings; threads 0 = default_thread_count().
+  // `device` comes from --device (auto = cpu here: the KV-cache forward still runs on the CPU
+  // backend, so cuda is an InputError); `precision` from --precision, unset = the checkpoint's
+  // torch_dtype. bf16 rounds the weights to bf16 and computes in fp32 until inference moves onto
+  // the shared engine (docs/model.md). Logs the engine and precision.
   static std::unique_ptr<InferenceModel> load(const std::string& model_dir, int64_t max_context = 0,
-                                              int threads = 0);
+                                              int threads = 0, const ops::DeviceSpec& device = {},
+                                              std::optional<ops::Precision> precision = {});
   // From parameters already in memory (tests, benchmarks): host_params has layout.total_floats().
+  // A null backend is the CPU backend with `threads`.
   InferenceModel(const model::Qwen3Config& config, std::vector<float> host_params,
-                 int64_t max_context = 0, int threads = 0);
+                 int64_t max_context = 0, int threads = 0,
+                 std::unique_ptr<ops::Backend> backend = nullptr);
   ~InferenceModel();
 
   const model::Qwen3Config& config() const { return config_; }

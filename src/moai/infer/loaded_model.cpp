@@ -19,7 +19,8 @@ LoadedModel load_model(const std::string& model_dir, const LoadOptions& options)
         tok_file, "missing: pass --tokenizer_path or save the tokenizer into the model directory");
   LoadedModel out;
   out.tokenizer = std::make_unique<tok::Tokenizer>(tok::Tokenizer::load(tok_path));
-  out.model = InferenceModel::load(model_dir, options.max_context, options.threads);
+  out.model = InferenceModel::load(model_dir, options.max_context, options.threads, options.device,
+                                   options.precision);
   const size_t tok_vocab = out.tokenizer->vocab_size();
   if (int64_t(tok_vocab) > out.model->vocab_size())
     throw_input_error(tok_file, "tokenizer has " + std::to_string(tok_vocab) +

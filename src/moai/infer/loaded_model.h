@@ -3,6 +3,7 @@
 // each other (a tokenizer with ids beyond the model's embedding rows is a mismatch, not a crash
 // later).
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "moai/infer/kv_model.h"
@@ -17,9 +18,11 @@ struct LoadedModel {
 };
 
 struct LoadOptions {
-  std::string tokenizer_path;  // empty = the model directory
-  int64_t max_context = 0;     // 0 = config max_position_embeddings
-  int threads = 0;             // 0 = default thread count
+  std::string tokenizer_path;               // empty = the model directory
+  int64_t max_context = 0;                  // 0 = config max_position_embeddings
+  int threads = 0;                          // 0 = default thread count
+  ops::DeviceSpec device;                   // --device (auto = cpu for generation today)
+  std::optional<ops::Precision> precision;  // --precision; unset = the checkpoint's torch_dtype
 };
 
 // InputError naming the directory or file when something is missing or the two do not fit together.

@@ -5,43 +5,43 @@
 namespace moai::model {
 namespace {
 
-// Records (pointer slot, float count) requests, then makes one allocation and points every slot
-// into it.
+// Records (buffer slot, element count, dtype) requests, then makes one allocation and points every
+// slot into it (64-byte aligned).
 class Carver {
  public:
-  void add(float** slot, int64_t count) {
-    requests_.push_back({reinterpret_cast<void**>(slot), count});
-  }
-  void add(int32_t** slot, int64_t count) {
-    requests_.push_back({reinterpret_cast<void**>(slot), count});
+  void add(ops::Buffer* slot, int64_t count, ops::DType dtype = ops::DType::kF32) {
+    slot->dtype = dtype;
+    requests_.push_back({slot, size_t(count) * ops::dtype_size(dtype)});
   }
   size_t total_bytes() const {
     size_t total = 0;
-    for (const Request& request : requests_) total += aligned(request.count);
+    for (const Request& request : requests_) total += aligned(request.bytes);
     return total;
   }
   void assign(void* memory) const {
     char* cursor = static_cast<char*>(memory);
     for (const Request& request : requests_) {
-      *request.slot = cursor;
-      cursor += aligned(request.count);
+      request.slot->data = cursor;
+      cursor += aligned(request.bytes);
     }
   }
 
  private:
   struct Request {
-    void** slot;
-    int64_t count;
+    ops::Buffer* slot;
+    size_t bytes;
   };
-  static size_t aligned(int64_t count) { return (static_cast<size_t>(count) * 4 + 63) / 64 * 64; }
+  static size_t aligned(size_t bytes) { return (bytes + 63) / 64 * 64; }
   std::vector<Request> requests_;
 };
 
 }  // namespace
 
 Qwen3Model::Arena::Arena(ops::Backend* b, const Qwen3Config& c, int64_t max_batch, int64_t max_seq,
-                         bool training, bool checkpointing)
+                         bool training, bool checkpointing, ops::DType cd)
     : backend(b) {
+  using ops::DType;
+  const DType I32 = DType::kI32;
   const int64_t N = max_batch * max_seq, C = c.hidden_size, F = c.intermediate_size;
   const int64_t QD = c.q_dim(), KD = c.kv_dim(), H = c.num_attention_heads,
                 KV = c.num_key_value_heads;
@@ -57,48 +57,49 @@ Qwen3Model::Arena::Arena(ops::Backend* b, const Qwen3Config& c, int64_t max_batc
   const int64_t slots = per_layer ? L : 1;
   for (int64_t l = 0; l < slots; ++l) {
     LayerActivations& a = layers[size_t(l)];
-    carver.add(&a.ln1, N * C);
+    carver.add(&a.ln1, N * C, cd);
     carver.add(&a.rstd1, N);
-    carver.add(&a.q_raw, N * QD);
+    carver.add(&a.q_raw, N * QD, cd);
     carver.add(&a.q_rstd, N * H);
-    carver.add(&a.q, N * QD);
-    carver.add(&a.k_raw, N * KD);
+    carver.add(&a.q, N * QD, cd);
+    carver.add(&a.k_raw, N * KD, cd);
     carver.add(&a.k_rstd, N * KV);
-    carver.add(&a.k, N * KD);
-    carver.add(&a.v, N * KD);
-    carver.add(&a.att, N * QD);
+    carver.add(&a.k, N * KD, cd);
+    carver.add(&a.v, N * KD, cd);
+    carver.add(&a.att, N * QD, cd);
     carver.add(&a.lse, N * H);
     carver.add(&a.res_mid, N * C);
-    carver.add(&a.ln2, N * C);
+    carver.add(&a.ln2, N * C, cd);
     carver.add(&a.rstd2, N);
-    carver.add(&a.gate, N * F);
-    carver.add(&a.up, N * F);
-    carver.add(&a.act, N * F);
+    carver.add(&a.gate, N * F, cd);
+    carver.add(&a.up, N * F, cd);
+    carver.add(&a.act, N * F, cd);
   }
   if (training) {
     carver.add(&grad.dres, N * C);
     carver.add(&grad.dln, N * C);
-    carver.add(&grad.datt, N * QD);
-    carver.add(&grad.dq, N * QD);
-    carver.add(&grad.dk, N * KD);
-    carver.add(&grad.dk_raw, N * KD);
-    carver.add(&grad.dv, N * KD);
-    carver.add(&grad.dgate, N * F);
-    carver.add(&grad.dup, N * F);
-    carver.add(&grad.dact, N * F);
-    carver.add(&dfinal, N * C);
+    carver.add(&grad.datt, N * QD, cd);
+    carver.add(&grad.dq, N * QD, cd);
+    carver.add(&grad.dk, N * KD, cd);
+    carver.add(&grad.dk_raw, N * KD, cd);
+    carver.add(&grad.dv, N * KD, cd);
+    carver.add(&grad.dgate, N * F, cd);
+    carver.add(&grad.dup, N * F, cd);
+    carver.add(&grad.dact, N * F, cd);
+    if (cd != DType::kF32) carver.add(&grad.dres_lp, N * C, cd);
+    carver.add(&dfinal, N * C, cd);
   }
-  carver.add(&final_norm, N * C);
+  carver.add(&final_norm, N * C, cd);
   carver.add(&final_rstd, N);
   carver.add(&losses, N);
   // forward_logits works in chunks of rows so that [rows, V] stays near 16 MB.
   logit_rows = std::clamp<int64_t>((int64_t(1) << 22) / c.vocab_size, 1, N);
   carver.add(&logits, logit_rows * c.vocab_size);
-  carver.add(&gathered, logit_rows * C);
-  carver.add(&ids, N);
-  carver.add(&labels, N);
-  carver.add(&positions, N);
-  carver.add(&segments, N);
+  carver.add(&gathered, logit_rows * C, cd);
+  carver.add(&ids, N, I32);
+  carver.add(&labels, N, I32);
+  carver.add(&positions, N, I32);
+  carver.add(&segments, N, I32);
   rope_positions = std::max(max_seq, c.max_position_embeddings);
   carver.add(&rope_cos, rope_positions * (c.head_dim / 2));
   carver.add(&rope_sin, rope_positions * (c.head_dim / 2));
@@ -120,7 +121,7 @@ size_t Qwen3Model::estimate_activation_bytes(const Qwen3Config& config,
                                              const ModelOptions& options) {
   const int64_t max_seq = options.max_seq > 0 ? options.max_seq : config.max_position_embeddings;
   return Arena(nullptr, config, options.max_batch, max_seq, options.training,
-               options.gradient_checkpointing)
+               options.gradient_checkpointing, ops::compute_dtype(options.precision))
       .bytes;
 }
 

@@ -14,36 +14,37 @@
 namespace moai::model {
 
 struct LayerActivations {
-  float* ln1;      // [N, C] input RMSNorm output
-  float* rstd1;    // [N]
-  float* q_raw;    // [N, H*D] q projection (QK-norm input)
-  float* q_rstd;   // [N*H]
-  float* q;        // [N, H*D] after QK-norm and RoPE
-  float* k_raw;    // [N, KV*D]
-  float* k_rstd;   // [N*KV]
-  float* k;        // [N, KV*D]
-  float* v;        // [N, KV*D]
-  float* att;      // [N, H*D] attention output (before o_proj)
-  float* lse;      // [B*H*T]
-  float* res_mid;  // [N, C] residual after attention
-  float* ln2;      // [N, C]
-  float* rstd2;    // [N]
-  float* gate;     // [N, F]
-  float* up;       // [N, F]
-  float* act;      // [N, F] silu(gate) * up
+  ops::Buffer ln1;      // [N, C] input RMSNorm output
+  ops::Buffer rstd1;    // [N]
+  ops::Buffer q_raw;    // [N, H*D] q projection (QK-norm input)
+  ops::Buffer q_rstd;   // [N*H]
+  ops::Buffer q;        // [N, H*D] after QK-norm and RoPE
+  ops::Buffer k_raw;    // [N, KV*D]
+  ops::Buffer k_rstd;   // [N*KV]
+  ops::Buffer k;        // [N, KV*D]
+  ops::Buffer v;        // [N, KV*D]
+  ops::Buffer att;      // [N, H*D] attention output (before o_proj)
+  ops::Buffer lse;      // [B*H*T]
+  ops::Buffer res_mid;  // [N, C] residual after attention
+  ops::Buffer ln2;      // [N, C]
+  ops::Buffer rstd2;    // [N]
+  ops::Buffer gate;     // [N, F]
+  ops::Buffer up;       // [N, F]
+  ops::Buffer act;      // [N, F] silu(gate) * up
 };
 
 struct BackwardScratch {
-  float* dres;    // [N, C] gradient of the residual stream
-  float* dln;     // [N, C]
-  float* datt;    // [N, H*D] (reused as d q_raw after attention backward)
-  float* dq;      // [N, H*D]
-  float* dk;      // [N, KV*D]
-  float* dk_raw;  // [N, KV*D]
-  float* dv;      // [N, KV*D]
-  float* dgate;   // [N, F]
-  float* dup;     // [N, F]
-  float* dact;    // [N, F]
+  ops::Buffer dres;     // [N, C] gradient of the residual stream
+  ops::Buffer dln;      // [N, C]
+  ops::Buffer datt;     // [N, H*D] (reused as d q_raw after attention backward)
+  ops::Buffer dq;       // [N, H*D]
+  ops::Buffer dk;       // [N, KV*D]
+  ops::Buffer dk_raw;   // [N, KV*D]
+  ops::Buffer dv;       // [N, KV*D]
+  ops::Buffer dgate;    // [N, F]
+  ops::Buffer dup;      // [N, F]
+  ops::Buffer dact;     // [N, F]
+  ops::Buffer dres_lp;  // [N, C] dres in the compute dtype, as matmul input (bf16 only)
 };
 
 struct Qwen3Model::Arena {
@@ -51,30 +52,32 @@ struct Qwen3Model::Arena {
   void* memory = nullptr;
   size_t bytes = 0;
   int64_t max_tokens = 0;
-  std::vector<float*>
+  std::vector<ops::Buffer>
       residual;  // L+1 views [N, C]: residual[l] is layer l's input, residual[L] the last output
   std::vector<LayerActivations> layers;
   BackwardScratch grad{};
-  float* final_norm = nullptr;  // [N, C]
-  float* final_rstd = nullptr;  // [N]
-  float* dfinal = nullptr;      // [N, C] gradient of the final norm output (from the classifier)
-  float* losses = nullptr;      // [N]
-  float* logits = nullptr;      // [logit_rows, V] for forward_logits
-  float* gathered = nullptr;    // [logit_rows, C]
+  ops::Buffer final_norm;  // [N, C]
+  ops::Buffer final_rstd;  // [N]
+  ops::Buffer dfinal;      // [N, C] gradient of the final norm output (from the classifier)
+  ops::Buffer losses;      // [N]
+  ops::Buffer logits;      // [logit_rows, V] for forward_logits
+  ops::Buffer gathered;    // [logit_rows, C]
   int64_t logit_rows = 0;
-  int32_t* ids = nullptr;        // [N]
-  int32_t* labels = nullptr;     // [N]
-  int32_t* positions = nullptr;  // [N]
-  int32_t* segments = nullptr;   // [N]
-  float* rope_cos = nullptr;     // [rope_positions, D/2]
-  float* rope_sin = nullptr;
+  ops::Buffer ids;        // [N]
+  ops::Buffer labels;     // [N]
+  ops::Buffer positions;  // [N]
+  ops::Buffer segments;   // [N]
+  ops::Buffer rope_cos;   // [rope_positions, D/2]
+  ops::Buffer rope_sin;
   int64_t rope_positions = 0;
   int64_t rope_table_seq = 0;  // dynamic RoPE: the length the current tables were built for
   std::vector<float> host_losses;
   std::vector<int32_t> host_positions;
 
+  // Activations that feed matmuls and attention are stored in `compute` (F32 or BF16); the
+  // residual stream, statistics and gradients of the residual stream stay F32 (docs/model.md).
   Arena(ops::Backend* b, const Qwen3Config& config, int64_t max_batch, int64_t max_seq,
-        bool training, bool checkpointing);
+        bool training, bool checkpointing, ops::DType compute);
   ~Arena();
 };
 

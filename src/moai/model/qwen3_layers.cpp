@@ -35,34 +35,45 @@ void Qwen3Model::layer_forward(int64_t layer, int64_t batch, int64_t seq) {
                 KD = c.kv_dim();
   const float eps = float(c.rms_norm_eps);
   const LayerWeights w = layer_offsets(layout_, layer);
-  const float* p = params_;
-  const float* x = arena.residual[size_t(layer)];
-  float* out = arena.residual[size_t(layer + 1)];
+  const ops::TensorView x = arena.residual[size_t(layer)].view({N, C});
+  const ops::TensorView out = arena.residual[size_t(layer + 1)].view({N, C});
+  const ops::TensorView ln1 = a.ln1.view({N, C}), ln2 = a.ln2.view({N, C});
+  const ops::TensorView q = a.q.view({N, H, D}), k = a.k.view({N, KV, D});
+  const ops::TensorView positions = arena.positions.view({N});
+  const int64_t half = D / 2, rope_rows = arena.rope_positions;
+  const ops::TensorView cos = arena.rope_cos.view({rope_rows, half});
+  const ops::TensorView sin = arena.rope_sin.view({rope_rows, half});
+  const ops::TensorView segments =
+      has_segments_ ? arena.segments.view({N}) : ops::absent<int32_t>();
 
-  backend_.rmsnorm_forward(a.ln1, a.rstd1, x, p + w.in_norm, N, C, eps);
-  ops::linear_forward(backend_, a.q_raw, a.ln1, p + w.q, N, C, QD);
-  ops::linear_forward(backend_, a.k_raw, a.ln1, p + w.k, N, C, KD);
-  ops::linear_forward(backend_, a.v, a.ln1, p + w.v, N, C, KD);
-  backend_.rmsnorm_forward(a.q, a.q_rstd, a.q_raw, p + w.q_norm, N * H, D, eps);
-  backend_.rmsnorm_forward(a.k, a.k_rstd, a.k_raw, p + w.k_norm, N * KV, D, eps);
-  backend_.rope_forward(a.q, arena.positions, arena.rope_cos, arena.rope_sin, N, H, D);
-  backend_.rope_forward(a.k, arena.positions, arena.rope_cos, arena.rope_sin, N, KV, D);
+  backend_.rmsnorm_forward(ln1, a.rstd1.view({N}), x, master(w.in_norm, {C}), eps);
+  ops::linear_forward(backend_, a.q_raw.view({N, QD}), ln1, weight(w.q, {QD, C}));
+  ops::linear_forward(backend_, a.k_raw.view({N, KD}), ln1, weight(w.k, {KD, C}));
+  ops::linear_forward(backend_, a.v.view({N, KD}), ln1, weight(w.v, {KD, C}));
+  backend_.rmsnorm_forward(q, a.q_rstd.view({N * H}), a.q_raw.view({N * H, D}),
+                           master(w.q_norm, {D}), eps);
+  backend_.rmsnorm_forward(k, a.k_rstd.view({N * KV}), a.k_raw.view({N * KV, D}),
+                           master(w.k_norm, {D}), eps);
+  backend_.rope_forward(q, positions, cos, sin);
+  backend_.rope_forward(k, positions, cos, sin);
   ops::AttentionShape shape{batch, seq, seq, H, KV, D, 0, float(1.0 / std::sqrt(double(D)))};
-  backend_.attention_forward(a.att, a.lse, a.q, a.k, a.v, has_segments_ ? arena.segments : nullptr,
-                             shape);
-  // mid = x + att Wo^T: copy the residual, then a matmul with beta = 1 adds onto it.
-  backend_.copy(a.res_mid, x, size_t(N * C) * sizeof(float));
-  backend_.matmul(a.res_mid, a.att, p + w.o, N, C, QD, false, true, 1.0f, 1.0f);
-  backend_.rmsnorm_forward(a.ln2, a.rstd2, a.res_mid, p + w.post_norm, N, C, eps);
-  ops::linear_forward(backend_, a.gate, a.ln2, p + w.gate, N, C, F);
-  ops::linear_forward(backend_, a.up, a.ln2, p + w.up, N, C, F);
-  backend_.swiglu_forward(a.act, a.gate, a.up, N * F);
-  backend_.copy(out, a.res_mid, size_t(N * C) * sizeof(float));
-  backend_.matmul(out, a.act, p + w.down, N, C, F, false, true, 1.0f, 1.0f);
+  backend_.attention_forward(a.att.view({N, QD}), a.lse.view({batch * H * seq}), q,
+                             a.k.view({N, KD}), a.v.view({N, KD}), segments, shape);
+  // mid = x + att Wo^T: copy the residual, then a matmul with beta = 1 adds onto it (in fp32).
+  const ops::TensorView mid = a.res_mid.view({N, C});
+  backend_.copy(mid, x);
+  ops::linear_forward(backend_, mid, a.att.view({N, QD}), weight(w.o, {C, QD}), 1.0f);
+  backend_.rmsnorm_forward(ln2, a.rstd2.view({N}), mid, master(w.post_norm, {C}), eps);
+  ops::linear_forward(backend_, a.gate.view({N, F}), ln2, weight(w.gate, {F, C}));
+  ops::linear_forward(backend_, a.up.view({N, F}), ln2, weight(w.up, {F, C}));
+  backend_.swiglu_forward(a.act.view({N, F}), a.gate.view({N, F}), a.up.view({N, F}));
+  backend_.copy(out, mid);
+  ops::linear_forward(backend_, out, a.act.view({N, F}), weight(w.down, {C, F}), 1.0f);
 }
 
 // On entry grad.dres holds d loss / d out (this layer's output); on exit d loss / d x (its input).
-// Parameter gradients accumulate.
+// Parameter gradients accumulate. In bf16 the residual gradient dres stays fp32 and is rounded to
+// bf16 (dres_lp) where it feeds a matmul, as autocast does.
 void Qwen3Model::layer_backward(int64_t layer, int64_t batch, int64_t seq) {
   Arena& arena = *arena_;
   LayerActivations& a = arena.layers[size_t(layer)];
@@ -72,34 +83,56 @@ void Qwen3Model::layer_backward(int64_t layer, int64_t batch, int64_t seq) {
   const int64_t H = c.num_attention_heads, KV = c.num_key_value_heads, QD = c.q_dim(),
                 KD = c.kv_dim();
   const LayerWeights w = layer_offsets(layout_, layer);
-  const float* p = params_;
-  float* dp = grads_;
-  const float* x = arena.residual[size_t(layer)];
+  const ops::TensorView x = arena.residual[size_t(layer)].view({N, C});
+  const ops::TensorView dres = g.dres.view({N, C}), dln = g.dln.view({N, C});
+  const ops::TensorView dres_mm = g.dres_lp.data ? g.dres_lp.view({N, C}) : dres;
+  const ops::TensorView positions = arena.positions.view({N});
+  const int64_t half = D / 2, rope_rows = arena.rope_positions;
+  const ops::TensorView cos = arena.rope_cos.view({rope_rows, half});
+  const ops::TensorView sin = arena.rope_sin.view({rope_rows, half});
+  const ops::TensorView segments =
+      has_segments_ ? arena.segments.view({N}) : ops::absent<int32_t>();
 
   // MLP: out = mid + act Wd^T; the residual passes dres through unchanged.
-  ops::linear_backward(backend_, g.dact, dp + w.down, g.dres, a.act, p + w.down, N, F, C, false);
-  backend_.swiglu_backward(g.dgate, g.dup, g.dact, a.gate, a.up, N * F);
-  ops::linear_backward(backend_, g.dln, dp + w.gate, g.dgate, a.ln2, p + w.gate, N, C, F, false);
-  ops::linear_backward(backend_, g.dln, dp + w.up, g.dup, a.ln2, p + w.up, N, C, F, true);
-  backend_.rmsnorm_backward(g.dres, dp + w.post_norm, g.dln, a.res_mid, p + w.post_norm, a.rstd2, N,
-                            C, true);
+  if (g.dres_lp.data) backend_.convert(dres_mm, dres);
+  ops::linear_backward(backend_, g.dact.view({N, F}), grad(w.down, {C, F}), dres_mm,
+                       a.act.view({N, F}), weight(w.down, {C, F}), false);
+  backend_.swiglu_backward(g.dgate.view({N, F}), g.dup.view({N, F}), g.dact.view({N, F}),
+                           a.gate.view({N, F}), a.up.view({N, F}));
+  ops::linear_backward(backend_, dln, grad(w.gate, {F, C}), g.dgate.view({N, F}),
+                       a.ln2.view({N, C}), weight(w.gate, {F, C}), false);
+  ops::linear_backward(backend_, dln, grad(w.up, {F, C}), g.dup.view({N, F}), a.ln2.view({N, C}),
+                       weight(w.up, {F, C}), true);
+  backend_.rmsnorm_backward(dres, grad(w.post_norm, {C}), dln, a.res_mid.view({N, C}),
+                            master(w.post_norm, {C}), a.rstd2.view({N}), true);
 
   // Attention: mid = x + att Wo^T.
-  ops::linear_backward(backend_, g.datt, dp + w.o, g.dres, a.att, p + w.o, N, QD, C, false);
+  if (g.dres_lp.data) backend_.convert(dres_mm, dres);
+  const ops::TensorView datt = g.datt.view({N, QD});
+  ops::linear_backward(backend_, datt, grad(w.o, {C, QD}), dres_mm, a.att.view({N, QD}),
+                       weight(w.o, {C, QD}), false);
   ops::AttentionShape shape{batch, seq, seq, H, KV, D, 0, float(1.0 / std::sqrt(double(D)))};
-  backend_.attention_backward(g.dq, g.dk, g.dv, g.datt, a.att, a.lse, a.q, a.k, a.v,
-                              has_segments_ ? arena.segments : nullptr, shape);
-  backend_.rope_backward(g.dq, arena.positions, arena.rope_cos, arena.rope_sin, N, H, D);
-  backend_.rope_backward(g.dk, arena.positions, arena.rope_cos, arena.rope_sin, N, KV, D);
-  float* dq_raw = g.datt;  // datt is consumed: reuse it for the QK-norm input gradient
-  backend_.rmsnorm_backward(dq_raw, dp + w.q_norm, g.dq, a.q_raw, p + w.q_norm, a.q_rstd, N * H, D,
+  backend_.attention_backward(g.dq.view({N, QD}), g.dk.view({N, KD}), g.dv.view({N, KD}), datt,
+                              a.att.view({N, QD}), a.lse.view({batch * H * seq}), a.q.view({N, QD}),
+                              a.k.view({N, KD}), a.v.view({N, KD}), segments, shape);
+  backend_.rope_backward(g.dq.view({N, H, D}), positions, cos, sin);
+  backend_.rope_backward(g.dk.view({N, KV, D}), positions, cos, sin);
+  // datt is consumed: reuse it for the QK-norm input gradient.
+  const ops::TensorView dq_raw = g.datt.view({N * H, D});
+  backend_.rmsnorm_backward(dq_raw, grad(w.q_norm, {D}), g.dq.view({N * H, D}),
+                            a.q_raw.view({N * H, D}), master(w.q_norm, {D}), a.q_rstd.view({N * H}),
                             false);
-  backend_.rmsnorm_backward(g.dk_raw, dp + w.k_norm, g.dk, a.k_raw, p + w.k_norm, a.k_rstd, N * KV,
-                            D, false);
-  ops::linear_backward(backend_, g.dln, dp + w.q, dq_raw, a.ln1, p + w.q, N, C, QD, false);
-  ops::linear_backward(backend_, g.dln, dp + w.k, g.dk_raw, a.ln1, p + w.k, N, C, KD, true);
-  ops::linear_backward(backend_, g.dln, dp + w.v, g.dv, a.ln1, p + w.v, N, C, KD, true);
-  backend_.rmsnorm_backward(g.dres, dp + w.in_norm, g.dln, x, p + w.in_norm, a.rstd1, N, C, true);
+  backend_.rmsnorm_backward(g.dk_raw.view({N * KV, D}), grad(w.k_norm, {D}), g.dk.view({N * KV, D}),
+                            a.k_raw.view({N * KV, D}), master(w.k_norm, {D}),
+                            a.k_rstd.view({N * KV}), false);
+  const ops::TensorView ln1 = a.ln1.view({N, C});
+  ops::linear_backward(backend_, dln, grad(w.q, {QD, C}), datt, ln1, weight(w.q, {QD, C}), false);
+  ops::linear_backward(backend_, dln, grad(w.k, {KD, C}), g.dk_raw.view({N, KD}), ln1,
+                       weight(w.k, {KD, C}), true);
+  ops::linear_backward(backend_, dln, grad(w.v, {KD, C}), g.dv.view({N, KD}), ln1,
+                       weight(w.v, {KD, C}), true);
+  backend_.rmsnorm_backward(dres, grad(w.in_norm, {C}), dln, x, master(w.in_norm, {C}),
+                            a.rstd1.view({N}), true);
 }
 
 }  // namespace moai::model

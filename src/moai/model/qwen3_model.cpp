@@ -18,21 +18,22 @@ Qwen3Model::Qwen3Model(const Qwen3Config& config, ops::Backend& backend,
   validate_qwen3_config(config_, "model config");
   if (options_.max_seq <= 0) options_.max_seq = config_.max_position_embeddings;
   if (options_.max_batch <= 0) throw_input_error("model options", "max_batch must be > 0");
-  const size_t param_bytes = size_t(layout_.total_floats()) * sizeof(float);
-  params_ = static_cast<float*>(backend_.allocate(param_bytes));
-  if (options_.training) grads_ = static_cast<float*>(backend_.allocate(param_bytes));
+  const ops::DType compute = ops::compute_dtype(options_.precision);
+  const size_t master_bytes = size_t(layout_.total_floats()) * ops::dtype_size(ops::DType::kF32);
+  params_ = static_cast<float*>(backend_.allocate(master_bytes));
+  if (options_.training) grads_ = static_cast<float*>(backend_.allocate(master_bytes));
+  if (compute != ops::DType::kF32)
+    work_ = {backend_.allocate(size_t(layout_.total_floats()) * ops::dtype_size(compute)), compute};
   arena_ = std::make_unique<Arena>(&backend_, config_, options_.max_batch, options_.max_seq,
-                                   options_.training, options_.gradient_checkpointing);
-  const ops::RopeTables tables = ops::rope_tables(config_.rope_params(), arena_->rope_positions);
-  backend_.copy_to_device(arena_->rope_cos, tables.cos.data(), tables.cos.size() * sizeof(float));
-  backend_.copy_to_device(arena_->rope_sin, tables.sin.data(), tables.sin.size() * sizeof(float));
-  arena_->rope_table_seq = 0;
+                                   options_.training, options_.gradient_checkpointing, compute);
+  upload_rope_tables(0);
 }
 
 Qwen3Model::~Qwen3Model() {
   arena_.reset();
   backend_.deallocate(params_);
   if (grads_) backend_.deallocate(grads_);
+  if (work_.data) backend_.deallocate(work_.data);
 }
 
 void Qwen3Model::init_weights(uint64_t seed) {
@@ -56,25 +57,48 @@ void Qwen3Model::init_weights(uint64_t seed) {
 }
 
 void Qwen3Model::set_params(const float* host) {
-  backend_.copy_to_device(params_, host, size_t(layout_.total_floats()) * sizeof(float));
+  backend_.copy_to_device(params_, host, ops::view(host, {layout_.total_floats()}).bytes());
+  weights_updated();
 }
 void Qwen3Model::get_params(float* host) const {
-  backend_.copy_to_host(host, params_, size_t(layout_.total_floats()) * sizeof(float));
+  backend_.copy_to_host(host, params_, ops::view(host, {layout_.total_floats()}).bytes());
 }
 void Qwen3Model::get_grads(float* host) const {
   MOAI_CHECK(grads_ != nullptr);
-  backend_.copy_to_host(host, grads_, size_t(layout_.total_floats()) * sizeof(float));
+  backend_.copy_to_host(host, grads_, ops::view(host, {layout_.total_floats()}).bytes());
 }
 void Qwen3Model::zero_grads() {
   MOAI_CHECK(grads_ != nullptr);
-  backend_.zero(grads_, size_t(layout_.total_floats()) * sizeof(float));
+  backend_.zero(ops::view(grads_, {layout_.total_floats()}));
+}
+void Qwen3Model::weights_updated() {
+  if (!work_.data) return;
+  backend_.convert(work_.view({layout_.total_floats()}),
+                   ops::view(params_, {layout_.total_floats()}));
 }
 
+ops::TensorView Qwen3Model::master(int64_t offset, std::initializer_list<int64_t> dims) const {
+  return ops::make_view(params_ + offset, ops::DType::kF32, dims);
+}
+ops::TensorView Qwen3Model::weight(int64_t offset, std::initializer_list<int64_t> dims) const {
+  if (!work_.data) return master(offset, dims);
+  return work_.offset(offset).view(dims);
+}
+ops::TensorView Qwen3Model::grad(int64_t offset, std::initializer_list<int64_t> dims) const {
+  return ops::make_view(grads_ + offset, ops::DType::kF32, dims);
+}
+
+size_t Qwen3Model::estimate_param_bytes(const Qwen3Config& config, ops::Precision precision) {
+  const size_t floats = size_t(ParamLayout(config).total_floats());
+  const ops::DType compute = ops::compute_dtype(precision);
+  return floats * ops::dtype_size(ops::DType::kF32) +
+         (compute == ops::DType::kF32 ? 0 : floats * ops::dtype_size(compute));
+}
 size_t Qwen3Model::param_bytes() const {
-  return size_t(layout_.total_floats()) * sizeof(float);
+  return estimate_param_bytes(config_, options_.precision);
 }
 size_t Qwen3Model::grad_bytes() const {
-  return grads_ ? param_bytes() : 0;
+  return grads_ ? size_t(layout_.total_floats()) * ops::dtype_size(ops::DType::kF32) : 0;
 }
 size_t Qwen3Model::activation_bytes() const {
   return arena_->bytes;
@@ -121,34 +145,43 @@ void Qwen3Model::check_batch(const Batch& batch, bool need_labels) const {
   }
 }
 
-void Qwen3Model::upload_batch(const Batch& batch) {
-  const int64_t n = batch.batch * batch.seq;
+void Qwen3Model::upload_rope_tables(int64_t length) {
   Arena& a = *arena_;
-  backend_.copy_to_device(a.ids, batch.input_ids.data(), size_t(n) * 4);
-  if (!batch.labels.empty()) backend_.copy_to_device(a.labels, batch.labels.data(), size_t(n) * 4);
+  const ops::RopeTables tables = ops::rope_tables(config_.rope_params(), a.rope_positions, length);
+  const int64_t count = int64_t(tables.cos.size());
+  backend_.copy_to_device(a.rope_cos.data, tables.cos.data(), a.rope_cos.view({count}).bytes());
+  backend_.copy_to_device(a.rope_sin.data, tables.sin.data(), a.rope_sin.view({count}).bytes());
+  a.rope_table_seq = length;
+}
+
+void Qwen3Model::upload_ints(const ops::Buffer& dst, std::span<const int32_t> values) {
+  backend_.copy_to_device(dst.data, values.data(),
+                          ops::view(values.data(), {int64_t(values.size())}).bytes());
+}
+
+void Qwen3Model::upload_batch(const Batch& batch) {
+  const size_t n = size_t(batch.batch * batch.seq);
+  Arena& a = *arena_;
+  upload_ints(a.ids, batch.input_ids);
+  if (!batch.labels.empty()) upload_ints(a.labels, batch.labels);
   int32_t max_position = int32_t(batch.seq - 1);
   if (batch.position_ids.empty()) {
     for (int64_t row = 0; row < batch.batch; ++row)
       for (int64_t t = 0; t < batch.seq; ++t)
         a.host_positions[size_t(row * batch.seq + t)] = int32_t(t);
-    backend_.copy_to_device(a.positions, a.host_positions.data(), size_t(n) * 4);
+    upload_ints(a.positions, std::span<const int32_t>(a.host_positions.data(), n));
   } else {
     max_position = *std::max_element(batch.position_ids.begin(), batch.position_ids.end());
-    backend_.copy_to_device(a.positions, batch.position_ids.data(), size_t(n) * 4);
+    upload_ints(a.positions, batch.position_ids);
   }
   has_segments_ = !batch.segment_ids.empty();
-  if (has_segments_) backend_.copy_to_device(a.segments, batch.segment_ids.data(), size_t(n) * 4);
+  if (has_segments_) upload_ints(a.segments, batch.segment_ids);
   // Dynamic NTK RoPE (HF dynamic_rope_update): frequencies depend on the longest position in the
   // batch once it exceeds max_position_embeddings.
   if (config_.rope_scaling.type == ops::RopeType::kDynamic) {
     const int64_t length = std::max<int64_t>(max_position + 1, config_.max_position_embeddings);
-    if (length != std::max<int64_t>(a.rope_table_seq, config_.max_position_embeddings)) {
-      const ops::RopeTables tables =
-          ops::rope_tables(config_.rope_params(), a.rope_positions, length);
-      backend_.copy_to_device(a.rope_cos, tables.cos.data(), tables.cos.size() * 4);
-      backend_.copy_to_device(a.rope_sin, tables.sin.data(), tables.sin.size() * 4);
-      a.rope_table_seq = length;
-    }
+    if (length != std::max<int64_t>(a.rope_table_seq, config_.max_position_embeddings))
+      upload_rope_tables(length);
   }
 }
 
@@ -176,10 +209,12 @@ double Qwen3Model::forward(const Batch& batch, const ops::LossConfig& loss, doub
   Arena& a = *arena_;
   const int64_t C = config_.hidden_size, V = config_.vocab_size;
   const int64_t head = layout_.offset_of(ParamKind::kLmHead);
-  backend_.classifier_loss(a.losses, want_grad ? a.dfinal : nullptr,
-                           want_grad ? grads_ + head : nullptr, a.final_norm, params_ + head,
-                           a.labels, n, C, V, loss, float(1.0 / normalizer));
-  backend_.copy_to_host(a.host_losses.data(), a.losses, size_t(n) * 4);
+  const ops::DType compute = ops::compute_dtype(options_.precision);
+  const ops::TensorView dx = want_grad ? a.dfinal.view({n, C}) : ops::TensorView{{}, compute};
+  const ops::TensorView dw = want_grad ? grad(head, {V, C}) : ops::absent<float>();
+  backend_.classifier_loss(a.losses.view({n}), dx, dw, a.final_norm.view({n, C}),
+                           weight(head, {V, C}), a.labels.view({n}), loss, float(1.0 / normalizer));
+  backend_.copy_to_host(a.host_losses.data(), a.losses.data, a.losses.view({n}).bytes());
   double total = 0;
   for (int64_t i = 0; i < n; ++i) total += double(a.host_losses[size_t(i)]);
   pending_backward_ = want_grad;
@@ -189,30 +224,34 @@ double Qwen3Model::forward(const Batch& batch, const ops::LossConfig& loss, doub
 void Qwen3Model::forward_layers(int64_t n) {
   Arena& a = *arena_;
   const int64_t C = config_.hidden_size, L = config_.num_hidden_layers;
-  backend_.embedding_forward(a.residual[0], a.ids,
-                             params_ + layout_.offset_of(ParamKind::kEmbedding), n, C);
+  const int64_t V = config_.vocab_size;
+  backend_.embedding_forward(a.residual[0].view({n, C}), a.ids.view({n}),
+                             master(layout_.offset_of(ParamKind::kEmbedding), {V, C}));
   for (int64_t layer = 0; layer < L; ++layer) layer_forward(layer, cur_batch_, cur_seq_);
-  backend_.rmsnorm_forward(a.final_norm, a.final_rstd, a.residual[size_t(L)],
-                           params_ + layout_.offset_of(ParamKind::kFinalNorm), n, C,
-                           float(config_.rms_norm_eps));
+  backend_.rmsnorm_forward(
+      a.final_norm.view({n, C}), a.final_rstd.view({n}), a.residual[size_t(L)].view({n, C}),
+      master(layout_.offset_of(ParamKind::kFinalNorm), {C}), float(config_.rms_norm_eps));
 }
 
-void Qwen3Model::backward() {
+void Qwen3Model::backward(const std::function<void(int64_t layer)>& layer_done) {
   if (!pending_backward_)
     throw InternalError("backward() without a preceding forward(want_grad=true)");
   pending_backward_ = false;
   Arena& a = *arena_;
   const int64_t n = cur_batch_ * cur_seq_, C = config_.hidden_size, L = config_.num_hidden_layers;
   const int64_t norm = layout_.offset_of(ParamKind::kFinalNorm);
-  backend_.rmsnorm_backward(a.grad.dres, grads_ + norm, a.dfinal, a.residual[size_t(L)],
-                            params_ + norm, a.final_rstd, n, C, false);
+  backend_.rmsnorm_backward(a.grad.dres.view({n, C}), grad(norm, {C}), a.dfinal.view({n, C}),
+                            a.residual[size_t(L)].view({n, C}), master(norm, {C}),
+                            a.final_rstd.view({n}), false);
   const bool recompute = options_.gradient_checkpointing;
   for (int64_t layer = L - 1; layer >= 0; --layer) {
     if (recompute) layer_forward(layer, cur_batch_, cur_seq_);
     layer_backward(layer, cur_batch_, cur_seq_);
+    if (layer_done) layer_done(layer);
   }
-  backend_.embedding_backward(grads_ + layout_.offset_of(ParamKind::kEmbedding), a.grad.dres, a.ids,
-                              n, C);
+  backend_.embedding_backward(
+      grad(layout_.offset_of(ParamKind::kEmbedding), {config_.vocab_size, C}),
+      a.grad.dres.view({n, C}), a.ids.view({n}));
 }
 
 void Qwen3Model::get_token_losses(float* host_out) const {
@@ -234,13 +273,15 @@ void Qwen3Model::forward_logits(const Batch& batch, std::span<const int64_t> row
   forward_layers(n);
   Arena& a = *arena_;
   const int64_t C = config_.hidden_size, V = config_.vocab_size;
-  const float* head = params_ + layout_.offset_of(ParamKind::kLmHead);
+  const ops::TensorView head = weight(layout_.offset_of(ParamKind::kLmHead), {V, C});
   for (size_t begin = 0; begin < rows.size(); begin += size_t(a.logit_rows)) {
     const int64_t count = std::min<int64_t>(a.logit_rows, int64_t(rows.size() - begin));
     for (int64_t i = 0; i < count; ++i)
-      backend_.copy(a.gathered + i * C, a.final_norm + rows[begin + size_t(i)] * C, size_t(C) * 4);
-    ops::linear_forward(backend_, a.logits, a.gathered, head, count, C, V);
-    backend_.copy_to_host(host_out + begin * size_t(V), a.logits, size_t(count * V) * 4);
+      backend_.copy(a.gathered.offset(i * C).view({C}),
+                    a.final_norm.offset(rows[begin + size_t(i)] * C).view({C}));
+    const ops::TensorView logits = a.logits.view({count, V});
+    ops::linear_forward(backend_, logits, a.gathered.view({count, C}), head);
+    backend_.copy_to_host(host_out + begin * size_t(V), logits.data, logits.bytes());
   }
 }
 

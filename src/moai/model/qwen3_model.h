@@ -13,6 +13,7 @@
 // over ranks) gives the step's mean loss and the gradients are those of that mean. zero_grads()
 // before the first micro-batch of a step.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -41,6 +42,9 @@ struct ModelOptions {
   int64_t max_seq = 0;                  // 0 = config.max_position_embeddings
   bool training = true;                 // allocate gradients and the activations backward needs
   bool gradient_checkpointing = false;  // keep only layer inputs; recompute each layer in backward
+  // kBf16: mixed precision (fp32 masters and gradients, a bf16 working copy of the weights, bf16
+  // matmul/attention activations; docs/model.md).
+  ops::Precision precision = ops::Precision::kFp32;
 };
 
 class Qwen3Model {
@@ -55,7 +59,9 @@ class Qwen3Model {
   const ModelOptions& options() const { return options_; }
   ops::Backend& backend() { return backend_; }
 
-  // Device buffers of layout().total_floats() floats. grads() is null unless options.training.
+  // Device buffers of layout().total_floats() floats (the fp32 masters and their gradients).
+  // grads() is null unless options.training. After changing params() in place (the optimizer step)
+  // call weights_updated() so that the bf16 working copy follows.
   float* params() { return params_; }
   const float* params() const { return params_; }
   float* grads() { return grads_; }
@@ -67,6 +73,8 @@ class Qwen3Model {
   void get_params(float* host_params) const;
   void get_grads(float* host_grads) const;
   void zero_grads();
+  void weights_updated();  // refreshes the bf16 working copy from the fp32 masters (no-op in fp32)
+  ops::Precision precision() const { return options_.precision; }
   void set_gradient_checkpointing(bool enabled) { options_.gradient_checkpointing = enabled; }
 
   // Runs the model on `batch` and returns sum over valid tokens of the row loss / loss_normalizer
@@ -76,8 +84,11 @@ class Qwen3Model {
   // the arena.
   double forward(const Batch& batch, const ops::LossConfig& loss, double loss_normalizer,
                  bool want_grad);
-  // Accumulates d(returned loss)/d(params) into grads().
-  void backward();
+  // Accumulates d(returned loss)/d(params) into grads(). layer_done(l), when given, is called as
+  // soon as layer l's gradients are complete (layers finish from the last to the first; the
+  // embedding, final norm and lm_head after all of them), so their communication can start while
+  // the backward goes on. On a device backend the gradients may still be in flight on its stream.
+  void backward(const std::function<void(int64_t layer)>& layer_done = {});
 
   // Per-row losses of the last forward (host, [B*T], 0 where ignored; unnormalised row losses).
   void get_token_losses(float* host_out) const;
@@ -87,8 +98,10 @@ class Qwen3Model {
   // needed.
   void forward_logits(const Batch& batch, std::span<const int64_t> rows, float* host_out);
 
-  // Bytes held: parameters, gradients, activation arena (for `moai model info` and the benchmark).
+  // Bytes held: parameters (fp32 masters plus the bf16 working copy), gradients, activation arena
+  // (for `moai model info` and the benchmark).
   size_t param_bytes() const;
+  static size_t estimate_param_bytes(const Qwen3Config& config, ops::Precision precision);
   size_t grad_bytes() const;
   size_t activation_bytes() const;
 
@@ -100,9 +113,16 @@ class Qwen3Model {
   struct Arena;
   void check_batch(const Batch& batch, bool need_labels) const;
   void upload_batch(const Batch& batch);
+  void upload_ints(const ops::Buffer& dst, std::span<const int32_t> values);
+  void upload_rope_tables(int64_t length);  // 0: the default tables
   void forward_layers(int64_t n_tokens);
   void layer_forward(int64_t layer, int64_t batch, int64_t seq);
   void layer_backward(int64_t layer, int64_t batch, int64_t seq);
+  // A parameter as a view: the fp32 master (norm weights, embedding) or the matmul weight in the
+  // compute dtype (the bf16 working copy in bf16).
+  ops::TensorView master(int64_t offset, std::initializer_list<int64_t> dims) const;
+  ops::TensorView weight(int64_t offset, std::initializer_list<int64_t> dims) const;
+  ops::TensorView grad(int64_t offset, std::initializer_list<int64_t> dims) const;
 
   Qwen3Config config_;
   ops::Backend& backend_;
@@ -110,6 +130,7 @@ class Qwen3Model {
   ParamLayout layout_;
   float* params_ = nullptr;
   float* grads_ = nullptr;
+  ops::Buffer work_;  // the bf16 working copy of params_ (data null in fp32)
   std::unique_ptr<Arena> arena_;
   int64_t cur_batch_ = 0;
   int64_t cur_seq_ = 0;

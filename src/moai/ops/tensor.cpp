@@ -50,4 +50,39 @@ std::string TensorView::shape_string() const {
   return out + "]";
 }
 
+std::string TensorView::describe() const {
+  return std::string(name.empty() ? "tensor" : name) + " " + dtype_name(dtype) + " " +
+         shape_string();
+}
+
+void TensorView::check_dtype(DType expected) const {
+  if (dtype != expected) throw InternalError(describe() + " read as " + dtype_name(expected));
+}
+
+TensorView TensorView::reshaped(std::initializer_list<int64_t> dims) const {
+  TensorView out = make_view(data, dtype, dims, name);
+  out.device = device;
+  if (out.numel() != numel())
+    throw InternalError("reshape of " + describe() + " to " + out.shape_string());
+  return out;
+}
+
+TensorView make_view(void* data, DType dtype, std::initializer_list<int64_t> dims,
+                     std::string_view name) {
+  if (dims.size() > size_t(kMaxRank))
+    throw InternalError("tensor view of rank " + std::to_string(dims.size()));
+  TensorView out;
+  out.name = name;
+  out.dtype = dtype;
+  out.data = data;
+  out.rank = int(dims.size());
+  int index = 0;
+  for (int64_t dim : dims) out.shape[size_t(index++)] = dim;
+  return out;
+}
+
+TensorView Buffer::view(std::initializer_list<int64_t> dims, std::string_view name) const {
+  return make_view(data, dtype, dims, name);
+}
+
 }  // namespace moai::ops

@@ -1,10 +1,16 @@
 #include "moai/train/adamw.h"
 
+#include <algorithm>
+
 namespace moai::train {
 
 AdamW::AdamW(ops::Backend& backend, const model::ParamLayout& layout, const AdamWConfig& config)
-    : backend_(backend), layout_(layout), config_(config) {
-  const size_t bytes = size_t(layout.total_floats()) * sizeof(float);
+    : AdamW(backend, layout, config, 0, layout.total_floats()) {}
+
+AdamW::AdamW(ops::Backend& backend, const model::ParamLayout& layout, const AdamWConfig& config,
+             int64_t begin, int64_t end)
+    : backend_(backend), layout_(layout), config_(config), begin_(begin), end_(end) {
+  const size_t bytes = ops::byte_size(ops::DType::kF32, std::max<int64_t>(1, end - begin));
   m_ = static_cast<float*>(backend_.allocate(bytes));  // zero-filled: moments start at 0
   v_ = static_cast<float*>(backend_.allocate(bytes));
 }
@@ -24,9 +30,14 @@ void AdamW::step(float* params, const float* grads, float lr, float grad_scale) 
   step.grad_scale = grad_scale;
   step.step = step_count_;
   for (const model::ParamInfo& info : layout_.params()) {
+    const int64_t first = std::max(info.offset, begin_);
+    const int64_t last = std::min(info.offset + info.numel, end_);
+    if (first >= last) continue;
+    const int64_t n = last - first;
     step.weight_decay = info.weight_decay() ? config_.weight_decay : 0.0f;
-    backend_.adamw_update(params + info.offset, m_ + info.offset, v_ + info.offset,
-                          grads + info.offset, info.numel, step);
+    backend_.adamw_update(ops::view(params + first, {n}), ops::view(m_ + (first - begin_), {n}),
+                          ops::view(v_ + (first - begin_), {n}), ops::view(grads + first, {n}),
+                          step);
   }
 }
 

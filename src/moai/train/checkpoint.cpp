@@ -1,6 +1,8 @@
 #include "moai/train/checkpoint.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -26,6 +28,8 @@ std::string TrainerState::to_json() const {
   out["loader_state"] = nlohmann::json::parse(loader_state.empty() ? "null" : loader_state);
   out["seed"] = seed;
   out["world_size"] = world_size;
+  out["batch_size"] = batch_size;
+  out["accumulation"] = accumulation;
   out["tokens_seen"] = tokens_seen;
   out["bad_steps_total"] = bad_steps_total;
   out["bad_steps_in_row"] = bad_steps_in_row;
@@ -47,6 +51,8 @@ TrainerState TrainerState::from_json(const std::string& text, const std::string&
     state.loader_state = in.at("loader_state").is_null() ? "" : in.at("loader_state").dump();
     state.seed = json_integer<uint64_t>(in, "seed", where);
     state.world_size = json_integer<int64_t>(in, "world_size", where);
+    state.batch_size = json_integer_or<int64_t>(in, "batch_size", where, 0);
+    state.accumulation = json_integer_or<int64_t>(in, "accumulation", where, 0);
     state.tokens_seen = json_integer<int64_t>(in, "tokens_seen", where);
     state.bad_steps_total = json_integer<int64_t>(in, "bad_steps_total", where);
     state.bad_steps_in_row = json_integer<int64_t>(in, "bad_steps_in_row", where);
@@ -91,6 +97,10 @@ CheckpointManager::CheckpointManager(std::string output_dir, int64_t total_limit
 
 bool CheckpointManager::is_complete(const std::string& dir) {
   return file_exists((fs::path(dir) / kCheckpointMarker).string());
+}
+
+std::string CheckpointManager::partial_dir(int64_t step) const {
+  return (fs::path(output_dir_) / ("checkpoint-" + std::to_string(step) + kPartialSuffix)).string();
 }
 
 std::string CheckpointManager::save(int64_t step,
@@ -239,6 +249,98 @@ void load_optimizer_moments(const std::string& dir, float* m, float* v, int64_t 
                                   std::to_string(tensor.numel()));
     tensor.to_f32(out, path);
   }
+}
+
+}  // namespace moai::train
+
+namespace moai::train {
+namespace {
+
+std::string shard_file_name(int rank, int world) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "optimizer-rank%05d-of-%05d.safetensors", rank, world);
+  return name;
+}
+
+int64_t metadata_int(const SafetensorsFile& file, const std::string& key) {
+  const auto found = file.metadata().find(key);
+  if (found == file.metadata().end())
+    throw_input_error(file.path(), "metadata \"" + key + "\" missing (not a moai optimizer shard)");
+  try {
+    return std::stoll(found->second);
+  } catch (const std::exception&) {
+    throw_input_error(file.path(), "metadata \"" + key + "\": expected an integer, got \"" +
+                                       found->second + "\"");
+  }
+}
+
+// Copies the overlap of the file's [file_begin, file_begin + numel) with [begin, end).
+int64_t copy_overlap(const SafetensorsFile& file, int64_t file_begin, int64_t begin, int64_t end,
+                     float* m, float* v) {
+  int64_t copied = 0;
+  for (const auto& [name, out] : {std::pair{"exp_avg", m}, std::pair{"exp_avg_sq", v}}) {
+    const SafetensorsTensor& tensor = file.get(name);
+    if (tensor.dtype != "F32")
+      throw_input_error(file.path(), std::string(name) + ": expected F32, got " + tensor.dtype);
+    const int64_t first = std::max(begin, file_begin);
+    const int64_t last = std::min(end, file_begin + tensor.numel());
+    if (first >= last) return 0;
+    std::memcpy(out + (first - begin), tensor.data + (first - file_begin) * sizeof(float),
+                static_cast<size_t>(last - first) * sizeof(float));
+    copied = last - first;
+  }
+  return copied;
+}
+
+}  // namespace
+
+void save_optimizer_shard(const std::string& dir, const float* m, const float* v, int64_t begin,
+                          int64_t end, int64_t total, int64_t optimizer_steps, int rank,
+                          int world) {
+  SafetensorsWriter writer;
+  writer.add_f32("exp_avg", {end - begin}, m);
+  writer.add_f32("exp_avg_sq", {end - begin}, v);
+  writer.set_metadata("optimizer", "adamw");
+  writer.set_metadata("step", std::to_string(optimizer_steps));
+  writer.set_metadata("begin", std::to_string(begin));
+  writer.set_metadata("end", std::to_string(end));
+  writer.set_metadata("total", std::to_string(total));
+  writer.write((fs::path(dir) / shard_file_name(rank, world)).string());
+}
+
+void load_optimizer_range(const std::string& dir, int64_t begin, int64_t end, int64_t total,
+                          float* m, float* v) {
+  const std::string whole = (fs::path(dir) / kOptimizerFile).string();
+  if (file_exists(whole)) {
+    SafetensorsFile file(whole);
+    if (file.get("exp_avg").numel() != total || file.get("exp_avg_sq").numel() != total)
+      throw_input_error(
+          whole, "expected moments of " + std::to_string(total) + " values (this model's layout)");
+    copy_overlap(file, 0, begin, end, m, v);
+    return;
+  }
+  int64_t covered = 0;
+  bool any = false;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("optimizer-rank", 0) != 0 || entry.path().extension() != ".safetensors")
+      continue;
+    any = true;
+    SafetensorsFile file(entry.path().string());
+    if (metadata_int(file, "total") != total)
+      throw_input_error(file.path(), "moments of a " + std::to_string(metadata_int(file, "total")) +
+                                         "-float model, this one has " + std::to_string(total));
+    const int64_t file_begin = metadata_int(file, "begin");
+    if (file.get("exp_avg").numel() != metadata_int(file, "end") - file_begin)
+      throw_input_error(file.path(), "exp_avg size does not match its begin/end metadata");
+    covered += copy_overlap(file, file_begin, begin, end, m, v);
+  }
+  if (!any) throw_input_error(whole, "missing: the checkpoint has no optimizer state");
+  if (covered != end - begin)
+    throw_input_error(dir, "optimizer shards cover " + std::to_string(covered) + " of the " +
+                               std::to_string(end - begin) +
+                               " values this rank needs (a shard file is missing)");
 }
 
 }  // namespace moai::train

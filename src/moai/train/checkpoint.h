@@ -32,6 +32,11 @@ struct TrainerState {
   std::string loader_state;  // data::LoaderState JSON (identical on every rank)
   uint64_t seed = 0;
   int64_t world_size = 1;
+  // Rows per micro-batch per rank and micro-batches per step of the saving run (0: unknown, an
+  // older checkpoint). With world_size they give the global batch a resume on another world size
+  // keeps.
+  int64_t batch_size = 0;
+  int64_t accumulation = 0;
   int64_t tokens_seen = 0;  // target tokens trained on, all ranks
   int64_t bad_steps_total = 0;
   int64_t bad_steps_in_row = 0;
@@ -63,6 +68,10 @@ class CheckpointManager {
   // directory; then the marker, the rename and pruning. Returns the final path. A leftover .partial
   // directory or an existing checkpoint of the same step is replaced.
   std::string save(int64_t step, const std::function<void(const std::string& dir)>& write_contents);
+
+  // The temporary directory save(step) writes into (other ranks add their files there while the
+  // writer's write_contents runs).
+  std::string partial_dir(int64_t step) const;
 
   // Complete checkpoints in output_dir, oldest first.
   std::vector<CheckpointInfo> list_complete() const;
@@ -97,5 +106,16 @@ void save_optimizer_moments(const std::string& dir, const float* m, const float*
 // Fills m and v (count floats each); InputError when the file is missing or sized for another
 // model.
 void load_optimizer_moments(const std::string& dir, float* m, float* v, int64_t count);
+
+// ZeRO-1: each rank writes the moments of its slice [begin, end) of the `total`-float parameter
+// buffer as optimizer-rank<R>-of-<W>.safetensors (metadata begin/end/total), beside the shared
+// model files.
+void save_optimizer_shard(const std::string& dir, const float* m, const float* v, int64_t begin,
+                          int64_t end, int64_t total, int64_t optimizer_steps, int rank, int world);
+// Fills m and v with the slice [begin, end) of the moments, read from optimizer.safetensors or
+// from the shard files of any world size (shards are re-cut on resume). InputError when the files
+// are missing, sized for another model, or leave part of the slice uncovered.
+void load_optimizer_range(const std::string& dir, int64_t begin, int64_t end, int64_t total,
+                          float* m, float* v);
 
 }  // namespace moai::train

@@ -18,6 +18,14 @@ void Communicator::allreduce_sum_bucketed(float* data, int64_t count, int64_t bu
     allreduce_sum(data + start, std::min(bucket_floats, count - start));
 }
 
+ShardRange shard_range(int64_t count, int rank, int world) {
+  const int64_t piece = ((count + world - 1) / world + 15) / 16 * 16;
+  ShardRange range;
+  range.begin = std::min(count, piece * rank);
+  range.end = std::min(count, range.begin + piece);
+  return range;
+}
+
 namespace {
 
 class SingleProcessCommunicator final : public Communicator {
@@ -30,6 +38,9 @@ class SingleProcessCommunicator final : public Communicator {
   void allreduce_max(int64_t*, int64_t) override {}
   void broadcast(void*, size_t, int) override {}
   void barrier() override {}
+  void reduce_scatter_sum(float*, int64_t) override {}
+  void all_gather(float*, int64_t) override {}
+  void reduce_scatter_sum_range(float*, int64_t, int64_t, int64_t) override {}
 };
 
 }  // namespace

@@ -28,6 +28,19 @@ class Communicator {
   virtual void broadcast(void* data, size_t bytes, int root) = 0;
   virtual void barrier() = 0;
 
+  // ZeRO-1 collectives over a buffer of `count` floats cut into world_size() shards by
+  // shard_range(count, rank, world_size()). reduce_scatter_sum: this rank's shard receives the
+  // element-wise sum over ranks; the rest of the buffer is left undefined. all_gather: every rank's
+  // shard is copied into the same range on every rank.
+  virtual void reduce_scatter_sum(float* data, int64_t count) = 0;
+  virtual void all_gather(float* data, int64_t count) = 0;
+  // reduce_scatter_sum restricted to [begin, end) of the buffer: each rank's shard of `count`
+  // receives the sum of its part inside that range (one bucket of an overlapped reduction).
+  virtual void reduce_scatter_sum_range(float* data, int64_t count, int64_t begin, int64_t end) = 0;
+  // True when one other thread may run collectives while this one makes none (MPI's
+  // THREAD_SERIALIZED): needed to overlap gradient communication with the backward.
+  virtual bool allows_comm_thread() const { return true; }
+
   // Sum, then divide by world_size on the host: host buffers only. The trainer does not use it (it
   // sums and divides by the step's global token count), and device buffers must not go through it.
   void allreduce_average(float* data, int64_t count);
@@ -36,7 +49,24 @@ class Communicator {
   void allreduce_sum_bucketed(float* data, int64_t count, int64_t bucket_floats = 1 << 22);
 
   bool is_root() const { return rank() == 0; }
+
+  // This rank's place on its node (ranks sharing memory: MPI_Comm_split_type SHARED), and the
+  // number of nodes. Threads and the memory guard are per node; local rank 0 prepares data on a
+  // node-local filesystem. The environment variable MOAI_TEST_NODE_ID (an integer per rank, read by
+  // the MPI communicator) overrides the node identity, so tests simulate several nodes on one host.
+  virtual int local_rank() const { return rank(); }
+  virtual int local_size() const { return world_size(); }
+  virtual int node_count() const { return 1; }
 };
+
+// [begin, end) of a buffer of `count` floats owned by `rank` of `world` ranks: equal pieces of
+// ceil(count / world) rounded up to 16 floats (64-byte aligned), the last ones shorter or empty.
+struct ShardRange {
+  int64_t begin = 0;
+  int64_t end = 0;
+  int64_t size() const { return end - begin; }
+};
+ShardRange shard_range(int64_t count, int rank, int world);
 
 // A world of one: every collective is a no-op (sum/average of one rank is itself).
 std::unique_ptr<Communicator> make_single_process_communicator();

@@ -7,7 +7,7 @@ namespace moai::train {
 double global_grad_norm(ops::Backend& backend, const float* grads, int64_t n) {
   // Padding between tensors in the buffer is always zero, so the whole buffer can be summed at
   // once.
-  return std::sqrt(backend.sum_squares(grads, n));
+  return std::sqrt(backend.sum_squares(ops::view(grads, {n})));
 }
 
 float clip_scale(double grad_norm, double max_norm) {

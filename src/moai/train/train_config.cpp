@@ -162,10 +162,20 @@ const std::vector<ConfigField>& train_config_fields() {
       {"smooth_weight", &C::smooth_weight, "multi_objective: label-smoothing weight"},
       {"focal_gamma", &C::focal_gamma, "focal loss gamma"},
       {"smoothing", &C::smoothing, "label smoothing epsilon"},
-      {"bf16", &C::bf16, "bf16 weights/activations with fp32 master weights (CUDA backend)"},
-      {"fp16", &C::fp16, "not supported (use --bf16); accepted to give a clear error"},
+      {"device", &C::device,
+       "auto, cpu, cuda or cuda:N (auto: cuda when built with it and a GPU is present)"},
+      {"precision", &C::precision,
+       "fp32, or bf16 mixed precision (fp32 master weights and AdamW moments)"},
+      {"save_dtype", &C::save_dtype, "dtype of the HF weights in checkpoints: fp32 or bf16"},
+      {"bf16", &C::bf16, "the original's flag: same as --precision bf16"},
+      {"fp16", &C::fp16, "not supported (use --precision bf16); accepted to give a clear error"},
       {"gradient_checkpointing", &C::gradient_checkpointing,
        "recompute each layer's forward in backward"},
+      {"overlap_comm", &C::overlap_comm,
+       "MPI: reduce each layer's gradients on a communication thread as soon as its backward is "
+       "done"},
+      {"zero_stage", &C::zero_stage,
+       "0: every rank keeps all AdamW state; 1: each rank keeps 1/N (ZeRO-1); -1: 1 when > 1 rank"},
       {"packing", &C::packing,
        "pack several documents per row (pretrain: concatenate; sft: bin-pack)"},
       {"sequential", &C::sequential,
@@ -352,6 +362,20 @@ void load_train_config_yaml(TrainConfig& config, const std::string& path,
   }
 }
 
+EngineSettings resolve_engine_settings(const TrainConfig& config) {
+  if (config.fp16)
+    throw_input_error("fp16",
+                      "fp16 training is not supported yet (it needs loss scaling); use "
+                      "--precision bf16");
+  EngineSettings out;
+  out.device = ops::parse_device(config.device, "device");
+  out.precision = ops::parse_precision(config.precision, "precision");
+  if (config.bf16) out.precision = ops::Precision::kBf16;
+  const ops::Precision save = ops::parse_precision(config.save_dtype, "save_dtype");
+  out.save_dtype = ops::compute_dtype(save);
+  return out;
+}
+
 void validate_train_config(const TrainConfig& config) {
   if (config.mode != "pretrain" && config.mode != "sft")
     throw_input_error("mode", "expected pretrain or sft, got \"" + config.mode + "\"");
@@ -364,8 +388,7 @@ void validate_train_config(const TrainConfig& config) {
   if (config.max_seq_length < 2) throw_input_error("max_seq_length", "expected at least 2");
   if (config.max_steps <= 0 && !(config.num_epochs > 0))
     throw_input_error("num_epochs", "expected a positive number when --max_steps <= 0");
-  if (config.fp16)
-    throw_input_error("fp16", "fp16 training is not supported (it needs loss scaling); use --bf16");
+  resolve_engine_settings(config);
   if (config.evaluation_strategy != "steps" && config.evaluation_strategy != "no")
     throw_input_error("evaluation_strategy",
                       "expected steps or no, got \"" + config.evaluation_strategy + "\"");
@@ -384,6 +407,9 @@ void validate_train_config(const TrainConfig& config) {
   if (config.lr_scheduler == "wsd" &&
       std::abs(config.warmup_ratio + config.stable_ratio + config.decay_ratio - 1.0) > 1e-6)
     throw_input_error("stable_ratio", "warmup_ratio + stable_ratio + decay_ratio must sum to 1");
+  if (config.zero_stage < -1 || config.zero_stage > 1)
+    throw_input_error("zero_stage",
+                      "expected 0, 1 or -1 (auto), got " + std::to_string(config.zero_stage));
   if (config.max_bad_steps <= 0) throw_input_error("max_bad_steps", "expected a positive integer");
   if (config.threads < 0) throw_input_error("threads", "expected 0 (auto) or a positive count");
   static const std::set<std::string> losses = {"cross_entropy", "focal", "label_smoothing",

@@ -9,6 +9,8 @@
 #include <variant>
 #include <vector>
 
+#include "moai/ops/backend_factory.h"
+
 namespace moai::train {
 
 struct TrainConfig {
@@ -65,10 +67,15 @@ struct TrainConfig {
   double focal_gamma = 2.0;
   double smoothing = 0.1;
 
-  // Numerics and memory.
-  bool bf16 = false;
-  bool fp16 = false;
+  // Engine, numerics and memory (strings here; resolve_engine_settings gives the enums).
+  std::string device = "auto";      // auto | cpu | cuda | cuda:N
+  std::string precision = "fp32";   // fp32 | bf16 (mixed precision, fp32 masters)
+  std::string save_dtype = "fp32";  // fp32 | bf16: dtype of the HF weights written in checkpoints
+  bool bf16 = false;                // the original's flag: --precision bf16
+  bool fp16 = false;                // an error until fp16 (loss scaling) is supported
   bool gradient_checkpointing = false;
+  bool overlap_comm = false;  // reduce each layer's gradients on a thread during the backward
+  int64_t zero_stage = -1;    // -1: 1 when the world size is > 1, else 0; 1: shard AdamW over ranks
   bool packing = false;
   bool sequential = false;
 
@@ -123,6 +130,15 @@ std::string get_config_value(const TrainConfig& config, const ConfigField& field
 // are appended to `notes`.
 void load_train_config_yaml(TrainConfig& config, const std::string& path,
                             std::vector<std::string>* notes = nullptr);
+
+// --device, --precision (with the original's --bf16) and --save_dtype as enums; InputError naming
+// the field for a bad value (--fp16 included).
+struct EngineSettings {
+  ops::DeviceSpec device;
+  ops::Precision precision = ops::Precision::kFp32;
+  ops::DType save_dtype = ops::DType::kF32;
+};
+EngineSettings resolve_engine_settings(const TrainConfig& config);
 
 // Checks cross-field rules (mode, positive sizes, ratios); InputError naming the field.
 void validate_train_config(const TrainConfig& config);

@@ -26,6 +26,7 @@
 #include "moai/train/checkpoint.h"
 #include "moai/train/fault_injection.h"
 #include "moai/train/grad_clip.h"
+#include "moai/train/grad_sync.h"
 #include "moai/train/lr_schedule.h"
 #include "moai/train/metrics.h"
 #include "moai/train/trainer_setup.h"
@@ -120,9 +121,17 @@ struct Run {
   std::unique_ptr<data::PreparedDataset> eval_dataset;  // null: dataset's validation split, if any
   std::unique_ptr<data::BatchLoader> loader;
   std::unique_ptr<data::BatchLoader> eval_loader;
+  EngineSettings engine;
   std::unique_ptr<ops::Backend> backend;
   std::unique_ptr<model::Qwen3Model> model;
   std::unique_ptr<AdamW> optimizer;
+  // ZeRO-1: this rank's optimizer owns shard_range(total floats, rank, world).
+  bool zero = false;
+  // Micro-batches per step (derived from the checkpoint's global batch on resume).
+  int64_t accumulation = 1;
+  // --overlap_comm: per-layer buckets reduced on a communication thread during the last backward.
+  std::vector<ShardRange> buckets;
+  std::unique_ptr<OverlappedReducer> reducer;
   model::Qwen3Config model_config;
   ops::LossConfig loss;
   ScheduleConfig schedule;
@@ -135,8 +144,30 @@ struct Run {
   double flops_per_token = 0;
 };
 
+// ZeRO-1: this rank's slice of the moments, one file per rank in the checkpoint being written.
+void write_optimizer_shard(Run& run, const std::string& dir) {
+  const AdamW& optimizer = *run.optimizer;
+  std::vector<float> m(static_cast<size_t>(optimizer.size())), v(m.size());
+  const size_t bytes = ops::byte_size(ops::DType::kF32, optimizer.size());
+  run.backend->copy_to_host(m.data(), run.optimizer->m(), bytes);
+  run.backend->copy_to_host(v.data(), run.optimizer->v(), bytes);
+  save_optimizer_shard(dir, m.data(), v.data(), optimizer.begin(), optimizer.end(),
+                       run.model->layout().total_floats(), optimizer.step_count(), run.comm.rank(),
+                       run.comm.world_size());
+}
+
+// Rank 0 writes the model files; under ZeRO-1 every rank adds its optimizer shard to the same
+// temporary directory between two barriers, before rank 0 marks the checkpoint complete.
 void save_checkpoint(Run& run, TrainResult& result) {
   const int64_t step = run.state.step;
+  if (!run.comm.is_root() && run.zero) {
+    run.comm.barrier();  // rank 0 has created the directory
+    const std::string dir = run.checkpoints->partial_dir(step);
+    std::error_code ec;
+    fs::create_directories(dir, ec);  // exists already unless output_dir is node-local
+    write_optimizer_shard(run, dir);
+    run.comm.barrier();
+  }
   if (run.comm.is_root()) {
     run.state.loader_state = run.loader->state().to_json();
     const int64_t n = run.model->layout().total_floats();
@@ -147,10 +178,17 @@ void save_checkpoint(Run& run, TrainResult& result) {
       maybe_kill(run.config, "save", step);  // half-written: weights present, no marker
       run.tokenizer->save(dir);
       write_generation_config(dir, run.model_config, *run.tokenizer);
-      std::vector<float> m(static_cast<size_t>(n)), v(static_cast<size_t>(n));
-      run.backend->copy_to_host(m.data(), run.optimizer->m(), m.size() * sizeof(float));
-      run.backend->copy_to_host(v.data(), run.optimizer->v(), v.size() * sizeof(float));
-      save_optimizer_moments(dir, m.data(), v.data(), n, run.optimizer->step_count());
+      if (run.zero) {
+        run.comm.barrier();
+        write_optimizer_shard(run, dir);
+        run.comm.barrier();
+      } else {
+        std::vector<float> m(static_cast<size_t>(n)), v(static_cast<size_t>(n));
+        const size_t bytes = ops::byte_size(ops::DType::kF32, n);
+        run.backend->copy_to_host(m.data(), run.optimizer->m(), bytes);
+        run.backend->copy_to_host(v.data(), run.optimizer->v(), bytes);
+        save_optimizer_moments(dir, m.data(), v.data(), n, run.optimizer->step_count());
+      }
       write_file_atomic((fs::path(dir) / "trainer_state.json").string(),
                         run.state.to_json() + "\n");
       write_file_atomic((fs::path(dir) / "train_config.json").string(),
@@ -160,13 +198,59 @@ void save_checkpoint(Run& run, TrainResult& result) {
   run.comm.barrier();
 }
 
+// Micro-batches per step: --gradient_accumulation_steps, or on resume the number that keeps the
+// checkpoint's global batch (saved rows per step / (--batch_size x this world size)).
+int64_t resolve_accumulation(const TrainConfig& config, const Communicator& comm,
+                             const std::optional<CheckpointInfo>& resume) {
+  if (!resume) return config.gradient_accumulation_steps;
+  const std::string where = (fs::path(resume->path) / "trainer_state.json").string();
+  const TrainerState saved = TrainerState::from_json(read_file(where), where);
+  if (saved.batch_size <= 0 || saved.accumulation <= 0) {  // an older checkpoint
+    if (saved.world_size != comm.world_size())
+      throw_input_error(where, "saved by a run with " + std::to_string(saved.world_size) +
+                                   " ranks and no batch record; resume with the same number");
+    return config.gradient_accumulation_steps;
+  }
+  const int64_t global = saved.batch_size * saved.accumulation * saved.world_size;
+  const int64_t per_micro = config.batch_size * comm.world_size();
+  if (global % per_micro != 0)
+    throw_input_error("--batch_size",
+                      std::to_string(config.batch_size) + " x " +
+                          std::to_string(comm.world_size()) +
+                          " rank(s) does not divide the checkpoint's global batch of " +
+                          std::to_string(global) + " rows (" + std::to_string(saved.batch_size) +
+                          " x " + std::to_string(saved.accumulation) + " micro-batches x " +
+                          std::to_string(saved.world_size) + " rank(s))");
+  const int64_t accumulation = global / per_micro;
+  if (accumulation != config.gradient_accumulation_steps && comm.is_root())
+    MOAI_INFO("resume keeps the global batch of " << global << " rows: " << accumulation
+                                                  << " micro-batches per step (not --gradient_"
+                                                     "accumulation_steps "
+                                                  << config.gradient_accumulation_steps << ")");
+  return accumulation;
+}
+
+// The saved loader position in this run's batches. Rows are dealt round-robin over ranks, so the
+// rows consumed so far (batch_in_epoch x saved batch_size x saved world size) are the same global
+// rows whatever the world size; they convert to this run's micro-batches exactly at a step end.
+data::LoaderState loader_position_for(const Run& run, const std::string& where) {
+  data::LoaderState position = data::LoaderState::from_json(run.state.loader_state);
+  if (run.state.batch_size <= 0) return position;  // older checkpoint: same world size checked
+  const uint64_t rows = position.batch_in_epoch * static_cast<uint64_t>(run.state.batch_size) *
+                        static_cast<uint64_t>(run.state.world_size);
+  const uint64_t per_micro =
+      static_cast<uint64_t>(run.config.batch_size) * static_cast<uint64_t>(run.comm.world_size());
+  if (rows % per_micro != 0)
+    throw_input_error(where, "loader position of " + std::to_string(rows) +
+                                 " rows is not a whole number of " + std::to_string(per_micro) +
+                                 "-row micro-batches");
+  position.batch_in_epoch = rows / per_micro;
+  return position;
+}
+
 void resume_from(Run& run, const CheckpointInfo& checkpoint, TrainResult& result) {
   const std::string where = (fs::path(checkpoint.path) / "trainer_state.json").string();
   run.state = TrainerState::from_json(read_file(where), where);
-  if (run.state.world_size != run.comm.world_size())
-    throw_input_error(where,
-                      "saved by a run with " + std::to_string(run.state.world_size) +
-                          " ranks; resume with the same number (the data order depends on it)");
   if (run.state.seed != static_cast<uint64_t>(run.config.seed))
     throw_input_error(where, "saved with --seed " + std::to_string(run.state.seed) + ", not " +
                                  std::to_string(run.config.seed));
@@ -174,12 +258,19 @@ void resume_from(Run& run, const CheckpointInfo& checkpoint, TrainResult& result
   std::vector<float> host(static_cast<size_t>(n));
   model::load_hf_weights(checkpoint.path, run.model->layout(), host.data());
   run.model->set_params(host.data());
-  std::vector<float> v(static_cast<size_t>(n));
-  load_optimizer_moments(checkpoint.path, host.data(), v.data(), n);
-  run.backend->copy_to_device(run.optimizer->m(), host.data(), host.size() * sizeof(float));
-  run.backend->copy_to_device(run.optimizer->v(), v.data(), v.size() * sizeof(float));
+  // This rank's slice of the moments (all of them without ZeRO), from the whole-buffer file or from
+  // the shard files of the run that saved them.
+  const AdamW& optimizer = *run.optimizer;
+  std::vector<float> m(static_cast<size_t>(optimizer.size())), v(m.size());
+  load_optimizer_range(checkpoint.path, optimizer.begin(), optimizer.end(), n, m.data(), v.data());
+  const size_t bytes = ops::byte_size(ops::DType::kF32, optimizer.size());
+  run.backend->copy_to_device(run.optimizer->m(), m.data(), bytes);
+  run.backend->copy_to_device(run.optimizer->v(), v.data(), bytes);
   run.optimizer->set_step_count(run.state.optimizer_steps);
-  run.loader->restore(data::LoaderState::from_json(run.state.loader_state));
+  run.loader->restore(loader_position_for(run, where));
+  run.state.world_size = run.comm.world_size();
+  run.state.batch_size = run.config.batch_size;
+  run.state.accumulation = run.accumulation;
   result.resumed_from_step = run.state.step;
   if (run.comm.is_root())
     std::fprintf(stderr, "resumed from %s (step %lld)\n", checkpoint.path.c_str(),
@@ -249,8 +340,11 @@ bool evaluate(Run& run, TrainResult& result) {
   return true;
 }
 
+void setup_overlap(Run& run);
+
 void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume) {
   const TrainConfig& config = run.config;
+  check_ranks_agree(config, run.comm);
   run.checkpoints = std::make_unique<CheckpointManager>(config.output_dir, config.save_total_limit);
   if (run.comm.is_root()) {
     prepare_output_dir(config.output_dir);
@@ -262,6 +356,7 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
   resume = run.checkpoints->resolve_resume(config.resume_from_checkpoint);
   if (!resume && config.resume_from_checkpoint == "auto" && run.comm.is_root())
     MOAI_INFO("no complete checkpoint in " << config.output_dir << ": starting from scratch");
+  run.accumulation = resolve_accumulation(config, run.comm, resume);
 
   run.tokenizer_path = resolve_tokenizer_path(config);
   run.tokenizer = std::make_unique<tok::Tokenizer>(tok::Tokenizer::load(run.tokenizer_path));
@@ -304,21 +399,30 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
 
   int threads = static_cast<int>(config.threads);
   if (threads == 0)
-    threads = std::max<int>(1, static_cast<int>(default_thread_count()) / run.comm.world_size());
-  run.backend = ops::make_cpu_backend(threads);
+    threads = std::max<int>(1, static_cast<int>(default_thread_count()) / run.comm.local_size());
+  run.engine = resolve_engine_settings(config);
+  run.backend = ops::make_backend(run.engine.device, threads);
   run.model = std::make_unique<model::Qwen3Model>(
       run.model_config, *run.backend,
       model::ModelOptions{config.batch_size, config.max_seq_length, true,
-                          config.gradient_checkpointing});
-  // Refuse before touching the memory: parameters, gradients, two moments, the activation arena.
-  const double need =
-      static_cast<double>(run.model->param_bytes() + run.model->grad_bytes() +
-                          2 * run.model->param_bytes() + run.model->activation_bytes());
+                          config.gradient_checkpointing, run.engine.precision});
+  run.zero = config.zero_stage == 1 || (config.zero_stage < 0 && run.comm.world_size() > 1);
+  const int64_t num_floats = run.model->layout().total_floats();
+  const ShardRange shard = run.zero
+                               ? shard_range(num_floats, run.comm.rank(), run.comm.world_size())
+                               : ShardRange{0, num_floats};
+  // Refuse before touching the memory: parameters (fp32 masters and any bf16 working copy),
+  // gradients, two fp32 moments (of this rank's shard under ZeRO-1), the activation arena.
+  const double moment_bytes = 2.0 * static_cast<double>(shard.size()) * sizeof(float);
+  const double need = static_cast<double>(run.model->param_bytes() + run.model->grad_bytes() +
+                                          run.model->activation_bytes()) +
+                      moment_bytes;
   const double available = available_memory_bytes();
-  if (available > 0 && need * run.comm.world_size() > available)
+  if (available > 0 && need * run.comm.local_size() > available)
     throw_input_error("model/batch", "training needs about " + format_bytes(need) + " per rank (x" +
-                                         std::to_string(run.comm.world_size()) +
-                                         " ranks) but only " + format_bytes(available) +
+                                         std::to_string(run.comm.local_size()) +
+                                         " ranks on this node) but only " +
+                                         format_bytes(available) +
                                          " is available; lower --batch_size or "
                                          "--max_seq_length, or use --gradient_checkpointing");
   AdamWConfig adamw;
@@ -326,7 +430,8 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
   adamw.beta2 = static_cast<float>(config.adam_beta2);
   adamw.eps = static_cast<float>(config.adam_epsilon);
   adamw.weight_decay = static_cast<float>(config.weight_decay);
-  run.optimizer = std::make_unique<AdamW>(*run.backend, run.model->layout(), adamw);
+  run.optimizer =
+      std::make_unique<AdamW>(*run.backend, run.model->layout(), adamw, shard.begin, shard.end);
   if (!config.pretrained_model.empty()) {
     std::vector<float> host(static_cast<size_t>(run.model->layout().total_floats()));
     model::load_hf_weights(config.pretrained_model, run.model->layout(), host.data());
@@ -369,7 +474,7 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
   if (total <= 0)
     total =
         static_cast<int64_t>(std::ceil(config.num_epochs * static_cast<double>(micro_per_epoch) /
-                                       static_cast<double>(config.gradient_accumulation_steps)));
+                                       static_cast<double>(run.accumulation)));
   run.schedule.kind = parse_schedule_kind(config.lr_scheduler, "lr_scheduler");
   run.schedule.peak_lr = config.learning_rate;
   run.schedule.total_steps = total;
@@ -384,6 +489,8 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
 
   run.state.seed = static_cast<uint64_t>(config.seed);
   run.state.world_size = run.comm.world_size();
+  run.state.batch_size = config.batch_size;
+  run.state.accumulation = run.accumulation;
   if (resume) resume_from(run, *resume, result);
   if (run.comm.is_root()) {
     run.metrics.open((fs::path(config.output_dir) / "metrics.jsonl").string(),
@@ -391,17 +498,74 @@ void setup(Run& run, TrainResult& result, std::optional<CheckpointInfo>& resume)
     const int64_t params = run.model->layout().num_parameters();
     std::fprintf(
         stderr,
-        "moai train (%s): %lld parameters, %s; %s; %lld steps x %lld micro-batches x %lld rows x "
+        "moai train (%s): %lld parameters, %s, precision %s; %s; %lld steps x %lld micro-batches x "
+        "%lld rows x "
         "%lld tokens x %d rank(s); %lld micro-batches per epoch per rank; lr %g %s, warmup %lld\n",
         config.mode.c_str(), static_cast<long long>(params), run.backend->name().c_str(),
-        run.comm.name().c_str(), static_cast<long long>(total),
-        static_cast<long long>(config.gradient_accumulation_steps),
+        ops::precision_name(run.engine.precision), run.comm.name().c_str(),
+        static_cast<long long>(total), static_cast<long long>(run.accumulation),
         static_cast<long long>(config.batch_size), static_cast<long long>(config.max_seq_length),
         run.comm.world_size(), static_cast<long long>(micro_per_epoch), config.learning_rate,
         schedule_kind_name(run.schedule.kind).c_str(),
         static_cast<long long>(run.schedule.warmup_steps));
+    std::fprintf(stderr,
+                 "zero stage %d: AdamW state %s per rank (%lld of %lld floats); threads per rank: "
+                 "%d (%d ranks on this node)\n",
+                 run.zero ? 1 : 0, format_bytes(moment_bytes).c_str(),
+                 static_cast<long long>(shard.size()), static_cast<long long>(num_floats), threads,
+                 run.comm.local_size());
   }
-  run.micro_batches.resize(static_cast<size_t>(config.gradient_accumulation_steps));
+  run.micro_batches.resize(static_cast<size_t>(run.accumulation));
+  setup_overlap(run);
+}
+
+// Sums the gradients and the loss over ranks and returns the global gradient norm. ZeRO-1
+// reduce-scatters: each rank gets the sum of its shard only, and the norm is the square root of
+// the all-reduced sum of every shard's squares. `overlapped`: the layers' buckets were submitted
+// during the backward; only the rest (embedding, final norm, lm_head) is reduced here.
+double reduce_gradients(Run& run, double& loss, bool overlapped) {
+  const int64_t num_floats = run.model->layout().total_floats();
+  if (overlapped) {
+    run.reducer->wait();
+    run.reducer->reduce_now({0, run.buckets.front().begin});
+    run.reducer->reduce_now({run.buckets.back().end, num_floats});
+  } else if (run.zero) {
+    run.comm.reduce_scatter_sum(run.model->grads(), num_floats);
+  } else {
+    run.comm.allreduce_sum_bucketed(run.model->grads(), num_floats);
+  }
+  run.comm.allreduce_sum(&loss, 1);
+  if (!run.zero) return global_grad_norm(*run.backend, run.model->grads(), num_floats);
+  const AdamW& optimizer = *run.optimizer;
+  double squares = 0;
+  if (optimizer.size() > 0)
+    squares = run.backend->sum_squares(
+        ops::view(run.model->grads() + optimizer.begin(), {optimizer.size()}));
+  run.comm.allreduce_sum(&squares, 1);
+  return std::sqrt(squares);
+}
+
+// --overlap_comm needs more than one rank, host gradients (the CPU backend), a communicator that
+// lets a second thread run collectives, and a layout whose layers are contiguous blocks.
+void setup_overlap(Run& run) {
+  if (!run.config.overlap_comm || run.comm.world_size() == 1) return;
+  std::string why;
+  if (run.backend->device() != ops::DeviceKind::kCpu)
+    why = "it needs the CPU backend (a device run would use a NCCL stream)";
+  else if (!run.comm.allows_comm_thread())
+    why = "the MPI library does not provide MPI_THREAD_SERIALIZED";
+  else if ((run.buckets = layer_buckets(run.model->layout())).empty())
+    why = "the parameter layout has no contiguous per-layer blocks";
+  if (!why.empty()) {
+    if (run.comm.is_root()) MOAI_WARN("--overlap_comm is off: " << why);
+    return;
+  }
+  run.reducer = std::make_unique<OverlappedReducer>(run.comm, run.model->grads(),
+                                                    run.model->layout().total_floats(), run.zero);
+  if (run.comm.is_root())
+    std::fprintf(stderr,
+                 "gradient communication overlapped with the backward (%zu layer buckets)\n",
+                 run.buckets.size());
 }
 
 }  // namespace
@@ -416,7 +580,7 @@ TrainResult run_training(const TrainConfig& config, Communicator& comm, const Tr
   setup(run, result, resume);
   TrainerState& state = run.state;
   const int64_t total = result.total_steps;
-  const int64_t accumulation = config.gradient_accumulation_steps;
+  const int64_t accumulation = run.accumulation;
   const int64_t num_floats = run.model->layout().total_floats();
   const int64_t micro_per_epoch = static_cast<int64_t>(run.loader->batches_per_epoch());
 
@@ -450,17 +614,20 @@ TrainResult run_training(const TrainConfig& config, Communicator& comm, const Tr
     // 3. Forward/backward every micro-batch with the step-wide normaliser.
     run.model->zero_grads();
     double loss = 0;
+    const bool overlapped = run.reducer && step_tokens > 0;
     if (step_tokens > 0) {
       for (const data::Batch& micro : run.micro_batches) {
         loss += run.model->forward(model_batch(micro), run.loss, step_tokens, true);
-        run.model->backward();
+        if (overlapped && &micro == &run.micro_batches.back())
+          run.model->backward(
+              [&run](int64_t layer) { run.reducer->submit(run.buckets[size_t(layer)]); });
+        else
+          run.model->backward();
       }
     }
     // 4. Sum over ranks (each rank's share was already divided by the global count).
-    comm.allreduce_sum_bucketed(run.model->grads(), num_floats);
-    comm.allreduce_sum(&loss, 1);
+    const double grad_norm = reduce_gradients(run, loss, overlapped);
     if (debug_nan_at(state.step + 1)) loss = std::numeric_limits<double>::quiet_NaN();
-    const double grad_norm = global_grad_norm(*run.backend, run.model->grads(), num_floats);
     const double lr = learning_rate_at(run.schedule, state.step);
 
     // 5. Update, or skip a non-finite step.
@@ -488,6 +655,8 @@ TrainResult run_training(const TrainConfig& config, Communicator& comm, const Tr
       state.bad_steps_in_row = 0;
       run.optimizer->step(run.model->params(), run.model->grads(), static_cast<float>(lr),
                           clip_scale(grad_norm, config.max_grad_norm));
+      if (run.zero) comm.all_gather(run.model->params(), num_floats);  // every rank's new shard
+      run.model->weights_updated();
       state.optimizer_steps = run.optimizer->step_count();
       state.log_loss_sum += loss;
       state.log_loss_count += 1;
@@ -571,8 +740,10 @@ TrainResult run_training(const TrainConfig& config, Communicator& comm, const Tr
   if (comm.is_root()) {
     std::vector<float> host(static_cast<size_t>(num_floats));
     run.model->get_params(host.data());
-    model::save_hf_model(result.final_model_dir, run.model_config, run.model->layout(),
-                         host.data());
+    model::SaveOptions save;
+    save.dtype = ops::dtype_name(run.engine.save_dtype);  // --save_dtype (checkpoints stay fp32)
+    model::save_hf_model(result.final_model_dir, run.model_config, run.model->layout(), host.data(),
+                         save);
     run.tokenizer->save(result.final_model_dir);
     write_generation_config(result.final_model_dir, run.model_config, *run.tokenizer);
     std::fprintf(stderr, "done: %lld steps, %lld target tokens, %.1f s; model saved to %s\n",

@@ -12,7 +12,10 @@
 //   3. zero the gradients; forward+backward each micro-batch with loss normaliser N
 //      (gradients add up);
 //   4. all-reduce-sum the gradients (bucketed) and the loss: the result is the gradient of
-//      the mean loss over all N tokens, identical on every rank;
+//      the mean loss over all N tokens, identical on every rank. Under ZeRO-1 (--zero_stage 1,
+//      the default with > 1 rank) the gradients are reduce-scattered instead, each rank's AdamW
+//      updates its 1/N slice and the slices are all-gathered after the update; the norm is the
+//      all-reduced sum of the slices' squares;
 //   5. non-finite loss or gradient norm: skip the update and count it (after max_bad_steps
 //      in a row: save a checkpoint of the last good weights and stop); else clip and AdamW
 //      at lr = schedule(s).

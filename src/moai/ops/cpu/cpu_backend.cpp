@@ -6,9 +6,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "moai/core/error.h"
 #include "moai/core/thread_pool.h"
+#include "moai/ops/blas_kernels.h"
 #include "moai/ops/cpu/kernels.h"
 #include "moai/ops/ops.h"
 
@@ -70,12 +72,100 @@ void gemm(double* c, const double* a, const double* b, int64_t m, int64_t n, int
 
 namespace {
 
-const char* blas_name() {
-#if defined(MOAI_BLAS_BLIS)
-  return "blis";
-#else
-  return "openblas";
-#endif
+// A float view as fp32 memory for the fp32 kernels. F32 views pass through untouched; other
+// float dtypes (BF16) are converted into scratch on entry when `read` and back on exit when
+// `write` (round to nearest even). This is the CONVERT-TO-FP32 FALLBACK: correct (it rounds where a
+// bf16 tensor is stored) but slow; real bf16 kernels replace it op by op (see matmul_bf16 etc.).
+class F32Stage {
+ public:
+  F32Stage(const TensorView& view, bool read, bool write) : view_(view), write_(write) {
+    if (!view.present() || view.dtype == DType::kF32) {
+      ptr_ = static_cast<float*>(view.data);
+      return;
+    }
+    storage_.resize(size_t(view.numel()));
+    ptr_ = storage_.data();
+    if (read) convert_to_f32(ptr_, view);
+  }
+  ~F32Stage() {
+    if (write_ && !storage_.empty()) convert_from_f32(view_, ptr_);
+  }
+  F32Stage(const F32Stage&) = delete;
+  F32Stage& operator=(const F32Stage&) = delete;
+  float* get() const { return ptr_; }
+
+  static void convert_to_f32(float* dst, const TensorView& src) {
+    const int64_t n = src.numel();
+    if (src.dtype == DType::kF32) {
+      std::memcpy(dst, src.data, size_t(n) * sizeof(float));
+      return;
+    }
+    const BFloat16* in = src.as<BFloat16>();
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) dst[i] = to_f32(in[i]);
+  }
+  static void convert_from_f32(const TensorView& dst, const float* src) {
+    const int64_t n = dst.numel();
+    if (dst.dtype == DType::kF32) {
+      std::memcpy(dst.data, src, size_t(n) * sizeof(float));
+      return;
+    }
+    BFloat16* out = dst.as<BFloat16>();
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; ++i) out[i] = to_bf16(src[i]);
+  }
+
+ private:
+  TensorView view_;
+  bool write_;
+  float* ptr_ = nullptr;
+  std::vector<float> storage_;
+};
+
+// Inputs and outputs of a kernel call in fp32 (see F32Stage).
+F32Stage in(const TensorView& view) {
+  return F32Stage(view, true, false);
+}
+F32Stage out(const TensorView& view) {
+  return F32Stage(view, false, true);
+}
+F32Stage inout(const TensorView& view) {
+  return F32Stage(view, true, true);
+}
+
+// ---- the bf16 dispatch points ------------------------------------------------------------------
+// Called when the op's dtype is BF16. Today each converts to fp32 and back (F32Stage); the bf16
+// kernels (ops/cpu/bf16_*.h) plug in here.
+void matmul_bf16(const TensorView& c, const TensorView& a, const TensorView& b, int64_t m,
+                 int64_t n, int64_t k, bool trans_a, bool trans_b, float alpha, float beta) {
+  F32Stage c32(c, beta != 0.0f, true), a32 = in(a), b32 = in(b);
+  gemm(c32.get(), a32.get(), b32.get(), m, n, k, trans_a, trans_b, alpha, beta);
+}
+void attention_forward_bf16(const TensorView& out_view, const TensorView& lse, const TensorView& q,
+                            const TensorView& k, const TensorView& v, const TensorView& segment_ids,
+                            const AttentionShape& shape) {
+  F32Stage o = out(out_view), q32 = in(q), k32 = in(k), v32 = in(v);
+  attention_forward(o.get(), static_cast<float*>(lse.data), q32.get(), k32.get(), v32.get(),
+                    static_cast<const int32_t*>(segment_ids.data), shape);
+}
+void attention_backward_bf16(const TensorView& dq, const TensorView& dk, const TensorView& dv,
+                             const TensorView& dout, const TensorView& out_view,
+                             const TensorView& lse, const TensorView& q, const TensorView& k,
+                             const TensorView& v, const TensorView& segment_ids,
+                             const AttentionShape& shape) {
+  F32Stage dq32 = out(dq), dk32 = out(dk), dv32 = out(dv), do32 = in(dout), o32 = in(out_view);
+  F32Stage q32 = in(q), k32 = in(k), v32 = in(v);
+  attention_backward(dq32.get(), dk32.get(), dv32.get(), do32.get(), o32.get(), lse.f32(),
+                     q32.get(), k32.get(), v32.get(), static_cast<const int32_t*>(segment_ids.data),
+                     shape);
+}
+void classifier_loss_bf16(const TensorView& losses, const TensorView& dx, const TensorView& dw,
+                          const TensorView& x, const TensorView& w, const TensorView& labels,
+                          const LossConfig& config, float grad_scale) {
+  F32Stage dx32 = out(dx), x32 = in(x), w32 = in(w);
+  classifier_loss(losses.f32(), dx32.get(), static_cast<float*>(dw.data), x32.get(), w32.get(),
+                  labels.as<int32_t>(), x.numel() / w.dim(1), w.dim(1), w.dim(0), config,
+                  grad_scale);
 }
 
 class CpuBackend final : public Backend {
@@ -92,11 +182,21 @@ class CpuBackend final : public Backend {
 #endif
   }
 
+  using Backend::copy;
+  using Backend::zero;
   DeviceKind device() const override {
     return DeviceKind::kCpu;
   }
   std::string name() const override {
-    return std::string("cpu (") + blas_name() + ", " + std::to_string(threads_) + " threads)";
+    return "cpu (" + blas_kernel_info().description() + ", " + std::to_string(threads_) +
+           " threads)";
+  }
+  // fp32 everywhere; BF16 for every activation op (bf16 kernels or the fp32 fallback). The
+  // optimizer and the gradient norm stay fp32 (master weights, fp32 gradients).
+  bool supports(Op op, DType dtype) const override {
+    if (dtype == DType::kF32) return true;
+    if (dtype != DType::kBF16) return false;
+    return op != Op::kAdamW && op != Op::kSumSquares;
   }
 
   void* allocate(size_t bytes) override {
@@ -123,75 +223,126 @@ class CpuBackend final : public Backend {
   }
   void synchronize() override {}
 
-  void matmul(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k,
-              bool trans_a, bool trans_b, float alpha, float beta) override {
-    cpu::gemm(c, a, b, m, n, k, trans_a, trans_b, alpha, beta);
+ protected:
+  void run_matmul(const TensorView& c, const TensorView& a, const TensorView& b, int64_t m,
+                  int64_t n, int64_t k, bool trans_a, bool trans_b, float alpha,
+                  float beta) override {
+    if (a.dtype == DType::kBF16)
+      return matmul_bf16(c, a, b, m, n, k, trans_a, trans_b, alpha, beta);
+    F32Stage c32(c, beta != 0.0f, true);
+    cpu::gemm(c32.get(), a.f32(), b.f32(), m, n, k, trans_a, trans_b, alpha, beta);
   }
-  void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t n,
-                         int64_t c) override {
-    cpu::embedding_forward(out, ids, table, n, c);
+  void run_embedding_forward(const TensorView& out_view, const TensorView& ids,
+                             const TensorView& table) override {
+    if (table.dtype == DType::kF32) {
+      cpu::embedding_forward(out_view.f32(), ids.as<int32_t>(), table.f32(), ids.numel(),
+                             table.dim(1));
+      return;
+    }
+    const BFloat16* src = table.as<BFloat16>();
+    BFloat16* dst = out_view.as<BFloat16>();
+    const int64_t c = table.dim(1);
+    const int32_t* id = ids.as<int32_t>();
+    for (int64_t row = 0; row < ids.numel(); ++row)
+      std::memcpy(dst + row * c, src + int64_t(id[row]) * c, size_t(c) * sizeof(BFloat16));
   }
-  void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n,
-                          int64_t c) override {
-    cpu::embedding_backward(dtable, dout, ids, n, c);
+  void run_embedding_backward(const TensorView& dtable, const TensorView& dout,
+                              const TensorView& ids) override {
+    F32Stage d = in(dout);
+    cpu::embedding_backward(dtable.f32(), d.get(), ids.as<int32_t>(), ids.numel(), dtable.dim(1));
   }
-  void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t n,
-                       int64_t c, float eps) override {
-    cpu::rmsnorm_forward(out, rstd, inp, weight, n, c, double(eps));
+  void run_rmsnorm_forward(const TensorView& out_view, const TensorView& rstd,
+                           const TensorView& inp, const TensorView& weight, float eps) override {
+    F32Stage o = out(out_view), i = in(inp);
+    cpu::rmsnorm_forward(o.get(), rstd.f32(), i.get(), weight.f32(), rstd.numel(), weight.numel(),
+                         double(eps));
   }
-  void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp,
-                        const float* weight, const float* rstd, int64_t n, int64_t c,
-                        bool accumulate) override {
-    cpu::rmsnorm_backward(dinp, dweight, dout, inp, weight, rstd, n, c, accumulate);
+  void run_rmsnorm_backward(const TensorView& dinp, const TensorView& dweight,
+                            const TensorView& dout, const TensorView& inp, const TensorView& weight,
+                            const TensorView& rstd, bool accumulate) override {
+    F32Stage di(dinp, accumulate, true), d = in(dout), i = in(inp);
+    cpu::rmsnorm_backward(di.get(), dweight.f32(), d.get(), i.get(), weight.f32(), rstd.f32(),
+                          rstd.numel(), weight.numel(), accumulate);
   }
-  void rope_forward(float* x, const int32_t* position_ids, const float* cos, const float* sin,
-                    int64_t n, int64_t heads, int64_t head_dim) override {
-    cpu::rope_apply(x, position_ids, cos, sin, n, heads, head_dim, +1);
+  void run_rope(const TensorView& x, const TensorView& position_ids, const TensorView& cos,
+                const TensorView& sin, bool inverse) override {
+    F32Stage x32 = inout(x);
+    cpu::rope_apply(x32.get(), position_ids.as<int32_t>(), cos.f32(), sin.f32(), x.dim(0), x.dim(1),
+                    x.dim(2), inverse ? -1 : +1);
   }
-  void rope_backward(float* dx, const int32_t* position_ids, const float* cos, const float* sin,
-                     int64_t n, int64_t heads, int64_t head_dim) override {
-    cpu::rope_apply(dx, position_ids, cos, sin, n, heads, head_dim, -1);
+  void run_attention_forward(const TensorView& out_view, const TensorView& lse, const TensorView& q,
+                             const TensorView& k, const TensorView& v,
+                             const TensorView& segment_ids, const AttentionShape& shape) override {
+    if (q.dtype == DType::kBF16)
+      return attention_forward_bf16(out_view, lse, q, k, v, segment_ids, shape);
+    cpu::attention_forward(out_view.f32(), static_cast<float*>(lse.data), q.f32(), k.f32(), v.f32(),
+                           static_cast<const int32_t*>(segment_ids.data), shape);
   }
-  void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
-                         const int32_t* segment_ids, const AttentionShape& shape) override {
-    cpu::attention_forward(out, lse, q, k, v, segment_ids, shape);
+  void run_attention_backward(const TensorView& dq, const TensorView& dk, const TensorView& dv,
+                              const TensorView& dout, const TensorView& out_view,
+                              const TensorView& lse, const TensorView& q, const TensorView& k,
+                              const TensorView& v, const TensorView& segment_ids,
+                              const AttentionShape& shape) override {
+    if (q.dtype == DType::kBF16)
+      return attention_backward_bf16(dq, dk, dv, dout, out_view, lse, q, k, v, segment_ids, shape);
+    cpu::attention_backward(dq.f32(), dk.f32(), dv.f32(), dout.f32(), out_view.f32(), lse.f32(),
+                            q.f32(), k.f32(), v.f32(),
+                            static_cast<const int32_t*>(segment_ids.data), shape);
   }
-  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out,
-                          const float* lse, const float* q, const float* k, const float* v,
-                          const int32_t* segment_ids, const AttentionShape& shape) override {
-    MOAI_CHECK(shape.q_len == shape.kv_len && shape.kv_batch_stride == 0);
-    cpu::attention_backward(dq, dk, dv, dout, out, lse, q, k, v, segment_ids, shape);
+  void run_swiglu_forward(const TensorView& out_view, const TensorView& gate,
+                          const TensorView& up) override {
+    F32Stage o = out(out_view), g = in(gate), u = in(up);
+    cpu::swiglu_forward(o.get(), g.get(), u.get(), gate.numel());
   }
-  void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) override {
-    cpu::swiglu_forward(out, gate, up, n);
+  void run_swiglu_backward(const TensorView& dgate, const TensorView& dup, const TensorView& dout,
+                           const TensorView& gate, const TensorView& up) override {
+    F32Stage dg = out(dgate), du = out(dup), d = in(dout), g = in(gate), u = in(up);
+    cpu::swiglu_backward(dg.get(), du.get(), d.get(), g.get(), u.get(), gate.numel());
   }
-  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate,
-                       const float* up, int64_t n) override {
-    cpu::swiglu_backward(dgate, dup, dout, gate, up, n);
-  }
-  void add(float* out, const float* a, const float* b, int64_t n) override {
+  void run_add(const TensorView& out_view, const TensorView& a, const TensorView& b) override {
+    F32Stage o = out(out_view), a32 = in(a), b32 = in(b);
+    float *dst = o.get(), *x = a32.get(), *y = b32.get();
+    const int64_t n = out_view.numel();
 #pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) out[i] = a[i] + b[i];
+    for (int64_t i = 0; i < n; ++i) dst[i] = x[i] + y[i];
   }
-  void accumulate(float* dst, const float* src, int64_t n) override {
+  void run_accumulate(const TensorView& dst_view, const TensorView& src) override {
+    F32Stage d = inout(dst_view), s = in(src);
+    float *dst = d.get(), *x = s.get();
+    const int64_t n = dst_view.numel();
 #pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+    for (int64_t i = 0; i < n; ++i) dst[i] += x[i];
   }
-  void scale(float* x, float factor, int64_t n) override {
+  void run_scale(const TensorView& x_view, float factor) override {
+    F32Stage x32 = inout(x_view);
+    float* x = x32.get();
+    const int64_t n = x_view.numel();
 #pragma omp parallel for simd schedule(static)
     for (int64_t i = 0; i < n; ++i) x[i] *= factor;
   }
-  void classifier_loss(float* losses, float* dx, float* dw, const float* x, const float* w,
-                       const int32_t* labels, int64_t n, int64_t c, int64_t v,
-                       const LossConfig& config, float grad_scale) override {
-    cpu::classifier_loss(losses, dx, dw, x, w, labels, n, c, v, config, grad_scale);
+  void run_convert(const TensorView& dst, const TensorView& src) override {
+    if (src.dtype == DType::kF32)
+      F32Stage::convert_from_f32(dst, src.f32());
+    else if (dst.dtype == DType::kF32)
+      F32Stage::convert_to_f32(dst.f32(), src);
+    else
+      copy(dst, src);
   }
-  void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n,
-                    const AdamWStep& step) override {
-    cpu::adamw_update(param, m, v, grad, n, step);
+  void run_classifier_loss(const TensorView& losses, const TensorView& dx, const TensorView& dw,
+                           const TensorView& x, const TensorView& w, const TensorView& labels,
+                           const LossConfig& config, float grad_scale) override {
+    if (x.dtype == DType::kBF16)
+      return classifier_loss_bf16(losses, dx, dw, x, w, labels, config, grad_scale);
+    cpu::classifier_loss(losses.f32(), static_cast<float*>(dx.data), static_cast<float*>(dw.data),
+                         x.f32(), w.f32(), labels.as<int32_t>(), x.numel() / w.dim(1), w.dim(1),
+                         w.dim(0), config, grad_scale);
   }
-  double sum_squares(const float* x, int64_t n) override {
-    return cpu::sum_squares(x, n);
+  void run_adamw_update(const TensorView& param, const TensorView& m, const TensorView& v,
+                        const TensorView& grad, const AdamWStep& step) override {
+    cpu::adamw_update(param.f32(), m.f32(), v.f32(), grad.f32(), param.numel(), step);
+  }
+  double run_sum_squares(const TensorView& x) override {
+    return cpu::sum_squares(x.f32(), x.numel());
   }
 
  private:

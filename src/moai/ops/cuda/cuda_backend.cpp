@@ -18,6 +18,30 @@
 namespace moai::ops {
 namespace {
 
+using bf16 = __nv_bfloat16;
+
+template <class T>
+T* ptr(const TensorView& view) {
+  return static_cast<T*>(view.data);
+}
+
+cuda::ElemType elem(const TensorView& view) {
+  return view.dtype == DType::kBF16 ? cuda::ElemType::kBf16 : cuda::ElemType::kFp32;
+}
+
+// A dtype combination the kernels do not have (e.g. RMSNorm from fp32 into bf16): InputError
+// naming the op and every view.
+[[noreturn]] void unsupported(Op op, std::initializer_list<const TensorView*> views) {
+  std::string what;
+  for (const TensorView* view : views) what += (what.empty() ? "" : ", ") + view->describe();
+  throw InputError(std::string("cuda: ") + op_name(op) + " has no kernel for " + what);
+}
+
+void same_dtype(Op op, DType dtype, std::initializer_list<const TensorView*> views) {
+  for (const TensorView* view : views)
+    if (view->present() && view->dtype != dtype) unsupported(op, views);
+}
+
 class CudaBackend final : public Backend {
  public:
   explicit CudaBackend(const CudaBackendOptions& options)
@@ -29,6 +53,8 @@ class CudaBackend final : public Backend {
   }
 
   cuda::Device& context() { return device_; }
+  using Backend::copy;
+  using Backend::zero;
 
   DeviceKind device() const override { return DeviceKind::kCuda; }
   std::string name() const override {
@@ -71,14 +97,32 @@ class CudaBackend final : public Backend {
   }
   void synchronize() override { device_.synchronize(); }
 
-  void matmul(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k,
-              bool trans_a, bool trans_b, float alpha, float beta) override {
+  // fp32 everywhere; bf16 where a bf16 kernel exists with the interface's dtype layout (RMSNorm's
+  // bf16 kernel takes bf16 weights, the interface fp32 ones: not yet; optimizer and norm: fp32).
+  bool supports(Op op, DType dtype) const override {
+    if (dtype == DType::kF32) return true;
+    if (dtype != DType::kBF16) return false;
+    return op != Op::kRmsNormForward && op != Op::kRmsNormBackward && op != Op::kAdamW &&
+           op != Op::kSumSquares;
+  }
+
+ protected:
+  void run_matmul(const TensorView& c, const TensorView& a, const TensorView& b, int64_t m,
+                  int64_t n, int64_t k, bool trans_a, bool trans_b, float alpha,
+                  float beta) override {
+    if (k == 0) {  // an empty sum: c = beta * c
+      if (beta == 0.0f)
+        zero(c);
+      else
+        run_scale(c, beta);
+      return;
+    }
     cuda::MatmulArgs args;
-    args.out = c;
-    args.out_type = cuda::ElemType::kFp32;
-    args.a = a;
-    args.b = b;
-    args.in_type = cuda::ElemType::kFp32;
+    args.out = c.data;
+    args.out_type = elem(c);
+    args.a = a.data;
+    args.b = b.data;
+    args.in_type = elem(a);
     args.exact_fp32 = !tf32_;
     args.m = m;
     args.n = n;
@@ -87,75 +131,125 @@ class CudaBackend final : public Backend {
     args.trans_b = trans_b;
     args.alpha = alpha;
     args.beta = beta;
-    if (k == 0) {  // an empty sum: c = beta * c
-      if (beta == 0.0f)
-        zero(c, size_t(m * n) * sizeof(float));
-      else
-        cuda::scale(device_, c, beta, m * n);
-      return;
-    }
     cuda::matmul(device_, args);
   }
-  void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t n,
-                         int64_t c) override {
-    cuda::embedding_forward(device_, out, ids, table, n, c);
+  void run_embedding_forward(const TensorView& out, const TensorView& ids,
+                             const TensorView& table) override {
+    if (table.dtype == DType::kBF16)
+      return cuda::embedding_forward(device_, ptr<bf16>(out), ptr<int32_t>(ids), ptr<bf16>(table),
+                                     ids.numel(), table.dim(1));
+    cuda::embedding_forward(device_, ptr<float>(out), ptr<int32_t>(ids), ptr<float>(table),
+                            ids.numel(), table.dim(1));
   }
-  void embedding_backward(float* dtable, const float* dout, const int32_t* ids, int64_t n,
-                          int64_t c) override {
-    cuda::embedding_backward(device_, dtable, dout, ids, n, c);
+  void run_embedding_backward(const TensorView& dtable, const TensorView& dout,
+                              const TensorView& ids) override {
+    if (dout.dtype == DType::kBF16)
+      return cuda::embedding_backward(device_, ptr<float>(dtable), ptr<bf16>(dout),
+                                      ptr<int32_t>(ids), ids.numel(), dtable.dim(1));
+    cuda::embedding_backward(device_, ptr<float>(dtable), ptr<float>(dout), ptr<int32_t>(ids),
+                             ids.numel(), dtable.dim(1));
   }
-  void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int64_t n,
-                       int64_t c, float eps) override {
-    cuda::rmsnorm_forward(device_, out, rstd, inp, weight, n, c, eps);
+  void run_rmsnorm_forward(const TensorView& out, const TensorView& rstd, const TensorView& inp,
+                           const TensorView& weight, float eps) override {
+    same_dtype(Op::kRmsNormForward, DType::kF32, {&out, &inp});
+    cuda::rmsnorm_forward(device_, ptr<float>(out), ptr<float>(rstd), ptr<float>(inp),
+                          ptr<float>(weight), rstd.numel(), weight.numel(), eps);
   }
-  void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const float* inp,
-                        const float* weight, const float* rstd, int64_t n, int64_t c,
-                        bool accumulate) override {
-    cuda::rmsnorm_backward(device_, dinp, dweight, dout, inp, weight, rstd, n, c, accumulate);
+  void run_rmsnorm_backward(const TensorView& dinp, const TensorView& dweight,
+                            const TensorView& dout, const TensorView& inp, const TensorView& weight,
+                            const TensorView& rstd, bool accumulate) override {
+    same_dtype(Op::kRmsNormBackward, DType::kF32, {&dinp, &dout, &inp});
+    cuda::rmsnorm_backward(device_, ptr<float>(dinp), ptr<float>(dweight), ptr<float>(dout),
+                           ptr<float>(inp), ptr<float>(weight), ptr<float>(rstd), rstd.numel(),
+                           weight.numel(), accumulate);
   }
-  void rope_forward(float* x, const int32_t* position_ids, const float* cos, const float* sin,
-                    int64_t n, int64_t heads, int64_t head_dim) override {
-    cuda::rope_apply(device_, x, position_ids, cos, sin, n, heads, head_dim, false);
+  void run_rope(const TensorView& x, const TensorView& position_ids, const TensorView& cos,
+                const TensorView& sin, bool inverse) override {
+    if (x.dtype == DType::kBF16)
+      return cuda::rope_apply(device_, ptr<bf16>(x), ptr<int32_t>(position_ids), ptr<float>(cos),
+                              ptr<float>(sin), x.dim(0), x.dim(1), x.dim(2), inverse);
+    cuda::rope_apply(device_, ptr<float>(x), ptr<int32_t>(position_ids), ptr<float>(cos),
+                     ptr<float>(sin), x.dim(0), x.dim(1), x.dim(2), inverse);
   }
-  void rope_backward(float* dx, const int32_t* position_ids, const float* cos, const float* sin,
-                     int64_t n, int64_t heads, int64_t head_dim) override {
-    cuda::rope_apply(device_, dx, position_ids, cos, sin, n, heads, head_dim, true);
+  void run_attention_forward(const TensorView& out, const TensorView& lse, const TensorView& q,
+                             const TensorView& k, const TensorView& v,
+                             const TensorView& segment_ids, const AttentionShape& shape) override {
+    if (q.dtype == DType::kBF16)
+      return cuda::attention_forward(device_, ptr<bf16>(out), ptr<float>(lse), ptr<bf16>(q),
+                                     ptr<bf16>(k), ptr<bf16>(v), ptr<int32_t>(segment_ids), shape);
+    cuda::attention_forward(device_, ptr<float>(out), ptr<float>(lse), ptr<float>(q), ptr<float>(k),
+                            ptr<float>(v), ptr<int32_t>(segment_ids), shape);
   }
-  void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
-                         const int32_t* segment_ids, const AttentionShape& shape) override {
-    cuda::attention_forward(device_, out, lse, q, k, v, segment_ids, shape);
+  void run_attention_backward(const TensorView& dq, const TensorView& dk, const TensorView& dv,
+                              const TensorView& dout, const TensorView& out, const TensorView& lse,
+                              const TensorView& q, const TensorView& k, const TensorView& v,
+                              const TensorView& segment_ids, const AttentionShape& shape) override {
+    if (q.dtype == DType::kBF16)
+      return cuda::attention_backward(device_, ptr<bf16>(dq), ptr<bf16>(dk), ptr<bf16>(dv),
+                                      ptr<bf16>(dout), ptr<bf16>(out), ptr<float>(lse),
+                                      ptr<bf16>(q), ptr<bf16>(k), ptr<bf16>(v),
+                                      ptr<int32_t>(segment_ids), shape);
+    cuda::attention_backward(device_, ptr<float>(dq), ptr<float>(dk), ptr<float>(dv),
+                             ptr<float>(dout), ptr<float>(out), ptr<float>(lse), ptr<float>(q),
+                             ptr<float>(k), ptr<float>(v), ptr<int32_t>(segment_ids), shape);
   }
-  void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* out,
-                          const float* lse, const float* q, const float* k, const float* v,
-                          const int32_t* segment_ids, const AttentionShape& shape) override {
-    cuda::attention_backward(device_, dq, dk, dv, dout, out, lse, q, k, v, segment_ids, shape);
+  void run_swiglu_forward(const TensorView& out, const TensorView& gate,
+                          const TensorView& up) override {
+    if (gate.dtype == DType::kBF16)
+      return cuda::swiglu_forward(device_, ptr<bf16>(out), ptr<bf16>(gate), ptr<bf16>(up),
+                                  gate.numel());
+    cuda::swiglu_forward(device_, ptr<float>(out), ptr<float>(gate), ptr<float>(up), gate.numel());
   }
-  void swiglu_forward(float* out, const float* gate, const float* up, int64_t n) override {
-    cuda::swiglu_forward(device_, out, gate, up, n);
+  void run_swiglu_backward(const TensorView& dgate, const TensorView& dup, const TensorView& dout,
+                           const TensorView& gate, const TensorView& up) override {
+    if (gate.dtype == DType::kBF16)
+      return cuda::swiglu_backward(device_, ptr<bf16>(dgate), ptr<bf16>(dup), ptr<bf16>(dout),
+                                   ptr<bf16>(gate), ptr<bf16>(up), gate.numel());
+    cuda::swiglu_backward(device_, ptr<float>(dgate), ptr<float>(dup), ptr<float>(dout),
+                          ptr<float>(gate), ptr<float>(up), gate.numel());
   }
-  void swiglu_backward(float* dgate, float* dup, const float* dout, const float* gate,
-                       const float* up, int64_t n) override {
-    cuda::swiglu_backward(device_, dgate, dup, dout, gate, up, n);
+  void run_add(const TensorView& out, const TensorView& a, const TensorView& b) override {
+    if (out.dtype == DType::kBF16)
+      return cuda::add(device_, ptr<bf16>(out), ptr<bf16>(a), ptr<bf16>(b), out.numel());
+    cuda::add(device_, ptr<float>(out), ptr<float>(a), ptr<float>(b), out.numel());
   }
-  void add(float* out, const float* a, const float* b, int64_t n) override {
-    cuda::add(device_, out, a, b, n);
+  void run_accumulate(const TensorView& dst, const TensorView& src) override {
+    if (dst.dtype == DType::kBF16)
+      return cuda::accumulate(device_, ptr<bf16>(dst), ptr<bf16>(src), dst.numel());
+    cuda::accumulate(device_, ptr<float>(dst), ptr<float>(src), dst.numel());
   }
-  void accumulate(float* dst, const float* src, int64_t n) override {
-    cuda::accumulate(device_, dst, src, n);
+  void run_scale(const TensorView& x, float factor) override {
+    if (x.dtype == DType::kBF16) return cuda::scale(device_, ptr<bf16>(x), factor, x.numel());
+    cuda::scale(device_, ptr<float>(x), factor, x.numel());
   }
-  void scale(float* x, float factor, int64_t n) override { cuda::scale(device_, x, factor, n); }
-  void classifier_loss(float* losses, float* dx, float* dw, const float* x, const float* w,
-                       const int32_t* labels, int64_t n, int64_t c, int64_t v,
-                       const LossConfig& config, float grad_scale) override {
-    cuda::classifier_loss(device_, losses, dx, dw, x, w, labels, n, c, v, config, grad_scale);
+  void run_convert(const TensorView& dst, const TensorView& src) override {
+    if (dst.dtype == src.dtype) return copy(dst, src);
+    if (dst.dtype == DType::kBF16 && src.dtype == DType::kF32)
+      return cuda::convert(device_, ptr<bf16>(dst), ptr<float>(src), src.numel());
+    if (dst.dtype == DType::kF32 && src.dtype == DType::kBF16)
+      return cuda::convert(device_, ptr<float>(dst), ptr<bf16>(src), src.numel());
+    unsupported(Op::kConvert, {&dst, &src});
   }
-  void adamw_update(float* param, float* m, float* v, const float* grad, int64_t n,
-                    const AdamWStep& step) override {
-    cuda::adamw_update<float>(device_, param, nullptr, m, v, grad, n, step, nullptr);
+  void run_classifier_loss(const TensorView& losses, const TensorView& dx, const TensorView& dw,
+                           const TensorView& x, const TensorView& w, const TensorView& labels,
+                           const LossConfig& config, float grad_scale) override {
+    const int64_t c = w.dim(1), v = w.dim(0), n = x.numel() / c;
+    if (x.dtype == DType::kBF16)
+      return cuda::classifier_loss(device_, ptr<float>(losses), ptr<bf16>(dx), ptr<float>(dw),
+                                   ptr<bf16>(x), ptr<bf16>(w), ptr<int32_t>(labels), n, c, v,
+                                   config, grad_scale);
+    cuda::classifier_loss(device_, ptr<float>(losses), ptr<float>(dx), ptr<float>(dw),
+                          ptr<float>(x), ptr<float>(w), ptr<int32_t>(labels), n, c, v, config,
+                          grad_scale);
   }
-  double sum_squares(const float* x, int64_t n) override {
+  void run_adamw_update(const TensorView& param, const TensorView& m, const TensorView& v,
+                        const TensorView& grad, const AdamWStep& step) override {
+    cuda::adamw_update<float>(device_, ptr<float>(param), nullptr, ptr<float>(m), ptr<float>(v),
+                              ptr<float>(grad), param.numel(), step, nullptr);
+  }
+  double run_sum_squares(const TensorView& x) override {
     if (!result_) result_ = static_cast<double*>(allocate(sizeof(double)));
-    cuda::sum_squares(device_, result_, x, n);
+    cuda::sum_squares(device_, result_, ptr<float>(x), x.numel());
     double host = 0.0;
     copy_to_host(&host, result_, sizeof(double));
     return host;

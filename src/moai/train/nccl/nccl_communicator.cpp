@@ -1,5 +1,5 @@
 // NCCL communicator (see nccl_communicator.h).
-#include "moai/ops/cuda/nccl/nccl_communicator.h"
+#include "moai/train/nccl/nccl_communicator.h"
 
 #include <cuda_runtime.h>
 #include <nccl.h>
@@ -73,7 +73,49 @@ class NcclCommunicator final : public Communicator {
     allreduce_max(&token, 1);  // host pointer: staged and waited for
   }
 
+  // Shards may differ in size (the last is shorter), so these are one ncclReduce / ncclBroadcast
+  // per owner in a group rather than ncclReduceScatter / ncclAllGather. Device buffers only.
+  void reduce_scatter_sum(float* data, int64_t count) override {
+    require_device(data, "reduce_scatter_sum");
+    MOAI_NCCL_CHECK(ncclGroupStart());
+    for (int owner = 0; owner < world_; ++owner) {
+      const ShardRange range = shard_range(count, owner, world_);
+      if (range.size() == 0) continue;
+      MOAI_NCCL_CHECK(ncclReduce(data + range.begin, data + range.begin, size_t(range.size()),
+                                 ncclFloat32, ncclSum, owner, comm_, stream_));
+    }
+    MOAI_NCCL_CHECK(ncclGroupEnd());
+  }
+  void reduce_scatter_sum_range(float* data, int64_t count, int64_t begin, int64_t end) override {
+    require_device(data, "reduce_scatter_sum_range");
+    MOAI_NCCL_CHECK(ncclGroupStart());
+    for (int owner = 0; owner < world_; ++owner) {
+      const ShardRange shard = shard_range(count, owner, world_);
+      const int64_t first = std::max(begin, shard.begin), last = std::min(end, shard.end);
+      if (first >= last) continue;
+      MOAI_NCCL_CHECK(ncclReduce(data + first, data + first, size_t(last - first), ncclFloat32,
+                                 ncclSum, owner, comm_, stream_));
+    }
+    MOAI_NCCL_CHECK(ncclGroupEnd());
+  }
+  void all_gather(float* data, int64_t count) override {
+    require_device(data, "all_gather");
+    MOAI_NCCL_CHECK(ncclGroupStart());
+    for (int owner = 0; owner < world_; ++owner) {
+      const ShardRange range = shard_range(count, owner, world_);
+      if (range.size() == 0) continue;
+      MOAI_NCCL_CHECK(ncclBroadcast(data + range.begin, data + range.begin, size_t(range.size()),
+                                    ncclFloat32, owner, comm_, stream_));
+    }
+    MOAI_NCCL_CHECK(ncclGroupEnd());
+  }
+
  private:
+  static void require_device(const void* data, const char* what) {
+    if (!is_device_pointer(data))
+      throw InternalError(std::string("NcclCommunicator::") + what + ": needs a device buffer");
+  }
+
   static constexpr size_t kStagingBytes = size_t{4} << 20;
 
   void allreduce(void* data, int64_t count, ncclDataType_t type, size_t element, ncclRedOp_t op) {

@@ -1,0 +1,37 @@
+#pragma once
+// --device and --precision (with the original's --bf16 and --fp16) for every command that computes:
+// bench train, model verify, generate, chat, serve (train takes them through TrainConfig).
+#include <memory>
+#include <string>
+
+#include "cli/command.h"
+#include "moai/ops/backend_factory.h"
+
+namespace moai::cli {
+
+struct EngineFlags {
+  std::string device = "auto";
+  std::string precision;  // empty: the command's default
+  bool bf16 = false;
+  bool fp16 = false;
+};
+
+// Adds --device, --precision, --bf16, --fp16; `precision_default` is said in the help.
+void add_engine_flags(CLI::App* cmd, EngineFlags& flags, const std::string& precision_default);
+
+// The precision the flags ask for, else `fallback` (--fp16: InputError, exit 2).
+ops::Precision engine_precision(const EngineFlags& flags, ops::Precision fallback);
+// Inference default: the checkpoint's torch_dtype ("bfloat16" -> bf16, anything else fp32).
+ops::Precision precision_from_torch_dtype(const std::string& torch_dtype);
+
+// make_backend for --device, then logs "engine: <backend>, precision <p>".
+std::unique_ptr<ops::Backend> make_engine_backend(const EngineFlags& flags, int threads,
+                                                  ops::Precision precision);
+
+// Called first in main(): when the CPU has AVX2/AVX-512 but OpenBLAS chose pre-AVX2 kernels and
+// OPENBLAS_CORETYPE is not set, re-executes the binary once with OPENBLAS_CORETYPE set to the
+// CPU's core (SKYLAKEX / HASWELL). A core type from the environment is never overridden (a warning
+// says it is slow). Never returns after a successful exec.
+void match_blas_kernels(char** argv);
+
+}  // namespace moai::cli

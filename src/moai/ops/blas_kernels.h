@@ -1,0 +1,34 @@
+#pragma once
+// "Never a fallback kernel by accident": which kernels the CPU matmul engine runs, checked against
+// the CPU's instruction set. Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and runs its
+// generic Prescott (SSE3) kernels, 3-5x slower than its SkylakeX ones on the same CPU; moai detects
+// that and (in the CLI) re-executes itself once with OPENBLAS_CORETYPE set, unless the environment
+// already sets one.
+#include <string>
+#include <string_view>
+
+namespace moai::ops {
+
+enum class CpuIsa { kBaseline, kAvx2, kAvx512 };
+const char* cpu_isa_name(CpuIsa isa);  // "sse", "avx2", "avx512"
+CpuIsa detect_cpu_isa();               // cpuid via __builtin_cpu_supports
+bool cpu_has_avx512_bf16();
+
+struct BlasKernelInfo {
+  std::string engine;  // "openblas" or "blis"
+  std::string core;    // OpenBLAS: openblas_get_corename() ("Prescott", "SkylakeX"); BLIS: ""
+  CpuIsa cpu = CpuIsa::kBaseline;
+  bool pre_avx2_core = false;  // the engine reports a core older than AVX2
+  // The CPU has AVX2 or AVX-512 but the engine runs pre-AVX2 kernels.
+  bool mismatch() const { return pre_avx2_core && cpu != CpuIsa::kBaseline; }
+  std::string description() const;  // "openblas SkylakeX" / "blis"
+};
+BlasKernelInfo blas_kernel_info();
+
+// OpenBLAS core names with AVX2 or newer kernels are Haswell, Zen, SkylakeX, CooperLake,
+// SapphireRapids (and the ARM/POWER ones, not used here); every other x86 core is older.
+bool is_pre_avx2_openblas_core(std::string_view core);
+// The OPENBLAS_CORETYPE that matches `cpu` ("SKYLAKEX" for AVX-512, "HASWELL" for AVX2).
+const char* openblas_coretype_for(CpuIsa cpu);
+
+}  // namespace moai::ops

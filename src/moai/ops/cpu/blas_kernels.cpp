@@ -1,0 +1,74 @@
+#include "moai/ops/blas_kernels.h"
+
+#include <algorithm>
+#include <cctype>
+
+#if defined(MOAI_BLAS_OPENBLAS)
+extern "C" char* openblas_get_corename(void);
+#endif
+
+namespace moai::ops {
+
+const char* cpu_isa_name(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::kAvx512:
+      return "avx512";
+    case CpuIsa::kAvx2:
+      return "avx2";
+    case CpuIsa::kBaseline:
+      break;
+  }
+  return "sse";
+}
+
+CpuIsa detect_cpu_isa() {
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return CpuIsa::kAvx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return CpuIsa::kAvx2;
+#endif
+  return CpuIsa::kBaseline;
+}
+
+bool cpu_has_avx512_bf16() {
+#if defined(__x86_64__)
+  unsigned eax = 7, ebx = 0, ecx = 1, edx = 0;
+  __asm__("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+  return (eax >> 5) & 1u;  // CPUID.(EAX=7,ECX=1):EAX[5] AVX512_BF16
+#else
+  return false;
+#endif
+}
+
+bool is_pre_avx2_openblas_core(std::string_view core) {
+  std::string lower(core);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
+  for (const char* modern : {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"})
+    if (lower == modern) return false;
+  return true;
+}
+
+const char* openblas_coretype_for(CpuIsa cpu) {
+  return cpu == CpuIsa::kAvx512 ? "SKYLAKEX" : cpu == CpuIsa::kAvx2 ? "HASWELL" : "";
+}
+
+std::string BlasKernelInfo::description() const {
+  return core.empty() ? engine : engine + " " + core;
+}
+
+BlasKernelInfo blas_kernel_info() {
+  BlasKernelInfo info;
+  info.cpu = detect_cpu_isa();
+#if defined(MOAI_BLAS_OPENBLAS)
+  info.engine = "openblas";
+  const char* core = openblas_get_corename();
+  info.core = core ? core : "unknown";
+  info.pre_avx2_core = is_pre_avx2_openblas_core(info.core);
+#else
+  info.engine = "blis";  // BLIS dispatches on the CPU itself (its configure-time family list)
+#endif
+  return info;
+}
+
+}  // namespace moai::ops
