@@ -97,7 +97,7 @@ class F32Stage {
   static void convert_to_f32(float* dst, const TensorView& src) {
     const int64_t n = src.numel();
     if (src.dtype == DType::kF32) {
-      std::memcpy(dst, src.data, size_t(n) * sizeof(float));
+      std::memcpy(dst, src.data, src.bytes());
       return;
     }
     const BFloat16* in = src.as<BFloat16>();
@@ -107,7 +107,7 @@ class F32Stage {
   static void convert_from_f32(const TensorView& dst, const float* src) {
     const int64_t n = dst.numel();
     if (dst.dtype == DType::kF32) {
-      std::memcpy(dst.data, src, size_t(n) * sizeof(float));
+      std::memcpy(dst.data, src, dst.bytes());
       return;
     }
     BFloat16* out = dst.as<BFloat16>();
