@@ -164,24 +164,6 @@ TEST(KvModel, ContextAndVocabularyLimitsAreInputErrors) {
   EXPECT_THROW(m.forward(cache, std::vector<uint32_t>{}, logits.data()), InputError);
 }
 
-TEST(KvModel, MatvecMatchesNaiveProduct) {
-  std::mt19937 gen(3);
-  std::uniform_real_distribution<float> u(-1, 1);
-  for (int64_t rows : {1, 3, 4, 7, 130}) {
-    const int64_t cols = 37;
-    std::vector<float> w(static_cast<size_t>(rows * cols)), x(static_cast<size_t>(cols)),
-        y(static_cast<size_t>(rows));
-    for (auto& v : w) v = u(gen);
-    for (auto& v : x) v = u(gen);
-    matvec(y.data(), w.data(), x.data(), rows, cols);
-    for (int64_t r = 0; r < rows; ++r) {
-      double want = 0;
-      for (int64_t k = 0; k < cols; ++k) want += double(w[size_t(r * cols + k)]) * x[size_t(k)];
-      EXPECT_NEAR(y[size_t(r)], want, 1e-5) << rows << " rows, row " << r;
-    }
-  }
-}
-
 class KvModelGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(KvModelGolden, PrefillAndDecodeMatchPyTorchLogits) {
