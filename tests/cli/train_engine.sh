@@ -37,8 +37,8 @@ grep -q '"torch_dtype": "bfloat16"' "$WORK/ref/final_model/config.json" ||
 [[ $cuda_build -eq 1 ]] ||
   expect_exit2 "make cuda" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --device cuda
 expect_exit2 "fp16" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --precision fp16
-# Generation runs on the shared engine in either precision (bf16 is the default for this bfloat16
-# checkpoint): greedy text comes out and the engine line names the precision.
+# Generation runs on the shared engine in either precision (on the CPU fp32 is the default even for
+# this bfloat16 checkpoint): greedy text comes out and the engine line names the precision.
 for precision in bf16 fp32; do
   "$MOAI_BIN" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --temperature 0 \
     --max_new_tokens 8 --precision $precision --device cpu > "$WORK/gen_$precision.txt" 2> "$WORK/gen.log" ||
@@ -46,6 +46,9 @@ for precision in bf16 fp32; do
   grep -q "precision $precision" "$WORK/gen.log" || { echo "FAIL: no precision $precision in: $(cat "$WORK/gen.log")"; exit 1; }
   [[ -s "$WORK/gen_$precision.txt" ]] || { echo "FAIL: generate --precision $precision wrote nothing"; exit 1; }
 done
+"$MOAI_BIN" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --temperature 0 \
+  --max_new_tokens 2 --device cpu > /dev/null 2> "$WORK/gen.log"
+grep -q "precision fp32" "$WORK/gen.log" || { echo "FAIL: CPU default is not fp32: $(cat "$WORK/gen.log")"; exit 1; }
 
 run=$WORK/run
 status=0
