@@ -54,7 +54,12 @@ InferenceModel& model() {
       moai::tok::Tokenizer::load(tok).save(dir);
       moai::infer::export_gguf(dir, std::string(dir) + "/model.gguf", {});
     }
-    return std::make_unique<InferenceModel>(c, std::move(params), 1024, 0);
+    // MOAI_BENCH_PRECISION=bf16 measures bf16 mixed precision (default fp32).
+    const char* precision = std::getenv("MOAI_BENCH_PRECISION");
+    const moai::ops::Precision mode =
+        precision ? moai::ops::parse_precision(precision, "MOAI_BENCH_PRECISION")
+                  : moai::ops::Precision::kFp32;
+    return std::make_unique<InferenceModel>(c, params, 1024, 0, nullptr, mode);
   }();
   return *m;
 }

@@ -9,8 +9,8 @@
 
 #include "moai/core/error.h"
 #include "moai/ops/cuda/cuda_backend.h"
-#include "moai/train/nccl/nccl_communicator.h"
 #include "moai/train/communicator.h"
+#include "moai/train/nccl/nccl_communicator.h"
 
 int main(int argc, char** argv) {
   try {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The engine flags end to end: --device cuda in a build without CUDA and --fp16 exit 2 with a clear
-# message (train, bench train, generate); a --precision bf16 run killed and resumed ends with the
+# message (train, bench train, generate); generate runs in bf16 and fp32; a --precision bf16 run killed and resumed ends with the
 # same weights and loss curve as an uninterrupted bf16 run; --save_dtype bf16 writes a bfloat16 HF
 # directory that loads again.
 source "$(dirname "$0")/train_common.bash"
@@ -23,6 +23,9 @@ expect_exit2 "fp16" bench train --config "$WORK/model.json" --steps 1 --warmup 0
 if ! "$MOAI_BIN" --version 2>/dev/null | grep -qi cuda; then
   expect_exit2 "make cuda" "${args[@]}" --output_dir "$WORK/cuda" --device cuda
   expect_exit2 "make cuda" bench train --config "$WORK/model.json" --steps 1 --warmup 0 --device cuda:1
+  cuda_build=0
+else
+  cuda_build=1
 fi
 expect_exit2 "unknown device" "${args[@]}" --output_dir "$WORK/bad" --device tpu
 expect_exit2 "precision" "${args[@]}" --output_dir "$WORK/bad" --precision fp8
@@ -31,7 +34,21 @@ expect_exit2 "precision" "${args[@]}" --output_dir "$WORK/bad" --precision fp8
 grep -q "precision bf16" "$WORK/ref.log" || { echo "FAIL: no precision in the start line"; cat "$WORK/ref.log"; exit 1; }
 grep -q '"torch_dtype": "bfloat16"' "$WORK/ref/final_model/config.json" ||
   { echo "FAIL: --save_dtype bf16 did not write torch_dtype bfloat16"; exit 1; }
-expect_exit2 "cuda" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --device cuda
+[[ $cuda_build -eq 1 ]] ||
+  expect_exit2 "make cuda" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --device cuda
+expect_exit2 "fp16" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --precision fp16
+# Generation runs on the shared engine in either precision (on the CPU fp32 is the default even for
+# this bfloat16 checkpoint): greedy text comes out and the engine line names the precision.
+for precision in bf16 fp32; do
+  "$MOAI_BIN" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --temperature 0 \
+    --max_new_tokens 8 --precision $precision --device cpu > "$WORK/gen_$precision.txt" 2> "$WORK/gen.log" ||
+    { echo "FAIL: generate --precision $precision"; cat "$WORK/gen.log"; exit 1; }
+  grep -q "precision $precision" "$WORK/gen.log" || { echo "FAIL: no precision $precision in: $(cat "$WORK/gen.log")"; exit 1; }
+  [[ -s "$WORK/gen_$precision.txt" ]] || { echo "FAIL: generate --precision $precision wrote nothing"; exit 1; }
+done
+"$MOAI_BIN" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --temperature 0 \
+  --max_new_tokens 2 --device cpu > /dev/null 2> "$WORK/gen.log"
+grep -q "precision fp32" "$WORK/gen.log" || { echo "FAIL: CPU default is not fp32: $(cat "$WORK/gen.log")"; exit 1; }
 
 run=$WORK/run
 status=0

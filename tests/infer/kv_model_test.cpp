@@ -11,6 +11,7 @@
 #include "moai/core/safetensors.h"
 #include "moai/model/param_layout.h"
 #include "moai/model/qwen3_config.h"
+#include "moai/model/qwen3_model.h"
 #include "test_paths.h"
 
 namespace moai::infer {
@@ -97,6 +98,39 @@ TEST(KvModel, IncrementalDecodeEqualsFullRecomputeAtEveryPosition) {
   one(1);
 }
 
+// A prompt longer than one forward chunk (256 rows) is prefilled in pieces; its logits equal a
+// token-by-token decode, and the full-sequence model (training's forward) on the same weights.
+TEST(KvModel, ChunkedPrefillEqualsDecodeAndTheTrainingForward) {
+  Qwen3Config c = small_config();
+  c.max_position_embeddings = 320;
+  const std::vector<float> params = random_params(c, 4);
+  InferenceModel m(c, params, 0, 2);
+  std::mt19937 gen(8);
+  std::vector<uint32_t> tokens(300);
+  for (auto& t : tokens) t = gen() % uint32_t(c.vocab_size);
+  const int64_t T = int64_t(tokens.size()), V = c.vocab_size;
+  std::vector<float> full(static_cast<size_t>(T * V)), last(static_cast<size_t>(V));
+  KvCache prefill = m.new_cache();
+  m.forward(prefill, tokens, last.data(), full.data());
+  KvCache decode = m.new_cache();
+  for (int64_t t = 0; t < T; ++t) {
+    m.forward(decode, std::span(tokens).subspan(size_t(t), 1), last.data());
+    ASSERT_LE(max_row_error(last.data(), full.data() + t * V, 1, V), 2e-5) << "position " << t;
+  }
+  auto backend = ops::make_cpu_backend(2);
+  model::ModelOptions options;
+  options.max_seq = T;
+  options.training = false;
+  model::Qwen3Model reference(c, *backend, options);
+  reference.set_params(params.data());
+  const std::vector<int32_t> ids(tokens.begin(), tokens.end());
+  std::vector<int64_t> rows(static_cast<size_t>(T));
+  for (int64_t t = 0; t < T; ++t) rows[size_t(t)] = t;
+  std::vector<float> want(static_cast<size_t>(T * V));
+  reference.forward_logits({1, T, ids, {}, {}, {}}, rows, want.data());
+  EXPECT_LE(max_row_error(full.data(), want.data(), T, V), 2e-5);
+}
+
 TEST(KvModel, BatchedDecodeEqualsOneSequenceAtATime) {
   Qwen3Config c = small_config();
   c.max_position_embeddings = 512;
@@ -162,24 +196,6 @@ TEST(KvModel, ContextAndVocabularyLimitsAreInputErrors) {
   EXPECT_THROW(m.forward(cache, std::vector<uint32_t>{uint32_t(c.vocab_size)}, logits.data()),
                InputError);
   EXPECT_THROW(m.forward(cache, std::vector<uint32_t>{}, logits.data()), InputError);
-}
-
-TEST(KvModel, MatvecMatchesNaiveProduct) {
-  std::mt19937 gen(3);
-  std::uniform_real_distribution<float> u(-1, 1);
-  for (int64_t rows : {1, 3, 4, 7, 130}) {
-    const int64_t cols = 37;
-    std::vector<float> w(static_cast<size_t>(rows * cols)), x(static_cast<size_t>(cols)),
-        y(static_cast<size_t>(rows));
-    for (auto& v : w) v = u(gen);
-    for (auto& v : x) v = u(gen);
-    matvec(y.data(), w.data(), x.data(), rows, cols);
-    for (int64_t r = 0; r < rows; ++r) {
-      double want = 0;
-      for (int64_t k = 0; k < cols; ++k) want += double(w[size_t(r * cols + k)]) * x[size_t(k)];
-      EXPECT_NEAR(y[size_t(r)], want, 1e-5) << rows << " rows, row " << r;
-    }
-  }
 }
 
 class KvModelGolden : public ::testing::TestWithParam<std::string> {};

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "moai/core/error.h"
+#include "moai/ops/backend_factory.h"
 #include "moai/ops/ops.h"
 
 namespace moai::ops {
@@ -130,6 +131,35 @@ TEST(BackendDtype, Bf16AttentionAndLossFollowTheFp32Route) {
                            view(x16.data(), {T, C}), view(w16.data(), {V, C}),
                            view(labels.data(), {T}), LossConfig::cross_entropy(), 1.0f);
   for (int64_t i = 0; i < T; ++i) EXPECT_NEAR(loss16[size_t(i)], loss32[size_t(i)], 1e-5f);
+}
+
+TEST(BackendFactory, DeviceSpecsParseAndBadOnesAreInputErrors) {
+  EXPECT_EQ(parse_device("auto", "--device").choice, DeviceChoice::kAuto);
+  EXPECT_EQ(parse_device("cpu", "--device").choice, DeviceChoice::kCpu);
+  const DeviceSpec second = parse_device("cuda:1", "--device");
+  EXPECT_EQ(second.choice, DeviceChoice::kCuda);
+  EXPECT_EQ(second.index, 1);
+  EXPECT_EQ(device_spec_name(second), "cuda:1");
+  for (const char* bad : {"gpu", "cuda:", "cuda:x", "cuda:-1", "CPU"})
+    EXPECT_THROW(parse_device(bad, "--device"), InputError) << bad;
+  EXPECT_EQ(make_backend({DeviceChoice::kCpu, 0}, 1)->device(), DeviceKind::kCpu);
+  if (!cuda_built()) {
+    EXPECT_EQ(make_backend({DeviceChoice::kAuto, 0}, 1)->device(), DeviceKind::kCpu);
+    try {
+      make_backend({DeviceChoice::kCuda, 0}, 1);
+      FAIL() << "expected InputError";
+    } catch (const InputError& error) {
+      EXPECT_NE(std::string(error.what()).find("make cuda"), std::string::npos) << error.what();
+    }
+  }
+}
+
+TEST(BackendFactory, PrecisionNames) {
+  EXPECT_EQ(parse_precision("bf16", "p"), Precision::kBf16);
+  EXPECT_EQ(parse_precision("bfloat16", "p"), Precision::kBf16);
+  EXPECT_EQ(parse_precision("fp32", "p"), Precision::kFp32);
+  EXPECT_THROW(parse_precision("fp16", "p"), InputError);
+  EXPECT_THROW(parse_precision("fp8", "p"), InputError);
 }
 
 }  // namespace

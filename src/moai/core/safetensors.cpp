@@ -74,7 +74,7 @@ int64_t SafetensorsTensor::numel() const {
 void SafetensorsTensor::to_f32(float* out, const std::string& where) const {
   const int64_t count = numel();
   if (dtype == "F32") {
-    std::memcpy(out, data, static_cast<size_t>(count) * 4);
+    std::memcpy(out, data, static_cast<size_t>(count) * safetensors_dtype_size(dtype));
   } else if (dtype == "BF16") {
     for (int64_t i = 0; i < count; ++i) {
       uint16_t raw;
@@ -275,7 +275,8 @@ void SafetensorsWriter::add_f32(const std::string& name, std::vector<int64_t> sh
                                 const float* data) {
   int64_t count = 1;
   for (int64_t dim : shape) count *= dim;
-  add(name, "F32", std::move(shape), data, static_cast<size_t>(count) * 4);
+  add(name, "F32", std::move(shape), data,
+      static_cast<size_t>(count) * safetensors_dtype_size("F32"));
 }
 
 size_t SafetensorsWriter::data_bytes() const {

@@ -88,8 +88,8 @@ ShardReader::ShardReader(const std::string& path, bool verify_checksum) : file_(
     throw_input_error(path,
                       "token shard header counts exceed the file size (truncated or corrupt)");
   }
-  uint64_t expected =
-      kHeaderBytes + num_tokens_ * 4 + (num_docs_ + 1) * 8 + (has_mask ? num_tokens_ : 0);
+  uint64_t expected = kHeaderBytes + num_tokens_ * sizeof(uint32_t) + (num_docs_ + 1) * 8 +
+                      (has_mask ? num_tokens_ : 0);
   if (expected != file_.size()) {
     throw_input_error(path, "token shard is " + std::to_string(file_.size()) +
                                 " bytes, header says " + std::to_string(expected) +
@@ -100,7 +100,7 @@ ShardReader::ShardReader(const std::string& path, bool verify_checksum) : file_(
   const uint8_t* body = file_.data() + kHeaderBytes;
   offsets_ = reinterpret_cast<const uint64_t*>(body);
   tokens_ = reinterpret_cast<const uint32_t*>(body + (num_docs_ + 1) * 8);
-  mask_ = has_mask ? body + (num_docs_ + 1) * 8 + num_tokens_ * 4 : nullptr;
+  mask_ = has_mask ? body + (num_docs_ + 1) * 8 + num_tokens_ * sizeof(uint32_t) : nullptr;
   if (verify_checksum && XXH3_64bits(body, file_.size() - kHeaderBytes) != header.checksum) {
     throw_input_error(path, "token shard checksum mismatch (corrupt file)");
   }

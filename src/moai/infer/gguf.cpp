@@ -7,6 +7,7 @@
 #include "moai/core/error.h"
 #include "moai/core/file_util.h"
 #include "moai/core/safetensors.h"
+#include "moai/ops/tensor.h"
 
 namespace moai::infer {
 
@@ -136,12 +137,12 @@ void write_value(Out& out, const GgufValue& value) {
           out.pod<uint32_t>(static_cast<uint32_t>(GgufValueType::kArray));
           out.pod<uint32_t>(static_cast<uint32_t>(GgufValueType::kI32));
           out.pod<uint64_t>(v.size());
-          out.bytes(v.data(), v.size() * 4);
+          out.bytes(v.data(), v.size() * sizeof(v[0]));
         } else if constexpr (std::is_same_v<T, std::vector<float>>) {
           out.pod<uint32_t>(static_cast<uint32_t>(GgufValueType::kArray));
           out.pod<uint32_t>(static_cast<uint32_t>(GgufValueType::kF32));
           out.pod<uint64_t>(v.size());
-          out.bytes(v.data(), v.size() * 4);
+          out.bytes(v.data(), v.size() * sizeof(v[0]));
         }
       },
       value);
@@ -198,7 +199,7 @@ void GgufWriter::write(const std::string& path) const {
     for (const auto& t : tensors_) {
       const uint64_t n = numel(t.shape);
       if (t.type == GgmlType::kF32) {
-        out.bytes(t.data, n * 4);
+        out.bytes(t.data, ops::byte_size(ops::DType::kF32, int64_t(n)));
       } else {
         constexpr uint64_t kChunk = 1 << 16;  // convert in slices: no copy of the whole tensor
         for (uint64_t i = 0; i < n; i += kChunk) {

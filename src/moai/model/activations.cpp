@@ -38,7 +38,7 @@ class Carver {
 }  // namespace
 
 Qwen3Model::Arena::Arena(ops::Backend* b, const Qwen3Config& c, int64_t max_batch, int64_t max_seq,
-                         bool training, bool checkpointing, ops::DType cd)
+                         bool training, bool checkpointing, ops::DType cd, int64_t max_positions)
     : backend(b) {
   using ops::DType;
   const DType I32 = DType::kI32;
@@ -100,7 +100,7 @@ Qwen3Model::Arena::Arena(ops::Backend* b, const Qwen3Config& c, int64_t max_batc
   carver.add(&labels, N, I32);
   carver.add(&positions, N, I32);
   carver.add(&segments, N, I32);
-  rope_positions = std::max(max_seq, c.max_position_embeddings);
+  rope_positions = std::max({max_seq, c.max_position_embeddings, max_positions});
   carver.add(&rope_cos, rope_positions * (c.head_dim / 2));
   carver.add(&rope_sin, rope_positions * (c.head_dim / 2));
   bytes = carver.total_bytes();
@@ -121,7 +121,8 @@ size_t Qwen3Model::estimate_activation_bytes(const Qwen3Config& config,
                                              const ModelOptions& options) {
   const int64_t max_seq = options.max_seq > 0 ? options.max_seq : config.max_position_embeddings;
   return Arena(nullptr, config, options.max_batch, max_seq, options.training,
-               options.gradient_checkpointing, ops::compute_dtype(options.precision))
+               options.gradient_checkpointing, ops::compute_dtype(options.precision),
+               options.max_positions)
       .bytes;
 }
 

@@ -77,7 +77,7 @@ struct Qwen3Model::Arena {
   // Activations that feed matmuls and attention are stored in `compute` (F32 or BF16); the
   // residual stream, statistics and gradients of the residual stream stay F32 (docs/model.md).
   Arena(ops::Backend* b, const Qwen3Config& config, int64_t max_batch, int64_t max_seq,
-        bool training, bool checkpointing, ops::DType compute);
+        bool training, bool checkpointing, ops::DType compute, int64_t max_positions);
   ~Arena();
 };
 

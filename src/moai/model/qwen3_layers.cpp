@@ -26,7 +26,8 @@ LayerWeights layer_offsets(const ParamLayout& layout, int64_t layer) {
 
 }  // namespace
 
-void Qwen3Model::layer_forward(int64_t layer, int64_t batch, int64_t seq) {
+void Qwen3Model::layer_forward(int64_t layer, int64_t batch, int64_t seq,
+                               std::span<const CachedSegment> cached) {
   Arena& arena = *arena_;
   LayerActivations& a = arena.layers[size_t(layer)];
   const Qwen3Config& c = config_;
@@ -56,9 +57,13 @@ void Qwen3Model::layer_forward(int64_t layer, int64_t batch, int64_t seq) {
                            master(w.k_norm, {D}), eps);
   backend_.rope_forward(q, positions, cos, sin);
   backend_.rope_forward(k, positions, cos, sin);
-  ops::AttentionShape shape{batch, seq, seq, H, KV, D, 0, float(1.0 / std::sqrt(double(D)))};
-  backend_.attention_forward(a.att.view({N, QD}), a.lse.view({batch * H * seq}), q,
-                             a.k.view({N, KD}), a.v.view({N, KD}), segments, shape);
+  if (cached.empty()) {
+    ops::AttentionShape shape{batch, seq, seq, H, KV, D, 0, float(1.0 / std::sqrt(double(D)))};
+    backend_.attention_forward(a.att.view({N, QD}), a.lse.view({batch * H * seq}), q,
+                               a.k.view({N, KD}), a.v.view({N, KD}), segments, shape);
+  } else {
+    attend_cached(layer, cached);
+  }
   // mid = x + att Wo^T: copy the residual, then a matmul with beta = 1 adds onto it (in fp32).
   const ops::TensorView mid = a.res_mid.view({N, C});
   backend_.copy(mid, x);
@@ -69,6 +74,28 @@ void Qwen3Model::layer_forward(int64_t layer, int64_t batch, int64_t seq) {
   backend_.swiglu_forward(a.act.view({N, F}), a.gate.view({N, F}), a.up.view({N, F}));
   backend_.copy(out, mid);
   ops::linear_forward(backend_, out, a.act.view({N, F}), weight(w.down, {C, F}), 1.0f);
+}
+
+// Generation: each segment's new keys/values (rows of a.k, a.v) join its cache, and its queries
+// attend to that cache alone (query i at position length + i sees keys 0..length + i).
+void Qwen3Model::attend_cached(int64_t layer, std::span<const CachedSegment> cached) {
+  LayerActivations& a = arena_->layers[size_t(layer)];
+  const Qwen3Config& c = config_;
+  const int64_t H = c.num_attention_heads, KV = c.num_key_value_heads, D = c.head_dim;
+  const int64_t QD = c.q_dim(), KD = c.kv_dim();
+  int64_t first = 0;
+  for (const CachedSegment& s : cached) {
+    const int64_t start = s.cache->length(), kv_rows = start + s.rows;
+    backend_.copy(s.cache->keys(layer, start, s.rows), a.k.offset(first * KD).view({s.rows, KD}));
+    backend_.copy(s.cache->values(layer, start, s.rows), a.v.offset(first * KD).view({s.rows, KD}));
+    const ops::AttentionShape shape{1,  s.rows, kv_rows, H,
+                                    KV, D,      0,       float(1.0 / std::sqrt(double(D)))};
+    backend_.attention_forward(a.att.offset(first * QD).view({s.rows, QD}), ops::absent<float>(),
+                               a.q.offset(first * QD).view({s.rows, QD}),
+                               s.cache->keys(layer, 0, kv_rows), s.cache->values(layer, 0, kv_rows),
+                               ops::absent<int32_t>(), shape);
+    first += s.rows;
+  }
 }
 
 // On entry grad.dres holds d loss / d out (this layer's output); on exit d loss / d x (its input).

@@ -25,7 +25,8 @@ Qwen3Model::Qwen3Model(const Qwen3Config& config, ops::Backend& backend,
   if (compute != ops::DType::kF32)
     work_ = {backend_.allocate(size_t(layout_.total_floats()) * ops::dtype_size(compute)), compute};
   arena_ = std::make_unique<Arena>(&backend_, config_, options_.max_batch, options_.max_seq,
-                                   options_.training, options_.gradient_checkpointing, compute);
+                                   options_.training, options_.gradient_checkpointing, compute,
+                                   options_.max_positions);
   upload_rope_tables(0);
 }
 
@@ -221,13 +222,13 @@ double Qwen3Model::forward(const Batch& batch, const ops::LossConfig& loss, doub
   return total / normalizer;
 }
 
-void Qwen3Model::forward_layers(int64_t n) {
+void Qwen3Model::forward_layers(int64_t n, std::span<const CachedSegment> cached) {
   Arena& a = *arena_;
   const int64_t C = config_.hidden_size, L = config_.num_hidden_layers;
   const int64_t V = config_.vocab_size;
   backend_.embedding_forward(a.residual[0].view({n, C}), a.ids.view({n}),
                              master(layout_.offset_of(ParamKind::kEmbedding), {V, C}));
-  for (int64_t layer = 0; layer < L; ++layer) layer_forward(layer, cur_batch_, cur_seq_);
+  for (int64_t layer = 0; layer < L; ++layer) layer_forward(layer, cur_batch_, cur_seq_, cached);
   backend_.rmsnorm_forward(
       a.final_norm.view({n, C}), a.final_rstd.view({n}), a.residual[size_t(L)].view({n, C}),
       master(layout_.offset_of(ParamKind::kFinalNorm), {C}), float(config_.rms_norm_eps));
@@ -271,6 +272,10 @@ void Qwen3Model::forward_logits(const Batch& batch, std::span<const int64_t> row
   cur_seq_ = batch.seq;
   pending_backward_ = false;
   forward_layers(n);
+  logits_for_rows(rows, host_out);
+}
+
+void Qwen3Model::logits_for_rows(std::span<const int64_t> rows, float* host_out) {
   Arena& a = *arena_;
   const int64_t C = config_.hidden_size, V = config_.vocab_size;
   const ops::TensorView head = weight(layout_.offset_of(ParamKind::kLmHead), {V, C});
@@ -283,6 +288,49 @@ void Qwen3Model::forward_logits(const Batch& batch, std::span<const int64_t> row
     ops::linear_forward(backend_, logits, a.gathered.view({count, C}), head);
     backend_.copy_to_host(host_out + begin * size_t(V), logits.data, logits.bytes());
   }
+}
+
+int64_t Qwen3Model::max_tokens() const {
+  return arena_->max_tokens;
+}
+
+void Qwen3Model::forward_cached(std::span<const CachedSegment> segments,
+                                std::span<const int32_t> ids, std::span<const int64_t> logit_rows,
+                                float* host_out) {
+  const int64_t n = int64_t(ids.size());
+  Arena& a = *arena_;
+  int64_t rows = 0;
+  for (const CachedSegment& s : segments) {
+    MOAI_CHECK(s.rows > 0);
+    const int64_t end = s.cache->length() + s.rows;
+    if (end > s.cache->capacity() || end > a.rope_positions)
+      throw_input_error(
+          "generate", "position " + std::to_string(end - 1) + " is beyond the cache/RoPE tables (" +
+                          std::to_string(std::min(s.cache->capacity(), a.rope_positions)) +
+                          " positions)");
+    for (int64_t i = 0; i < s.rows; ++i)
+      a.host_positions[size_t(rows + i)] = int32_t(s.cache->length() + i);
+    rows += s.rows;
+  }
+  MOAI_CHECK(rows == n && n > 0 && n <= a.max_tokens);
+  for (int64_t i = 0; i < n; ++i)
+    if (ids[size_t(i)] < 0 || ids[size_t(i)] >= config_.vocab_size)
+      throw_input_error("generate", "token id " + std::to_string(ids[size_t(i)]) +
+                                        " is outside the vocabulary (" +
+                                        std::to_string(config_.vocab_size) + ")");
+  for (int64_t row : logit_rows) MOAI_CHECK(row >= 0 && row < n);
+  backend_.bind_calling_thread();
+  for (const CachedSegment& s : segments) s.cache->reserve(s.cache->length() + s.rows);
+  upload_ints(a.ids, ids);
+  upload_ints(a.positions, std::span<const int32_t>(a.host_positions.data(), size_t(n)));
+  if (a.rope_table_seq != 0) upload_rope_tables(0);
+  has_segments_ = false;
+  pending_backward_ = false;
+  cur_batch_ = 1;
+  cur_seq_ = n;
+  forward_layers(n, segments);
+  for (const CachedSegment& s : segments) s.cache->advance(s.rows);
+  logits_for_rows(logit_rows, host_out);
 }
 
 }  // namespace moai::model

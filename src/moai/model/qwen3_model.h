@@ -18,6 +18,7 @@
 #include <span>
 #include <vector>
 
+#include "moai/model/kv_cache.h"
 #include "moai/model/param_layout.h"
 #include "moai/model/qwen3_config.h"
 #include "moai/ops/ops.h"
@@ -45,6 +46,16 @@ struct ModelOptions {
   // kBf16: mixed precision (fp32 masters and gradients, a bf16 working copy of the weights, bf16
   // matmul/attention activations; docs/model.md).
   ops::Precision precision = ops::Precision::kFp32;
+  // Rows of the RoPE tables (the longest position + 1 a forward may use); 0 = max(max_seq,
+  // config.max_position_embeddings). Generation sets it to its context.
+  int64_t max_positions = 0;
+};
+
+// One sequence's share of a forward_cached call: the next `rows` tokens of the call's ids are
+// appended to *cache, at positions cache->length() ...
+struct CachedSegment {
+  KvCache* cache = nullptr;
+  int64_t rows = 0;
 };
 
 class Qwen3Model {
@@ -98,6 +109,21 @@ class Qwen3Model {
   // needed.
   void forward_logits(const Batch& batch, std::span<const int64_t> rows, float* host_out);
 
+  // ---- generation (the same layer forward, attending to a KV cache) -------------------------
+  // An empty cache for up to `capacity` tokens on this model's backend, in the compute dtype.
+  KvCache new_cache(int64_t capacity) {
+    return KvCache(backend_, config_, capacity, compute_dtype());
+  }
+  // Rows one forward_cached call may carry (the arena's max_batch * max_seq).
+  int64_t max_tokens() const;
+  // Runs `ids` (sum of the segments' rows, at most max_tokens(), each id in [0, V)) through the
+  // model: each segment's tokens attend to its cache, whose keys and values they extend. Writes
+  // the logits of the selected rows (indices into ids) to host_out[logit_rows.size(), V]. Every
+  // position must be below the RoPE tables' rows and each cache's capacity (the caller checks
+  // against its context; InputError otherwise). Static RoPE tables (as at training length).
+  void forward_cached(std::span<const CachedSegment> segments, std::span<const int32_t> ids,
+                      std::span<const int64_t> logit_rows, float* host_out);
+
   // Bytes held: parameters (fp32 masters plus the bf16 working copy), gradients, activation arena
   // (for `moai model info` and the benchmark).
   size_t param_bytes() const;
@@ -115,8 +141,13 @@ class Qwen3Model {
   void upload_batch(const Batch& batch);
   void upload_ints(const ops::Buffer& dst, std::span<const int32_t> values);
   void upload_rope_tables(int64_t length);  // 0: the default tables
-  void forward_layers(int64_t n_tokens);
-  void layer_forward(int64_t layer, int64_t batch, int64_t seq);
+  void forward_layers(int64_t n_tokens, std::span<const CachedSegment> cached = {});
+  // `cached` non-empty: generation (batch 1, seq = all rows; attention per segment over its cache).
+  void layer_forward(int64_t layer, int64_t batch, int64_t seq,
+                     std::span<const CachedSegment> cached = {});
+  void attend_cached(int64_t layer, std::span<const CachedSegment> cached);
+  void logits_for_rows(std::span<const int64_t> rows, float* host_out);
+  ops::DType compute_dtype() const { return ops::compute_dtype(options_.precision); }
   void layer_backward(int64_t layer, int64_t batch, int64_t seq);
   // A parameter as a view: the fp32 master (norm weights, embedding) or the matmul weight in the
   // compute dtype (the bf16 working copy in bf16).

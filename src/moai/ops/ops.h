@@ -110,6 +110,9 @@ class Backend {
   virtual void copy(void* dst, const void* src, size_t bytes) = 0;  // device to device
   virtual void zero(void* dst, size_t bytes) = 0;
   virtual void synchronize() = 0;  // waits for queued work (no-op on CPU)
+  // Prepares the calling thread to run ops (the CPU backend sets its OpenMP thread count, which is
+  // per thread: a server's engine thread calls this before its first op). No-op by default.
+  virtual void bind_calling_thread() {}
   // Typed forms of the above: byte counts from the views (same numel and dtype required).
   void copy(const TensorView& dst, const TensorView& src);
   void zero(const TensorView& dst) { zero(dst.data, dst.bytes()); }

@@ -21,6 +21,9 @@ namespace moai::ops::cpu {
 // c[M,N] = alpha * op(a) op(b) + beta * c, row-major (see Backend::matmul).
 void gemm(float* c, const float* a, const float* b, int64_t m, int64_t n, int64_t k, bool trans_a,
           bool trans_b, float alpha, float beta);
+// c[n] = alpha * w[n,k] · x[k] + beta * c (gemm's path for m == 1 with trans_b).
+void matvec(float* c, const float* w, const float* x, int64_t n, int64_t k, float alpha,
+            float beta);
 void gemm(double* c, const double* a, const double* b, int64_t m, int64_t n, int64_t k,
           bool trans_a, bool trans_b, double alpha, double beta);
 

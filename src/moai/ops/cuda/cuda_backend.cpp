@@ -29,17 +29,12 @@ cuda::ElemType elem(const TensorView& view) {
   return view.dtype == DType::kBF16 ? cuda::ElemType::kBf16 : cuda::ElemType::kFp32;
 }
 
-// A dtype combination the kernels do not have (e.g. RMSNorm from fp32 into bf16): InputError
+// A dtype combination the kernels do not have (e.g. RMSNorm's dinp and dout differing): InputError
 // naming the op and every view.
 [[noreturn]] void unsupported(Op op, std::initializer_list<const TensorView*> views) {
   std::string what;
   for (const TensorView* view : views) what += (what.empty() ? "" : ", ") + view->describe();
   throw InputError(std::string("cuda: ") + op_name(op) + " has no kernel for " + what);
-}
-
-void same_dtype(Op op, DType dtype, std::initializer_list<const TensorView*> views) {
-  for (const TensorView* view : views)
-    if (view->present() && view->dtype != dtype) unsupported(op, views);
 }
 
 class CudaBackend final : public Backend {
@@ -97,13 +92,12 @@ class CudaBackend final : public Backend {
   }
   void synchronize() override { device_.synchronize(); }
 
-  // fp32 everywhere; bf16 where a bf16 kernel exists with the interface's dtype layout (RMSNorm's
-  // bf16 kernel takes bf16 weights, the interface fp32 ones: not yet; optimizer and norm: fp32).
+  // fp32 everywhere; bf16 for every activation op (RMSNorm with any float/bf16 mix of input and
+  // output, fp32 weights); optimizer and gradient norm: fp32.
   bool supports(Op op, DType dtype) const override {
     if (dtype == DType::kF32) return true;
     if (dtype != DType::kBF16) return false;
-    return op != Op::kRmsNormForward && op != Op::kRmsNormBackward && op != Op::kAdamW &&
-           op != Op::kSumSquares;
+    return op != Op::kAdamW && op != Op::kSumSquares;
   }
 
  protected:
@@ -151,17 +145,38 @@ class CudaBackend final : public Backend {
   }
   void run_rmsnorm_forward(const TensorView& out, const TensorView& rstd, const TensorView& inp,
                            const TensorView& weight, float eps) override {
-    same_dtype(Op::kRmsNormForward, DType::kF32, {&out, &inp});
-    cuda::rmsnorm_forward(device_, ptr<float>(out), ptr<float>(rstd), ptr<float>(inp),
-                          ptr<float>(weight), rstd.numel(), weight.numel(), eps);
+    const bool bf16_in = inp.dtype == DType::kBF16, bf16_out = out.dtype == DType::kBF16;
+    const int64_t n = rstd.numel(), c = weight.numel();
+    float* r = ptr<float>(rstd);
+    const float* w = ptr<float>(weight);
+    if (bf16_in && bf16_out)
+      return cuda::rmsnorm_forward(device_, ptr<bf16>(out), r, ptr<bf16>(inp), w, n, c, eps);
+    if (bf16_in)
+      return cuda::rmsnorm_forward(device_, ptr<float>(out), r, ptr<bf16>(inp), w, n, c, eps);
+    if (bf16_out)
+      return cuda::rmsnorm_forward(device_, ptr<bf16>(out), r, ptr<float>(inp), w, n, c, eps);
+    cuda::rmsnorm_forward(device_, ptr<float>(out), r, ptr<float>(inp), w, n, c, eps);
   }
   void run_rmsnorm_backward(const TensorView& dinp, const TensorView& dweight,
                             const TensorView& dout, const TensorView& inp, const TensorView& weight,
                             const TensorView& rstd, bool accumulate) override {
-    same_dtype(Op::kRmsNormBackward, DType::kF32, {&dinp, &dout, &inp});
-    cuda::rmsnorm_backward(device_, ptr<float>(dinp), ptr<float>(dweight), ptr<float>(dout),
-                           ptr<float>(inp), ptr<float>(weight), ptr<float>(rstd), rstd.numel(),
-                           weight.numel(), accumulate);
+    if (dinp.present() && dinp.dtype != dout.dtype)
+      unsupported(Op::kRmsNormBackward, {&dinp, &dout});
+    const int64_t n = rstd.numel(), c = weight.numel();
+    float* dw = ptr<float>(dweight);
+    const float *w = ptr<float>(weight), *r = ptr<float>(rstd);
+    const bool bf16_d = dout.dtype == DType::kBF16, bf16_x = inp.dtype == DType::kBF16;
+    if (bf16_d && bf16_x)
+      return cuda::rmsnorm_backward(device_, ptr<bf16>(dinp), dw, ptr<bf16>(dout), ptr<bf16>(inp),
+                                    w, r, n, c, accumulate);
+    if (bf16_d)
+      return cuda::rmsnorm_backward(device_, ptr<bf16>(dinp), dw, ptr<bf16>(dout), ptr<float>(inp),
+                                    w, r, n, c, accumulate);
+    if (bf16_x)
+      return cuda::rmsnorm_backward(device_, ptr<float>(dinp), dw, ptr<float>(dout), ptr<bf16>(inp),
+                                    w, r, n, c, accumulate);
+    cuda::rmsnorm_backward(device_, ptr<float>(dinp), dw, ptr<float>(dout), ptr<float>(inp), w, r,
+                           n, c, accumulate);
   }
   void run_rope(const TensorView& x, const TensorView& position_ids, const TensorView& cos,
                 const TensorView& sin, bool inverse) override {

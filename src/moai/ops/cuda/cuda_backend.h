@@ -7,11 +7,10 @@
 //   #endif
 //   ... backend = moai::ops::make_cuda_backend({.device = 0});
 //
-// The Backend interface is fp32 (ops.h): tensors live in device memory as fp32, matmuls run on the
-// tensor cores as TF32 (or exact fp32 with tf32_matmul = false), attention stages its tiles in bf16
-// (bf16 tensor-core products, fp32 softmax and accumulation). The bf16-storage kernels
-// (kernels.cuh, T = bf16) are ready for a bf16 interface; docs/cuda.md says what is and is not
-// verified.
+// Tensors live in device memory; the Backend interface carries their dtype (ops.h). fp32 matmuls
+// run on the tensor cores as TF32 (or exact fp32 with tf32_matmul = false); bf16 matmuls,
+// attention, elementwise ops and the classifier take bf16 views; RMSNorm, AdamW and the gradient
+// norm are fp32 (supports() lists the pairs; docs/cuda.md says what is and is not verified).
 #include <cstddef>
 #include <memory>
 

@@ -18,12 +18,14 @@
 namespace moai::ops::cuda {
 
 // ---- RMSNorm (rows of c; also QK-norm: n = N*H rows of c = D) ----
-template <typename T>
-void rmsnorm_forward(Device& device, T* out, float* rstd, const T* inp, const T* weight, int64_t n,
-                     int64_t c, float eps);
-template <typename T>
-void rmsnorm_backward(Device& device, T* dinp, float* dweight, const T* dout, const T* inp,
-                      const T* weight, const float* rstd, int64_t n, int64_t c, bool accumulate);
+// Input and output dtypes independent (float or bf16); weights fp32. Backward: dinp/dout TD, inp TX.
+template <typename TIn, typename TOut>
+void rmsnorm_forward(Device& device, TOut* out, float* rstd, const TIn* inp, const float* weight,
+                     int64_t n, int64_t c, float eps);
+template <typename TD, typename TX>
+void rmsnorm_backward(Device& device, TD* dinp, float* dweight, const TD* dout, const TX* inp,
+                      const float* weight, const float* rstd, int64_t n, int64_t c,
+                      bool accumulate);
 
 // ---- RoPE, rotate-half, in place; cos/sin are fp32 [max_pos, D/2] device tables (rope.h) ----
 template <typename T>

@@ -1,4 +1,6 @@
-// RMSNorm forward and backward (fp32 math, storage T). Twin of cpu::rmsnorm_forward/backward.
+// RMSNorm forward and backward (fp32 math; activations stored as float or bf16, each side on its
+// own: the bf16 model normalises the fp32 residual into a bf16 matmul input; weights fp32). Twin of
+// cpu::rmsnorm_forward/backward.
 #include <nvtx3/nvToolsExt.h>
 
 #include <algorithm>
@@ -14,13 +16,13 @@ namespace {
 
 constexpr int kRowsPerBlock = 8;  // one warp per row, 8 warps per block
 
-template <typename T>
-__global__ void rmsnorm_forward_kernel(T* out, float* rstd, const T* inp, const T* weight,
+template <typename TIn, typename TOut>
+__global__ void rmsnorm_forward_kernel(TOut* out, float* rstd, const TIn* inp, const float* weight,
                                        int64_t n, int64_t c, float eps) {
   const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= n) return;
-  const T* x = inp + row * c;
+  const TIn* x = inp + row * c;
   float sum_sq = 0.0f;
   for (int64_t col = lane; col < c; col += 32) {
     const float value = to_float(x[col]);
@@ -29,32 +31,32 @@ __global__ void rmsnorm_forward_kernel(T* out, float* rstd, const T* inp, const 
   sum_sq = warp_sum(sum_sq);
   const float r = rsqrtf(sum_sq / float(c) + eps);
   if (lane == 0 && rstd) rstd[row] = r;
-  T* y = out + row * c;
+  TOut* y = out + row * c;
   for (int64_t col = lane; col < c; col += 32)
-    y[col] = from_float<T>(to_float(x[col]) * r * to_float(weight[col]));
+    y[col] = from_float<TOut>(to_float(x[col]) * r * weight[col]);
 }
 
 // dinp = rstd * (dout*w - xhat * mean(dout*w*xhat)); overwrites, or adds when accumulate.
-template <typename T>
-__global__ void rmsnorm_backward_input_kernel(T* dinp, const T* dout, const T* inp, const T* weight,
-                                              const float* rstd, int64_t n, int64_t c,
-                                              bool accumulate) {
+template <typename TD, typename TX>
+__global__ void rmsnorm_backward_input_kernel(TD* dinp, const TD* dout, const TX* inp,
+                                              const float* weight, const float* rstd, int64_t n,
+                                              int64_t c, bool accumulate) {
   const int64_t row = int64_t(blockIdx.x) * kRowsPerBlock + threadIdx.x / 32;
   const int lane = threadIdx.x % 32;
   if (row >= n) return;
-  const T* x = inp + row * c;
-  const T* dy = dout + row * c;
+  const TX* x = inp + row * c;
+  const TD* dy = dout + row * c;
   const float r = rstd[row];
   float dot = 0.0f;
   for (int64_t col = lane; col < c; col += 32)
-    dot += to_float(dy[col]) * to_float(weight[col]) * to_float(x[col]) * r;
+    dot += to_float(dy[col]) * weight[col] * to_float(x[col]) * r;
   const float mean_dot = warp_sum(dot) / float(c);
-  T* dx = dinp + row * c;
+  TD* dx = dinp + row * c;
   for (int64_t col = lane; col < c; col += 32) {
     const float xhat = to_float(x[col]) * r;
-    float value = r * (to_float(dy[col]) * to_float(weight[col]) - xhat * mean_dot);
+    float value = r * (to_float(dy[col]) * weight[col] - xhat * mean_dot);
     if (accumulate) value += to_float(dx[col]);
-    dx[col] = from_float<T>(value);
+    dx[col] = from_float<TD>(value);
   }
 }
 
@@ -64,8 +66,8 @@ __global__ void rmsnorm_backward_input_kernel(T* dinp, const T* dout, const T* i
 // rows.
 constexpr int kColumnThreads = 32, kRowThreads = 8;
 
-template <typename T>
-__global__ void rmsnorm_weight_partial_kernel(float* partial, const T* dout, const T* inp,
+template <typename TD, typename TX>
+__global__ void rmsnorm_weight_partial_kernel(float* partial, const TD* dout, const TX* inp,
                                               const float* rstd, int64_t n, int64_t c) {
   __shared__ float sums[kRowThreads][kColumnThreads];
   const int64_t col = int64_t(blockIdx.x) * kColumnThreads + threadIdx.x;
@@ -95,21 +97,22 @@ __global__ void column_sum_accumulate_kernel(float* out, const float* partial, i
 
 }  // namespace
 
-template <typename T>
-void rmsnorm_forward(Device& device, T* out, float* rstd, const T* inp, const T* weight, int64_t n,
-                     int64_t c, float eps) {
+template <typename TIn, typename TOut>
+void rmsnorm_forward(Device& device, TOut* out, float* rstd, const TIn* inp, const float* weight,
+                     int64_t n, int64_t c, float eps) {
   if (n == 0) return;
   nvtxRangePushA("moai::rmsnorm_forward");
   const unsigned blocks = static_cast<unsigned>(ceil_div(n, kRowsPerBlock));
-  rmsnorm_forward_kernel<T>
+  rmsnorm_forward_kernel<TIn, TOut>
       <<<blocks, kRowsPerBlock * 32, 0, device.state().stream>>>(out, rstd, inp, weight, n, c, eps);
   MOAI_CUDA_CHECK_LAUNCH();
   nvtxRangePop();
 }
 
-template <typename T>
-void rmsnorm_backward(Device& device, T* dinp, float* dweight, const T* dout, const T* inp,
-                      const T* weight, const float* rstd, int64_t n, int64_t c, bool accumulate) {
+template <typename TD, typename TX>
+void rmsnorm_backward(Device& device, TD* dinp, float* dweight, const TD* dout, const TX* inp,
+                      const float* weight, const float* rstd, int64_t n, int64_t c,
+                      bool accumulate) {
   if (n == 0) return;
   nvtxRangePushA("moai::rmsnorm_backward");
   cudaStream_t stream = device.state().stream;
@@ -119,7 +122,7 @@ void rmsnorm_backward(Device& device, T* dinp, float* dweight, const T* dout, co
     auto* partial = static_cast<float*>(device_scratch(device, size_t(parts * c) * sizeof(float)));
     const dim3 grid(static_cast<unsigned>(ceil_div(c, kColumnThreads)),
                     static_cast<unsigned>(parts));
-    rmsnorm_weight_partial_kernel<T>
+    rmsnorm_weight_partial_kernel<TD, TX>
         <<<grid, dim3(kColumnThreads, kRowThreads), 0, stream>>>(partial, dout, inp, rstd, n, c);
     MOAI_CUDA_CHECK_LAUNCH();
     column_sum_accumulate_kernel<<<static_cast<unsigned>(ceil_div(c, 256)), 256, 0, stream>>>(
@@ -128,20 +131,22 @@ void rmsnorm_backward(Device& device, T* dinp, float* dweight, const T* dout, co
   }
   if (dinp) {
     const unsigned blocks = static_cast<unsigned>(ceil_div(n, kRowsPerBlock));
-    rmsnorm_backward_input_kernel<T><<<blocks, kRowsPerBlock * 32, 0, stream>>>(
+    rmsnorm_backward_input_kernel<TD, TX><<<blocks, kRowsPerBlock * 32, 0, stream>>>(
         dinp, dout, inp, weight, rstd, n, c, accumulate);
     MOAI_CUDA_CHECK_LAUNCH();
   }
   nvtxRangePop();
 }
 
-#define MOAI_INSTANTIATE(T)                                                                   \
-  template void rmsnorm_forward<T>(Device&, T*, float*, const T*, const T*, int64_t, int64_t, \
-                                   float);                                                    \
-  template void rmsnorm_backward<T>(Device&, T*, float*, const T*, const T*, const T*,        \
-                                    const float*, int64_t, int64_t, bool);
-MOAI_INSTANTIATE(float)
-MOAI_INSTANTIATE(bf16)
+#define MOAI_INSTANTIATE(A, B)                                                                \
+  template void rmsnorm_forward<A, B>(Device&, B*, float*, const A*, const float*, int64_t,   \
+                                      int64_t, float);                                        \
+  template void rmsnorm_backward<A, B>(Device&, A*, float*, const A*, const B*, const float*, \
+                                       const float*, int64_t, int64_t, bool);
+MOAI_INSTANTIATE(float, float)
+MOAI_INSTANTIATE(float, bf16)
+MOAI_INSTANTIATE(bf16, float)
+MOAI_INSTANTIATE(bf16, bf16)
 #undef MOAI_INSTANTIATE
 
 }  // namespace moai::ops::cuda

@@ -45,7 +45,7 @@ class NcclCommunicator final : public Communicator {
   std::string name() const override { return "nccl (" + std::to_string(world_) + " ranks)"; }
 
   void allreduce_sum(float* data, int64_t count) override {
-    allreduce(data, count, ncclFloat32, sizeof(float), ncclSum);
+    allreduce(data, count, ncclFloat32, ops::dtype_size(ops::DType::kF32), ncclSum);
   }
   void allreduce_sum(double* data, int64_t count) override {
     allreduce(data, count, ncclFloat64, sizeof(double), ncclSum);
