@@ -1,0 +1,229 @@
+// bf16 matmul engines on the shapes of a training step and of decoding, printed as a Markdown table
+// (GFLOP/s, median of 5 timed samples after a warm-up). Engines:
+//   fp32-sgemm     the current fp32 path (Backend::matmul: BLAS, one block per OpenMP thread)
+//   convert+sgemm  bf16 -> fp32 copies, then the same sgemm (cpu::Bf16GemmEngine::kConvertSgemm)
+//   avx512-bf16    moai's own packed vdpbf16ps kernel (kAvx512Bf16)
+//   onednn         oneDNN's matmul primitive, bf16 in, fp32 out, plain strided layouts (built only
+//                  when cmake finds Debian's libdnnl-dev); its implementation name is printed.
+// OpenBLAS picks its kernels at load time: run once plainly and once with
+// OPENBLAS_CORETYPE=SKYLAKEX to see both (the core it chose is printed).
+//
+//   build/bench/bf16_kernels [--config a|b|all] [--threads 1,2] [--quick]
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "moai/ops/cpu/bf16_matmul.h"
+#include "moai/ops/ops.h"
+
+#if defined(MOAI_HAVE_DNNL)
+#include <dnnl.hpp>
+#endif
+#if defined(MOAI_BLAS_OPENBLAS)
+extern "C" char* openblas_get_corename();
+#endif
+
+namespace {
+
+using moai::ops::cpu::bf16;
+using moai::ops::cpu::Bf16GemmEngine;
+
+struct Shape {
+  std::string name;
+  int64_t m, n, k;
+  bool trans_a, trans_b;
+};
+
+struct Config {
+  std::string name;
+  int64_t hidden, q_dim, kv_dim, ffn, vocab;
+};
+
+// Shapes of one training step at N = 2048 token rows (batch 8 x 256) and of one decode step (M =
+// 1). A linear y = x W^T (W [out, in]) runs forward (N, out, in, W transposed), backward-data (N,
+// in, out) and backward-weight (out, in, N, dout transposed). The classifier runs on 512-row
+// chunks.
+std::vector<Shape> shapes_for(const Config& c) {
+  const int64_t rows = 2048, chunk = 512;
+  struct Linear {
+    const char* name;
+    int64_t in, out;
+  };
+  const Linear linears[] = {{"q/o", c.hidden, c.q_dim},
+                            {"k/v", c.hidden, c.kv_dim},
+                            {"gate/up", c.hidden, c.ffn},
+                            {"down", c.ffn, c.hidden}};
+  std::vector<Shape> out;
+  for (const Linear& l : linears) {
+    out.push_back({std::string(l.name) + " fwd", rows, l.out, l.in, false, true});
+    out.push_back({std::string(l.name) + " dx", rows, l.in, l.out, false, false});
+    out.push_back({std::string(l.name) + " dW", l.out, l.in, rows, true, false});
+  }
+  out.push_back({"classifier fwd", chunk, c.vocab, c.hidden, false, true});
+  out.push_back({"classifier dx", chunk, c.hidden, c.vocab, false, false});
+  out.push_back({"classifier dW", c.vocab, c.hidden, chunk, true, false});
+  out.push_back({"decode q", 1, c.q_dim, c.hidden, false, true});
+  out.push_back({"decode k/v", 1, c.kv_dim, c.hidden, false, true});
+  out.push_back({"decode gate/up", 1, c.ffn, c.hidden, false, true});
+  out.push_back({"decode down", 1, c.hidden, c.ffn, false, true});
+  out.push_back({"decode classifier", 1, c.vocab, c.hidden, false, true});
+  return out;
+}
+
+// Median seconds per call over 5 samples; each sample repeats the call until it lasts >= 20 ms.
+double time_call(const std::function<void()>& call) {
+  call();
+  int reps = 1;
+  for (;;) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i) call();
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (s >= 0.02 || reps >= (1 << 20)) break;
+    reps *= 2;
+  }
+  std::vector<double> samples;
+  for (int sample = 0; sample < 5; ++sample) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i) call();
+    samples.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
+                      reps);
+  }
+  std::sort(samples.begin(), samples.end());
+  return samples[2];
+}
+
+#if defined(MOAI_HAVE_DNNL)
+struct OneDnn {
+  dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+  dnnl::stream stream{engine};
+
+  // Returns seconds per call and the implementation oneDNN chose.
+  double time(const Shape& s, const bf16* a, const bf16* b, float* c, std::string& impl) {
+    using dims = dnnl::memory::dims;
+    using dt = dnnl::memory::data_type;
+    const dnnl::memory::desc a_md({s.m, s.k}, dt::bf16, s.trans_a ? dims{1, s.m} : dims{s.k, 1});
+    const dnnl::memory::desc b_md({s.k, s.n}, dt::bf16, s.trans_b ? dims{1, s.k} : dims{s.n, 1});
+    const dnnl::memory::desc c_md({s.m, s.n}, dt::f32, dims{s.n, 1});
+    const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), engine);
+    impl = pd.impl_info_str();
+    const dnnl::matmul primitive(pd);
+    dnnl::memory a_mem(a_md, engine, const_cast<bf16*>(a)),
+        b_mem(b_md, engine, const_cast<bf16*>(b)), c_mem(c_md, engine, c);
+    return time_call([&] {
+      primitive.execute(stream,
+                        {{DNNL_ARG_SRC, a_mem}, {DNNL_ARG_WEIGHTS, b_mem}, {DNNL_ARG_DST, c_mem}});
+      stream.wait();
+    });
+  }
+};
+#endif
+
+std::vector<int> parse_list(const char* text) {
+  std::vector<int> out;
+  for (const char* p = text; *p;) {
+    out.push_back(std::atoi(p));
+    while (*p && *p != ',') ++p;
+    if (*p == ',') ++p;
+  }
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string which = "all";
+  std::vector<int> thread_counts = {1, 2};
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--config") && i + 1 < argc)
+      which = argv[++i];
+    else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc)
+      thread_counts = parse_list(argv[++i]);
+    else if (!std::strcmp(argv[i], "--quick"))
+      quick = true;
+    else {
+      std::fprintf(stderr, "usage: %s [--config a|b|all] [--threads 1,2] [--quick]\n", argv[0]);
+      return 2;
+    }
+  }
+  const Config configs[] = {{"a", 256, 256, 128, 768, 32000}, {"b", 512, 512, 128, 1536, 32000}};
+#if defined(MOAI_BLAS_OPENBLAS)
+  std::printf("OpenBLAS core: %s\n", openblas_get_corename());
+#endif
+  std::printf("AVX512-BF16: %s; bf16 auto engine: %s\n",
+              moai::ops::cpu::cpu_has_avx512_bf16() ? "yes" : "no",
+              moai::ops::cpu::bf16_gemm_engine_name(Bf16GemmEngine::kAuto));
+#if defined(MOAI_HAVE_DNNL)
+  OneDnn onednn;
+  std::printf(
+      "| config | shape | M | N | K | threads | fp32-sgemm | convert+sgemm | avx512-bf16 | onednn "
+      "| best | onednn impl |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+#else
+  std::printf(
+      "| config | shape | M | N | K | threads | fp32-sgemm | convert+sgemm | avx512-bf16 | best "
+      "|\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|\n");
+#endif
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const Config& config : configs) {
+    if (which != "all" && which != config.name) continue;
+    for (const Shape& s : shapes_for(config)) {
+      if (quick && s.name.find("dx") != std::string::npos) continue;
+      std::vector<float> a32(size_t(s.m * s.k)), b32(size_t(s.k * s.n)), c(size_t(s.m * s.n));
+      for (float& x : a32) x = normal(rng);
+      for (float& x : b32) x = normal(rng);
+      std::vector<bf16> a(a32.size()), b(b32.size());
+      moai::ops::cpu::to_bf16(a.data(), a32.data(), int64_t(a.size()));
+      moai::ops::cpu::to_bf16(b.data(), b32.data(), int64_t(b.size()));
+      const double flops = 2.0 * double(s.m) * double(s.n) * double(s.k);
+      for (const int threads : thread_counts) {
+        auto backend = moai::ops::make_cpu_backend(threads);  // OpenMP team size, BLAS single
+        std::vector<std::pair<std::string, double>> rates;
+        rates.push_back({"fp32-sgemm", flops / time_call([&] {
+                                         backend->matmul(c.data(), a32.data(), b32.data(), s.m, s.n,
+                                                         s.k, s.trans_a, s.trans_b, 1.0f, 0.0f);
+                                       }) / 1e9});
+        for (const Bf16GemmEngine engine :
+             {Bf16GemmEngine::kConvertSgemm, Bf16GemmEngine::kAvx512Bf16}) {
+          if (engine == Bf16GemmEngine::kAvx512Bf16 && !moai::ops::cpu::cpu_has_avx512_bf16()) {
+            rates.push_back({"avx512-bf16", 0.0});
+            continue;
+          }
+          rates.push_back({moai::ops::cpu::bf16_gemm_engine_name(engine),
+                           flops / time_call([&] {
+                             moai::ops::cpu::bf16_gemm(c.data(), a.data(), b.data(), s.m, s.n, s.k,
+                                                       s.trans_a, s.trans_b, 1.0f, 0.0f, engine);
+                           }) / 1e9});
+        }
+        std::string impl;
+#if defined(MOAI_HAVE_DNNL)
+        rates.push_back(
+            {"onednn", flops / onednn.time(s, a.data(), b.data(), c.data(), impl) / 1e9});
+#endif
+        // The winner among the bf16 engines (fp32-sgemm is the baseline, not a bf16 engine).
+        const auto best =
+            std::max_element(rates.begin() + 1, rates.end(),
+                             [](const auto& x, const auto& y) { return x.second < y.second; });
+        std::printf("| %s | %s | %lld | %lld | %lld | %d |", config.name.c_str(), s.name.c_str(),
+                    (long long)s.m, (long long)s.n, (long long)s.k, threads);
+        for (const auto& [name, rate] : rates) std::printf(" %.1f |", rate);
+        std::printf(" %s |", best->first.c_str());
+#if defined(MOAI_HAVE_DNNL)
+        std::printf(" %s |", impl.c_str());
+#endif
+        std::printf("\n");
+        std::fflush(stdout);
+      }
+    }
+  }
+  return 0;
+}
