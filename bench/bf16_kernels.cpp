@@ -8,13 +8,14 @@
 // OpenBLAS picks its kernels at load time: run once plainly and once with
 // OPENBLAS_CORETYPE=SKYLAKEX to see both (the core it chose is printed).
 //
-//   build/bench/bf16_kernels [--config a|b|all] [--threads 1,2] [--quick]
+//   build/bench/bf16_kernels [--config a|b|all] [--threads 1,2] [--quick] [--cpu-time]
 #include <omp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <random>
 #include <string>
@@ -25,9 +26,6 @@
 
 #if defined(MOAI_HAVE_DNNL)
 #include <dnnl.hpp>
-#endif
-#if defined(MOAI_BLAS_OPENBLAS)
-extern "C" char* openblas_get_corename();
 #endif
 
 namespace {
@@ -77,23 +75,35 @@ std::vector<Shape> shapes_for(const Config& c) {
   return out;
 }
 
+// --cpu-time: seconds of process CPU time divided by the thread count instead of wall seconds (less
+// sensitive to other jobs on a loaded machine; includes OpenMP's spin-waiting).
+bool g_cpu_time = false;
+int g_threads = 1;
+
+double now() {
+  if (!g_cpu_time)
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec)) / g_threads;
+}
+
 // Median seconds per call over 5 samples; each sample repeats the call until it lasts >= 20 ms.
 double time_call(const std::function<void()>& call) {
   call();
   int reps = 1;
   for (;;) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = now();
     for (int i = 0; i < reps; ++i) call();
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (s >= 0.02 || reps >= (1 << 20)) break;
+    if (now() - t0 >= 0.02 || reps >= (1 << 20)) break;
     reps *= 2;
   }
   std::vector<double> samples;
   for (int sample = 0; sample < 5; ++sample) {
-    const auto t0 = std::chrono::steady_clock::now();
+    const double t0 = now();
     for (int i = 0; i < reps; ++i) call();
-    samples.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
-                      reps);
+    samples.push_back((now() - t0) / reps);
   }
   std::sort(samples.begin(), samples.end());
   return samples[2];
@@ -148,18 +158,23 @@ int main(int argc, char** argv) {
       thread_counts = parse_list(argv[++i]);
     else if (!std::strcmp(argv[i], "--quick"))
       quick = true;
+    else if (!std::strcmp(argv[i], "--cpu-time"))
+      g_cpu_time = true;
     else {
-      std::fprintf(stderr, "usage: %s [--config a|b|all] [--threads 1,2] [--quick]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--config a|b|all] [--threads 1,2] [--quick] [--cpu-time]\n",
+                   argv[0]);
       return 2;
     }
   }
   const Config configs[] = {{"a", 256, 256, 128, 768, 32000}, {"b", 512, 512, 128, 1536, 32000}};
-#if defined(MOAI_BLAS_OPENBLAS)
-  std::printf("OpenBLAS core: %s\n", openblas_get_corename());
-#endif
-  std::printf("AVX512-BF16: %s; bf16 auto engine: %s\n",
-              moai::ops::cpu::cpu_has_avx512_bf16() ? "yes" : "no",
-              moai::ops::cpu::bf16_gemm_engine_name(Bf16GemmEngine::kAuto));
+  std::printf("BLAS kernels: %s (AVX-512: %s)\n", moai::ops::cpu::blas_kernel_name().c_str(),
+              moai::ops::cpu::blas_kernels_are_avx512() ? "yes" : "no");
+  std::printf(
+      "timing: %s\nAVX512-BF16: %s; auto engine: %s (training shapes), %s (M = 1)\n",
+      g_cpu_time ? "process CPU time / threads" : "wall clock",
+      moai::ops::cpu::cpu_has_avx512_bf16() ? "yes" : "no",
+      moai::ops::cpu::bf16_gemm_engine_name(moai::ops::cpu::bf16_gemm_engine(2048, 256, 256)),
+      moai::ops::cpu::bf16_gemm_engine_name(moai::ops::cpu::bf16_gemm_engine(1, 256, 256)));
 #if defined(MOAI_HAVE_DNNL)
   OneDnn onednn;
   std::printf(
@@ -187,6 +202,7 @@ int main(int argc, char** argv) {
       const double flops = 2.0 * double(s.m) * double(s.n) * double(s.k);
       for (const int threads : thread_counts) {
         auto backend = moai::ops::make_cpu_backend(threads);  // OpenMP team size, BLAS single
+        g_threads = threads;
         std::vector<std::pair<std::string, double>> rates;
         rates.push_back({"fp32-sgemm", flops / time_call([&] {
                                          backend->matmul(c.data(), a32.data(), b32.data(), s.m, s.n,

@@ -12,11 +12,16 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <vector>
 
 #include "moai/core/error.h"
 #include "moai/ops/cpu/kernels.h"  // gemm (fp32 BLAS)
+
+#if defined(MOAI_BLAS_OPENBLAS)
+extern "C" char* openblas_get_corename();
+#endif
 
 namespace moai::ops::cpu {
 
@@ -54,46 +59,76 @@ struct Operand {
   uint32_t at(int64_t row, int64_t col) const { return data[row * row_step + col * col_step]; }
 };
 
+// Two bf16 at src[0], src[step] as one pair (low half first); hi only when `both`.
+inline uint32_t pair(const uint16_t* src, int64_t step, bool both) {
+  return uint32_t(src[0]) | (both ? uint32_t(src[step]) << 16 : 0u);
+}
+
 // Packs op(a)[row0 .. row0+rows, k0 .. k0+depth) as kMr-row strips of (k, k+1) pairs, zero-padded.
-void pack_a(uint32_t* dst, const Operand& a, int64_t row0, int64_t rows, int64_t k0,
+// Each orientation reads memory in order: along k when a's rows are contiguous, else along rows.
+void pack_a(uint32_t* __restrict dst, const Operand& a, int64_t row0, int64_t rows, int64_t k0,
             int64_t depth) {
   const int64_t pairs = (depth + 1) / 2;
   for (int64_t s = 0; s * kMr < rows; ++s) {
-    uint32_t* strip = dst + s * pairs * kMr;
-    for (int64_t r = 0; r < kMr; ++r) {
-      const int64_t row = s * kMr + r;
-      if (row >= rows) {
-        for (int64_t p = 0; p < pairs; ++p) strip[p * kMr + r] = 0;
-        continue;
+    uint32_t* __restrict strip = dst + s * pairs * kMr;
+    const int64_t height = std::min(kMr, rows - s * kMr);
+    const uint16_t* base = a.data + (row0 + s * kMr) * a.row_step + k0 * a.col_step;
+    if (a.col_step == 1) {
+      for (int64_t r = 0; r < height; ++r) {
+        const uint16_t* src = base + r * a.row_step;
+        for (int64_t p = 0; p < depth / 2; ++p) {
+          uint32_t value;
+          std::memcpy(&value, src + 2 * p, 4);
+          strip[p * kMr + r] = value;
+        }
+        if (depth % 2) strip[(pairs - 1) * kMr + r] = src[depth - 1];
       }
+    } else {
       for (int64_t p = 0; p < pairs; ++p) {
-        const int64_t k = 2 * p;
-        const uint32_t lo = a.at(row0 + row, k0 + k);
-        const uint32_t hi = k + 1 < depth ? a.at(row0 + row, k0 + k + 1) : 0u;
-        strip[p * kMr + r] = lo | (hi << 16);
+        const uint16_t* src = base + 2 * p * a.col_step;
+        const bool both = 2 * p + 1 < depth;
+        for (int64_t r = 0; r < height; ++r)
+          strip[p * kMr + r] = pair(src + r * a.row_step, a.col_step, both);
       }
     }
+    for (int64_t r = height; r < kMr; ++r)
+      for (int64_t p = 0; p < pairs; ++p) strip[p * kMr + r] = 0;
   }
 }
 
 // Packs op(b)[k0 .. k0+depth, col0 .. col0+cols) as kNr-column strips of (k, k+1) pairs.
-void pack_b(uint32_t* dst, const Operand& b, int64_t k0, int64_t depth, int64_t col0,
+void pack_b(uint32_t* __restrict dst, const Operand& b, int64_t k0, int64_t depth, int64_t col0,
             int64_t cols) {
   const int64_t pairs = (depth + 1) / 2;
   for (int64_t s = 0; s * kNr < cols; ++s) {
-    uint32_t* strip = dst + s * pairs * kNr;
+    uint32_t* __restrict strip = dst + s * pairs * kNr;
     const int64_t width = std::min(kNr, cols - s * kNr);
-    for (int64_t p = 0; p < pairs; ++p) {
-      const int64_t k = 2 * p;
-      uint32_t* out = strip + p * kNr;
+    const uint16_t* base = b.data + k0 * b.row_step + (col0 + s * kNr) * b.col_step;
+    if (b.row_step == 1) {  // b stored [N, K]: each column's k run is contiguous
       for (int64_t j = 0; j < width; ++j) {
-        const int64_t col = col0 + s * kNr + j;
-        const uint32_t lo = b.at(k0 + k, col);
-        const uint32_t hi = k + 1 < depth ? b.at(k0 + k + 1, col) : 0u;
-        out[j] = lo | (hi << 16);
+        const uint16_t* src = base + j * b.col_step;
+        for (int64_t p = 0; p < depth / 2; ++p) {
+          uint32_t value;
+          std::memcpy(&value, src + 2 * p, 4);
+          strip[p * kNr + j] = value;
+        }
+        if (depth % 2) strip[(pairs - 1) * kNr + j] = src[depth - 1];
       }
-      for (int64_t j = width; j < kNr; ++j) out[j] = 0;
+    } else {  // b stored [K, N]: interleave two rows
+      for (int64_t p = 0; p < pairs; ++p) {
+        const uint16_t* lo = base + 2 * p * b.row_step;
+        const uint16_t* hi = lo + b.row_step;
+        uint32_t* __restrict out = strip + p * kNr;
+        if (2 * p + 1 < depth && b.col_step == 1) {
+          for (int64_t j = 0; j < width; ++j) out[j] = uint32_t(lo[j]) | (uint32_t(hi[j]) << 16);
+        } else {
+          for (int64_t j = 0; j < width; ++j)
+            out[j] = pair(lo + j * b.col_step, b.row_step, 2 * p + 1 < depth);
+        }
+      }
     }
+    for (int64_t p = 0; p < pairs; ++p)
+      for (int64_t j = width; j < kNr; ++j) strip[p * kNr + j] = 0;
   }
 }
 
@@ -312,14 +347,41 @@ void gemm_convert(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, 
 
 }  // namespace
 
-Bf16GemmEngine bf16_gemm_engine() {
-  return cpu_has_avx512_bf16() ? Bf16GemmEngine::kAvx512Bf16 : Bf16GemmEngine::kConvertSgemm;
+std::string blas_kernel_name() {
+#if defined(MOAI_BLAS_OPENBLAS)
+  const char* name = openblas_get_corename();
+  return name ? name : "unknown";
+#else
+  return "blis";
+#endif
+}
+
+bool blas_kernels_are_avx512() {
+  static const bool avx512 = [] {
+#if defined(MOAI_BLAS_OPENBLAS)
+    std::string name = blas_kernel_name();
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char ch) { return char(std::tolower(ch)); });
+    for (const char* family : {"skylakex", "cooperlake", "sapphirerapids"})
+      if (name.find(family) != std::string::npos) return true;
+    return false;
+#else
+    return __builtin_cpu_supports("avx512f") != 0;
+#endif
+  }();
+  return avx512;
+}
+
+Bf16GemmEngine bf16_gemm_engine(int64_t m, int64_t n, int64_t k) {
+  if (!cpu_has_avx512_bf16()) return Bf16GemmEngine::kConvertSgemm;
+  if (m == 1) return Bf16GemmEngine::kAvx512Bf16;
+  return blas_kernels_are_avx512() ? Bf16GemmEngine::kConvertSgemm : Bf16GemmEngine::kAvx512Bf16;
 }
 
 const char* bf16_gemm_engine_name(Bf16GemmEngine engine) {
   switch (engine) {
     case Bf16GemmEngine::kAuto:
-      return bf16_gemm_engine_name(bf16_gemm_engine());
+      return "auto";
     case Bf16GemmEngine::kAvx512Bf16:
       return "avx512-bf16";
     case Bf16GemmEngine::kConvertSgemm:
@@ -335,7 +397,7 @@ void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int
     for (int64_t i = 0; i < m * n; ++i) c[i] = beta == 0.0f ? 0.0f : beta * c[i];
     return;
   }
-  if (engine == Bf16GemmEngine::kAuto) engine = bf16_gemm_engine();
+  if (engine == Bf16GemmEngine::kAuto) engine = bf16_gemm_engine(m, n, k);
   if (engine == Bf16GemmEngine::kAvx512Bf16) {
     if (!cpu_has_avx512_bf16())
       throw Error("bf16_gemm: the avx512-bf16 engine needs a CPU with AVX512-BF16");
