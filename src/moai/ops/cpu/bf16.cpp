@@ -2,6 +2,9 @@
 #include "moai/ops/cpu/bf16.h"
 
 #include <immintrin.h>
+#include <omp.h>
+
+#include <algorithm>
 
 namespace moai::ops::cpu {
 
@@ -74,6 +77,26 @@ void to_float(float* dst, const bf16* src, int64_t n) {
     to_float_avx512(dst, src, n);
   else
     to_float_portable(dst, src, n);
+}
+
+namespace {
+constexpr int64_t kParallelChunk = int64_t(1) << 16;
+}  // namespace
+
+void to_bf16_parallel(bf16* dst, const float* src, int64_t n) {
+  const int64_t chunks = (n + kParallelChunk - 1) / kParallelChunk;
+#pragma omp parallel for schedule(static) if (chunks > 1 && !omp_in_parallel())
+  for (int64_t i = 0; i < chunks; ++i)
+    to_bf16(dst + i * kParallelChunk, src + i * kParallelChunk,
+            std::min(kParallelChunk, n - i * kParallelChunk));
+}
+
+void to_float_parallel(float* dst, const bf16* src, int64_t n) {
+  const int64_t chunks = (n + kParallelChunk - 1) / kParallelChunk;
+#pragma omp parallel for schedule(static) if (chunks > 1 && !omp_in_parallel())
+  for (int64_t i = 0; i < chunks; ++i)
+    to_float(dst + i * kParallelChunk, src + i * kParallelChunk,
+             std::min(kParallelChunk, n - i * kParallelChunk));
 }
 
 }  // namespace moai::ops::cpu

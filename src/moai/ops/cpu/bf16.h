@@ -42,6 +42,11 @@ bool cpu_has_avx512_bf16();
 void to_bf16(bf16* dst, const float* src, int64_t n);
 void to_float(float* dst, const bf16* src, int64_t n);
 
+// The same over the OpenMP team in fixed 64K-element chunks (single-threaded inside a parallel
+// region); for whole tensors.
+void to_bf16_parallel(bf16* dst, const float* src, int64_t n);
+void to_float_parallel(float* dst, const bf16* src, int64_t n);
+
 // Portable twins of the two above (the reference the vector paths are tested against).
 void to_bf16_portable(bf16* dst, const float* src, int64_t n);
 void to_float_portable(float* dst, const bf16* src, int64_t n);

@@ -1,8 +1,6 @@
 // bf16 attention over the fp32 kernels (see bf16_attention.h).
 #include "moai/ops/cpu/bf16_attention.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <vector>
 
@@ -21,22 +19,6 @@ float* staging(int64_t count) {
   return buffer.data();
 }
 
-constexpr int64_t kChunk = 1 << 14;
-
-void widen(float* dst, const bf16* src, int64_t count) {
-  const int64_t chunks = (count + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1 && !omp_in_parallel())
-  for (int64_t i = 0; i < chunks; ++i)
-    to_float(dst + i * kChunk, src + i * kChunk, std::min(kChunk, count - i * kChunk));
-}
-
-void narrow(bf16* dst, const float* src, int64_t count) {
-  const int64_t chunks = (count + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1 && !omp_in_parallel())
-  for (int64_t i = 0; i < chunks; ++i)
-    to_bf16(dst + i * kChunk, src + i * kChunk, std::min(kChunk, count - i * kChunk));
-}
-
 }  // namespace
 
 void bf16_attention_forward(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
@@ -50,11 +32,11 @@ void bf16_attention_forward(bf16* out, float* lse, const bf16* q, const bf16* k,
   float* k32 = staging<1>(kv_count);
   float* v32 = staging<2>(kv_count);
   float* out32 = staging<3>(q_count);
-  widen(q32, q, q_count);
-  widen(k32, k, kv_count);
-  widen(v32, v, kv_count);
+  to_float_parallel(q32, q, q_count);
+  to_float_parallel(k32, k, kv_count);
+  to_float_parallel(v32, v, kv_count);
   attention_forward(out32, lse, q32, k32, v32, segment_ids, s);
-  narrow(out, out32, q_count);
+  to_bf16_parallel(out, out32, q_count);
 }
 
 void bf16_attention_backward(bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const bf16* out,
@@ -71,15 +53,15 @@ void bf16_attention_backward(bf16* dq, bf16* dk, bf16* dv, const bf16* dout, con
   float* dq32 = staging<5>(q_count);
   float* dk32 = staging<6>(kv_count);
   float* dv32 = staging<7>(kv_count);
-  widen(q32, q, q_count);
-  widen(k32, k, kv_count);
-  widen(v32, v, kv_count);
-  widen(out32, out, q_count);
-  widen(dout32, dout, q_count);
+  to_float_parallel(q32, q, q_count);
+  to_float_parallel(k32, k, kv_count);
+  to_float_parallel(v32, v, kv_count);
+  to_float_parallel(out32, out, q_count);
+  to_float_parallel(dout32, dout, q_count);
   attention_backward(dq32, dk32, dv32, dout32, out32, lse, q32, k32, v32, segment_ids, s);
-  narrow(dq, dq32, q_count);
-  narrow(dk, dk32, kv_count);
-  narrow(dv, dv32, kv_count);
+  to_bf16_parallel(dq, dq32, q_count);
+  to_bf16_parallel(dk, dk32, kv_count);
+  to_bf16_parallel(dv, dv32, kv_count);
 }
 
 }  // namespace moai::ops::cpu

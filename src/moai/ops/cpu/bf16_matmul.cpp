@@ -319,23 +319,6 @@ void gemm_avx512(float* c, const bf16* a_bf, const bf16* b_bf, int64_t m, int64_
   });
 }
 
-// Row-parallel conversion of a whole array (single-threaded inside a parallel region).
-void to_float_parallel(float* dst, const bf16* src, int64_t count) {
-  constexpr int64_t kChunk = 1 << 16;
-  const int64_t chunks = (count + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1 && !omp_in_parallel())
-  for (int64_t i = 0; i < chunks; ++i)
-    to_float(dst + i * kChunk, src + i * kChunk, std::min(kChunk, count - i * kChunk));
-}
-
-void to_bf16_parallel(bf16* dst, const float* src, int64_t count) {
-  constexpr int64_t kChunk = 1 << 16;
-  const int64_t chunks = (count + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (chunks > 1 && !omp_in_parallel())
-  for (int64_t i = 0; i < chunks; ++i)
-    to_bf16(dst + i * kChunk, src + i * kChunk, std::min(kChunk, count - i * kChunk));
-}
-
 void gemm_convert(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,
                   bool trans_a, bool trans_b, float alpha, float beta) {
   float* a32 = float_buffer<0>(size_t(m * k));
