@@ -8,7 +8,9 @@
 // OpenBLAS picks its kernels at load time: run once plainly and once with
 // OPENBLAS_CORETYPE=SKYLAKEX to see both (the core it chose is printed).
 //
-//   build/bench/bf16_kernels [--config a|b|all] [--threads 1,2] [--quick] [--cpu-time]
+//   build/bench/bf16_kernels [--config a|b|all] [--threads 1,2] [--quick] [--cpu-time] [--fused]
+// (--fused: the classifier + loss and attention table instead of the matmul one; the attention
+// rows are the same bf16 code for both engine columns.)
 #include <omp.h>
 
 #include <algorithm>
@@ -21,6 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "moai/ops/cpu/bf16_attention.h"
+#include "moai/ops/cpu/bf16_classifier.h"
 #include "moai/ops/cpu/bf16_matmul.h"
 #include "moai/ops/ops.h"
 
@@ -135,6 +139,86 @@ struct OneDnn {
 };
 #endif
 
+// --fused: the fused classifier + loss (fwd + bwd over N = 2048 rows) and one layer's attention
+// (fwd + bwd, batch 8 x 256, causal) in fp32 (the backend) and bf16 (every bf16 engine), ms per
+// call.
+void fused_table(const std::vector<Config>& configs, const std::vector<int>& thread_counts) {
+  using namespace moai::ops;
+  std::printf(
+      "| config | op | threads | fp32 ms | bf16 convert+sgemm ms | bf16 avx512-bf16 ms |\n");
+  std::printf("|---|---|---|---|---|---|\n");
+  std::mt19937 rng(2);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto fill = [&](std::vector<float>& v, float scale) {
+    for (float& x : v) x = scale * normal(rng);
+  };
+  auto narrow = [](const std::vector<float>& v) {
+    std::vector<bf16> out(v.size());
+    cpu::to_bf16(out.data(), v.data(), int64_t(v.size()));
+    return out;
+  };
+  for (const Config& c : configs) {
+    const int64_t n = 2048, B = 8, T = 256, D = 64, H = c.q_dim / D, KV = c.kv_dim / D;
+    std::vector<float> x(size_t(n * c.hidden)), w(size_t(c.vocab * c.hidden)),
+        losses(static_cast<size_t>(n)), dx(x.size()), dw(w.size());
+    fill(x, 1.0f);
+    fill(w, 0.02f);
+    std::vector<int32_t> labels(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) labels[size_t(i)] = int32_t((i * 7919) % c.vocab);
+    const std::vector<bf16> xb = narrow(x), wb = narrow(w);
+    std::vector<bf16> dxb(x.size());
+    std::vector<float> q(size_t(B * T * H * D)), k(size_t(B * T * KV * D)), v(k.size()),
+        out(q.size()), lse(size_t(B * H * T)), dq(q.size()), dk(k.size()), dv(k.size()),
+        dout(q.size());
+    fill(q, 1.0f);
+    fill(k, 1.0f);
+    fill(v, 1.0f);
+    fill(dout, 1.0f);
+    const std::vector<bf16> qb = narrow(q), kb = narrow(k), vb = narrow(v), doutb = narrow(dout);
+    std::vector<bf16> outb(q.size()), dqb(q.size()), dkb(k.size()), dvb(k.size());
+    const AttentionShape shape{B, T, T, H, KV, D, 0, 0.125f};
+    for (const int threads : thread_counts) {
+      auto backend = make_cpu_backend(threads);
+      g_threads = threads;
+      const LossConfig loss = LossConfig::cross_entropy();
+      const double fp32_cls = time_call([&] {
+        backend->classifier_loss(losses.data(), dx.data(), dw.data(), x.data(), w.data(),
+                                 labels.data(), n, c.hidden, c.vocab, loss, 1.0f);
+      });
+      double bf16_cls[2] = {0, 0};
+      const Bf16GemmEngine engines[2] = {Bf16GemmEngine::kConvertSgemm,
+                                         Bf16GemmEngine::kAvx512Bf16};
+      for (int e = 0; e < 2; ++e) {
+        if (engines[e] == Bf16GemmEngine::kAvx512Bf16 && !cpu::cpu_has_avx512_bf16()) continue;
+        bf16_cls[e] = time_call([&] {
+          cpu::bf16_classifier_loss(losses.data(), dxb.data(), dw.data(), xb.data(), wb.data(),
+                                    labels.data(), n, c.hidden, c.vocab, loss, 1.0f, engines[e]);
+        });
+      }
+      std::printf("| %s | classifier + CE fwd+bwd, N 2048, V %lld | %d | %.1f | %.1f | %.1f |\n",
+                  c.name.c_str(), (long long)c.vocab, threads, 1e3 * fp32_cls, 1e3 * bf16_cls[0],
+                  1e3 * bf16_cls[1]);
+      const double fp32_att = time_call([&] {
+        backend->attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), nullptr,
+                                   shape);
+        backend->attention_backward(dq.data(), dk.data(), dv.data(), dout.data(), out.data(),
+                                    lse.data(), q.data(), k.data(), v.data(), nullptr, shape);
+      });
+      const double bf16_att = time_call([&] {
+        cpu::bf16_attention_forward(outb.data(), lse.data(), qb.data(), kb.data(), vb.data(),
+                                    nullptr, shape);
+        cpu::bf16_attention_backward(dqb.data(), dkb.data(), dvb.data(), doutb.data(), outb.data(),
+                                     lse.data(), qb.data(), kb.data(), vb.data(), nullptr, shape);
+      });
+      std::printf(
+          "| %s | attention fwd+bwd, B8 T256 H%lld KV%lld D64 | %d | %.1f | %.1f | %.1f |\n",
+          c.name.c_str(), (long long)H, (long long)KV, threads, 1e3 * fp32_att, 1e3 * bf16_att,
+          1e3 * bf16_att);
+      std::fflush(stdout);
+    }
+  }
+}
+
 std::vector<int> parse_list(const char* text) {
   std::vector<int> out;
   for (const char* p = text; *p;) {
@@ -150,7 +234,7 @@ std::vector<int> parse_list(const char* text) {
 int main(int argc, char** argv) {
   std::string which = "all";
   std::vector<int> thread_counts = {1, 2};
-  bool quick = false;
+  bool quick = false, fused = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--config") && i + 1 < argc)
       which = argv[++i];
@@ -160,9 +244,12 @@ int main(int argc, char** argv) {
       quick = true;
     else if (!std::strcmp(argv[i], "--cpu-time"))
       g_cpu_time = true;
+    else if (!std::strcmp(argv[i], "--fused"))
+      fused = true;
     else {
-      std::fprintf(stderr, "usage: %s [--config a|b|all] [--threads 1,2] [--quick] [--cpu-time]\n",
-                   argv[0]);
+      std::fprintf(
+          stderr, "usage: %s [--config a|b|all] [--threads 1,2] [--quick] [--cpu-time] [--fused]\n",
+          argv[0]);
       return 2;
     }
   }
@@ -175,6 +262,13 @@ int main(int argc, char** argv) {
       moai::ops::cpu::cpu_has_avx512_bf16() ? "yes" : "no",
       moai::ops::cpu::bf16_gemm_engine_name(moai::ops::cpu::bf16_gemm_engine(2048, 256, 256)),
       moai::ops::cpu::bf16_gemm_engine_name(moai::ops::cpu::bf16_gemm_engine(1, 256, 256)));
+  if (fused) {
+    std::vector<Config> chosen;
+    for (const Config& config : configs)
+      if (which == "all" || which == config.name) chosen.push_back(config);
+    fused_table(chosen, thread_counts);
+    return 0;
+  }
 #if defined(MOAI_HAVE_DNNL)
   OneDnn onednn;
   std::printf(
