@@ -279,7 +279,10 @@ void split_over_threads(int64_t m, int64_t n, int64_t k, const Block& block) {
   const int64_t extent = split_rows ? m : n;
   const int64_t unit = split_rows ? kMr : (m == 1 ? 64 : kNr);
   const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  if (threads <= 1 || m * n * k < (int64_t{1} << 17) || extent < 2 * unit * threads) {
+  // A matrix-vector product is memory-bound and short: below 2^20 weights (2 MB of bf16) starting
+  // the team costs more than the second thread gains.
+  const int64_t min_work = m == 1 ? int64_t{1} << 20 : int64_t{1} << 17;
+  if (threads <= 1 || m * n * k < min_work || extent < 2 * unit * threads) {
     block(0, m, 0, n);
     return;
   }
