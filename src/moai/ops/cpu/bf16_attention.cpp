@@ -1,7 +1,11 @@
 // bf16 attention over the fp32 kernels (see bf16_attention.h).
 #include "moai/ops/cpu/bf16_attention.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <initializer_list>
+#include <utility>
 #include <vector>
 
 #include "moai/core/error.h"
@@ -19,6 +23,41 @@ float* staging(int64_t count) {
   return buffer.data();
 }
 
+// A conversion job: count elements, fp32 <-> bf16 in the direction given by which pointer is set.
+struct Convert {
+  float* wide;
+  bf16* narrow;
+  const float* wide_src;
+  const bf16* narrow_src;
+  int64_t count;
+};
+
+// Every job in one parallel region (one fork/join instead of one per tensor), in fixed 16K-element
+// chunks.
+void convert_all(std::initializer_list<Convert> jobs) {
+  constexpr int64_t kChunk = int64_t(1) << 14;
+  static thread_local std::vector<std::pair<const Convert*, int64_t>> chunks;  // reused
+  chunks.clear();
+  for (const Convert& job : jobs)
+    for (int64_t begin = 0; begin < job.count; begin += kChunk) chunks.push_back({&job, begin});
+#pragma omp parallel for schedule(static) if (chunks.size() > 1 && !omp_in_parallel())
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    const Convert& job = *chunks[i].first;
+    const int64_t begin = chunks[i].second, count = std::min(kChunk, job.count - begin);
+    if (job.narrow_src)
+      to_float(job.wide + begin, job.narrow_src + begin, count);
+    else
+      to_bf16(job.narrow + begin, job.wide_src + begin, count);
+  }
+}
+
+Convert widen(float* dst, const bf16* src, int64_t count) {
+  return {dst, nullptr, nullptr, src, count};
+}
+Convert narrow(bf16* dst, const float* src, int64_t count) {
+  return {nullptr, dst, src, nullptr, count};
+}
+
 }  // namespace
 
 void bf16_attention_forward(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
@@ -32,11 +71,9 @@ void bf16_attention_forward(bf16* out, float* lse, const bf16* q, const bf16* k,
   float* k32 = staging<1>(kv_count);
   float* v32 = staging<2>(kv_count);
   float* out32 = staging<3>(q_count);
-  to_float_parallel(q32, q, q_count);
-  to_float_parallel(k32, k, kv_count);
-  to_float_parallel(v32, v, kv_count);
+  convert_all({widen(q32, q, q_count), widen(k32, k, kv_count), widen(v32, v, kv_count)});
   attention_forward(out32, lse, q32, k32, v32, segment_ids, s);
-  to_bf16_parallel(out, out32, q_count);
+  convert_all({narrow(out, out32, q_count)});
 }
 
 void bf16_attention_backward(bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const bf16* out,
@@ -53,15 +90,10 @@ void bf16_attention_backward(bf16* dq, bf16* dk, bf16* dv, const bf16* dout, con
   float* dq32 = staging<5>(q_count);
   float* dk32 = staging<6>(kv_count);
   float* dv32 = staging<7>(kv_count);
-  to_float_parallel(q32, q, q_count);
-  to_float_parallel(k32, k, kv_count);
-  to_float_parallel(v32, v, kv_count);
-  to_float_parallel(out32, out, q_count);
-  to_float_parallel(dout32, dout, q_count);
+  convert_all({widen(q32, q, q_count), widen(k32, k, kv_count), widen(v32, v, kv_count),
+               widen(out32, out, q_count), widen(dout32, dout, q_count)});
   attention_backward(dq32, dk32, dv32, dout32, out32, lse, q32, k32, v32, segment_ids, s);
-  to_bf16_parallel(dq, dq32, q_count);
-  to_bf16_parallel(dk, dk32, kv_count);
-  to_bf16_parallel(dv, dv32, kv_count);
+  convert_all({narrow(dq, dq32, q_count), narrow(dk, dk32, kv_count), narrow(dv, dv32, kv_count)});
 }
 
 }  // namespace moai::ops::cpu
