@@ -36,18 +36,22 @@ struct Convert {
 // chunks.
 void convert_all(std::initializer_list<Convert> jobs) {
   constexpr int64_t kChunk = int64_t(1) << 14;
-  static thread_local std::vector<std::pair<const Convert*, int64_t>> chunks;  // reused
-  chunks.clear();
+  // The calling thread's list, reused across calls; the team reads it through a plain pointer
+  // (a thread_local named inside the region would be each thread's own, empty, list).
+  static thread_local std::vector<std::pair<const Convert*, int64_t>> list;
+  list.clear();
   for (const Convert& job : jobs)
-    for (int64_t begin = 0; begin < job.count; begin += kChunk) chunks.push_back({&job, begin});
-#pragma omp parallel for schedule(static) if (chunks.size() > 1 && !omp_in_parallel())
-  for (size_t i = 0; i < chunks.size(); ++i) {
+    for (int64_t begin = 0; begin < job.count; begin += kChunk) list.push_back({&job, begin});
+  const std::pair<const Convert*, int64_t>* chunks = list.data();
+  const int64_t count = int64_t(list.size());
+#pragma omp parallel for schedule(static) if (count > 1 && !omp_in_parallel())
+  for (int64_t i = 0; i < count; ++i) {
     const Convert& job = *chunks[i].first;
-    const int64_t begin = chunks[i].second, count = std::min(kChunk, job.count - begin);
+    const int64_t begin = chunks[i].second, size = std::min(kChunk, job.count - begin);
     if (job.narrow_src)
-      to_float(job.wide + begin, job.narrow_src + begin, count);
+      to_float(job.wide + begin, job.narrow_src + begin, size);
     else
-      to_bf16(job.narrow + begin, job.wide_src + begin, count);
+      to_bf16(job.narrow + begin, job.wide_src + begin, size);
   }
 }
 
