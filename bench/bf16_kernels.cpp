@@ -189,7 +189,8 @@ void fused_table(const std::vector<Config>& configs, const std::vector<int>& thr
       const Bf16GemmEngine engines[2] = {Bf16GemmEngine::kConvertSgemm,
                                          Bf16GemmEngine::kAvx512Bf16};
       for (int e = 0; e < 2; ++e) {
-        if (engines[e] == Bf16GemmEngine::kAvx512Bf16 && !cpu::cpu_has_avx512_bf16()) continue;
+        if (engines[e] == Bf16GemmEngine::kAvx512Bf16 && !moai::ops::cpu_has_avx512_bf16())
+          continue;
         bf16_cls[e] = time_call([&] {
           cpu::bf16_classifier_loss(losses.data(), dxb.data(), dw.data(), xb.data(), wb.data(),
                                     labels.data(), n, c.hidden, c.vocab, loss, 1.0f, engines[e]);
@@ -254,12 +255,13 @@ int main(int argc, char** argv) {
     }
   }
   const Config configs[] = {{"a", 256, 256, 128, 768, 32000}, {"b", 512, 512, 128, 1536, 32000}};
-  std::printf("BLAS kernels: %s (AVX-512: %s)\n", moai::ops::cpu::blas_kernel_name().c_str(),
-              moai::ops::cpu::blas_kernels_are_avx512() ? "yes" : "no");
+  const moai::ops::BlasKernelInfo blas = moai::ops::blas_kernel_info();
+  std::printf("BLAS kernels: %s (AVX-512: %s)\n", blas.description().c_str(),
+              blas.avx512_core ? "yes" : "no");
   std::printf(
       "timing: %s\nAVX512-BF16: %s; auto engine: %s (training shapes), %s (M = 1)\n",
       g_cpu_time ? "process CPU time / threads" : "wall clock",
-      moai::ops::cpu::cpu_has_avx512_bf16() ? "yes" : "no",
+      moai::ops::cpu_has_avx512_bf16() ? "yes" : "no",
       moai::ops::cpu::bf16_gemm_engine_name(moai::ops::cpu::bf16_gemm_engine(2048, 256, 256)),
       moai::ops::cpu::bf16_gemm_engine_name(moai::ops::cpu::bf16_gemm_engine(1, 256, 256)));
   if (fused) {
@@ -304,7 +306,7 @@ int main(int argc, char** argv) {
                                        }) / 1e9});
         for (const Bf16GemmEngine engine :
              {Bf16GemmEngine::kConvertSgemm, Bf16GemmEngine::kAvx512Bf16}) {
-          if (engine == Bf16GemmEngine::kAvx512Bf16 && !moai::ops::cpu::cpu_has_avx512_bf16()) {
+          if (engine == Bf16GemmEngine::kAvx512Bf16 && !moai::ops::cpu_has_avx512_bf16()) {
             rates.push_back({"avx512-bf16", 0.0});
             continue;
           }

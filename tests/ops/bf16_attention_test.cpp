@@ -24,8 +24,8 @@ Tensor random_tensor(int64_t count, std::mt19937_64& rng) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   Tensor t;
   for (int64_t i = 0; i < count; ++i) {
-    t.bf.push_back(float_to_bf16(normal(rng)));
-    t.f64.push_back(double(bf16_to_float(t.bf.back())));
+    t.bf.push_back(to_bf16(normal(rng)));
+    t.f64.push_back(double(to_f32(t.bf.back())));
   }
   return t;
 }
@@ -38,7 +38,7 @@ void expect_bf16_close(const std::vector<bf16>& got, const std::vector<double>& 
   for (double value : want) scale = std::max(scale, std::fabs(value));
   for (size_t i = 0; i < got.size(); ++i) {
     const double bound = std::ldexp(std::fabs(want[i]), -8) + slack * scale;
-    ASSERT_LE(std::fabs(double(bf16_to_float(got[i])) - want[i]), bound)
+    ASSERT_LE(std::fabs(double(to_f32(got[i])) - want[i]), bound)
         << what << " element " << i << " want " << want[i];
   }
 }
@@ -68,7 +68,7 @@ void check(int64_t B, int64_t T, int64_t H, int64_t KV, int64_t D, bool segments
   bf16_attention_backward(dq.data(), dk.data(), dv.data(), dout.bf.data(), out.data(), lse.data(),
                           q.bf.data(), k.bf.data(), v.bf.data(), seg_ptr, shape);
   std::vector<double> out_saved(out.size()), lse_saved(lse.begin(), lse.end());
-  for (size_t i = 0; i < out.size(); ++i) out_saved[i] = bf16_to_float(out[i]);
+  for (size_t i = 0; i < out.size(); ++i) out_saved[i] = to_f32(out[i]);
   std::vector<double> dq_ref(dq.size()), dk_ref(dk.size()), dv_ref(dv.size());
   attention_backward(dq_ref.data(), dk_ref.data(), dv_ref.data(), dout.f64.data(), out_saved.data(),
                      lse_saved.data(), q.f64.data(), k.f64.data(), v.f64.data(), seg_ptr, shape);
@@ -98,7 +98,7 @@ void check(int64_t B, int64_t T, int64_t H, int64_t KV, int64_t D, bool segments
       const double plus = f(qq, kk, vv);
       x[i] -= 2 * h;
       const double numeric = (plus - f(qq, kk, vv)) / (2 * h);
-      EXPECT_NEAR(bf16_to_float(grad[i]), numeric, 2e-2 * std::fabs(numeric) + 2e-3)
+      EXPECT_NEAR(to_f32(grad[i]), numeric, 2e-2 * std::fabs(numeric) + 2e-3)
           << label << " finite difference, tensor " << which << " element " << i;
     }
   }

@@ -59,10 +59,10 @@ Problem make_problem(int64_t n, int64_t c, int64_t v, int32_t ignore_index, uint
   Problem p{n, c, v, {}, {}, {}, {}, {}};
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (int64_t i = 0; i < n * c; ++i) p.x.push_back(float_to_bf16(normal(rng)));
-  for (int64_t i = 0; i < v * c; ++i) p.w.push_back(float_to_bf16(0.5f * normal(rng)));
-  for (const bf16 value : p.x) p.xf.push_back(bf16_to_float(value));
-  for (const bf16 value : p.w) p.wf.push_back(bf16_to_float(value));
+  for (int64_t i = 0; i < n * c; ++i) p.x.push_back(to_bf16(normal(rng)));
+  for (int64_t i = 0; i < v * c; ++i) p.w.push_back(to_bf16(0.5f * normal(rng)));
+  for (const bf16 value : p.x) p.xf.push_back(to_f32(value));
+  for (const bf16 value : p.w) p.wf.push_back(to_f32(value));
   for (int64_t i = 0; i < n; ++i)
     p.labels.push_back(i % 5 == 3 ? ignore_index : int32_t((i * 7919) % v));
   return p;
@@ -92,7 +92,7 @@ void check(const LossConfig& config, const char* label) {
       } else {
         ref_losses[size_t(r)] = loss_row(row, p.v, p.labels[size_t(r)], config, grad_scale, true);
       }
-      for (int64_t j = 0; j < p.v; ++j) grad[size_t(r * p.v + j)] = float_to_bf16(row[j]);
+      for (int64_t j = 0; j < p.v; ++j) grad[size_t(r * p.v + j)] = to_bf16(row[j]);
     }
     std::vector<float> ref_dx(dx.size()), ref_dw(dw.size(), 0.25f);
     bf16_gemm_reference(ref_dx.data(), grad.data(), p.w.data(), p.n, p.c, p.v, false, false, 1.0f,
@@ -125,7 +125,7 @@ void check(const LossConfig& config, const char* label) {
                          p.labels.data(), p.n, p.c, p.v, config, grad_scale, engine, 16);
     EXPECT_EQ(losses2, losses);
     EXPECT_EQ(dw2, dw);
-    for (size_t i = 0; i < dx.size(); ++i) ASSERT_EQ(dx_bf[i].bits, float_to_bf16(dx[i]).bits);
+    for (size_t i = 0; i < dx.size(); ++i) ASSERT_EQ(dx_bf[i].bits, to_bf16(dx[i]).bits);
 
     // Loss only (no gradient) gives the same losses.
     std::vector<float> losses3(losses.size());

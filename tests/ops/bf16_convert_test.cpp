@@ -14,7 +14,7 @@ namespace moai::ops::cpu {
 namespace {
 
 uint16_t to_bits(float value) {
-  return float_to_bf16(value).bits;
+  return to_bf16(value).bits;
 }
 float from_bits(uint32_t bits) {
   return std::bit_cast<float>(bits);
@@ -40,13 +40,13 @@ TEST(Bf16Convert, RoundsToNearestEven) {
 TEST(Bf16Convert, KeepsNanAndFlushesSubnormals) {
   // A NaN whose payload lives only in the low 16 bits must not become infinity.
   const uint16_t nan = to_bits(from_bits(0x7F800001u));
-  EXPECT_TRUE(std::isnan(bf16_to_float(bf16{nan})));
+  EXPECT_TRUE(std::isnan(to_f32(bf16{nan})));
   EXPECT_EQ(nan & 0x8000, 0);
-  EXPECT_TRUE(std::isnan(bf16_to_float(float_to_bf16(-std::nanf("")))));
+  EXPECT_TRUE(std::isnan(to_f32(to_bf16(-std::nanf("")))));
   EXPECT_EQ(to_bits(from_bits(0x00000001u)), 0x0000);
   EXPECT_EQ(to_bits(from_bits(0x807FFFFFu)), 0x8000);
   EXPECT_EQ(to_bits(from_bits(0x00800000u)), 0x0080);  // the smallest normal survives
-  EXPECT_EQ(bf16_to_float(bf16{0x4049}), 3.140625f);
+  EXPECT_EQ(to_f32(bf16{0x4049}), 3.140625f);
 }
 
 TEST(Bf16Convert, VectorPathsMatchPortableBitForBit) {

@@ -16,7 +16,7 @@ namespace {
 std::vector<bf16> random_bf16(int64_t count, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<bf16> out(static_cast<size_t>(count));
-  for (bf16& value : out) value = float_to_bf16(normal(rng));
+  for (bf16& value : out) value = to_bf16(normal(rng));
   return out;
 }
 
@@ -68,13 +68,13 @@ void check_case(const Case& shape, bool trans_a, bool trans_b, float alpha, floa
 
   // bf16 output: the fp32 result (from c rounded to bf16) rounded once.
   std::vector<bf16> c_bf(c0.size());
-  for (size_t i = 0; i < c0.size(); ++i) c_bf[i] = float_to_bf16(beta == 0.0f ? NAN : c0[i]);
+  for (size_t i = 0; i < c0.size(); ++i) c_bf[i] = to_bf16(beta == 0.0f ? NAN : c0[i]);
   std::vector<float> via_fp32(c0.size());
-  for (size_t i = 0; i < c0.size(); ++i) via_fp32[i] = bf16_to_float(c_bf[i]);
+  for (size_t i = 0; i < c0.size(); ++i) via_fp32[i] = to_f32(c_bf[i]);
   bf16_gemm(via_fp32.data(), a.data(), b.data(), m, n, k, trans_a, trans_b, alpha, beta, engine);
   bf16_gemm(c_bf.data(), a.data(), b.data(), m, n, k, trans_a, trans_b, alpha, beta, engine);
   for (size_t i = 0; i < c0.size(); ++i)
-    ASSERT_EQ(c_bf[i].bits, float_to_bf16(via_fp32[i]).bits) << what << " bf16 out " << i;
+    ASSERT_EQ(c_bf[i].bits, to_bf16(via_fp32[i]).bits) << what << " bf16 out " << i;
 }
 
 TEST(Bf16Matmul, MatchesReferenceOnOddShapes) {

@@ -17,7 +17,8 @@ TEST(Matvec, OneRowMatmulMatchesNaiveProduct) {
   for (int64_t rows : {1, 3, 4, 7, 130, 4099}) {
     for (float beta : {0.0f, 1.0f}) {
       const int64_t cols = rows > 1000 ? 21 : 37;
-      std::vector<float> w(size_t(rows * cols)), x(size_t(cols)), y(size_t(rows));
+      std::vector<float> w(static_cast<size_t>(rows * cols)), x(static_cast<size_t>(cols)),
+          y(static_cast<size_t>(rows));
       for (auto& v : w) v = u(gen);
       for (auto& v : x) v = u(gen);
       for (auto& v : y) v = u(gen);

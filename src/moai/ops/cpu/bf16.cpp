@@ -10,18 +10,12 @@ namespace moai::ops::cpu {
 
 #define MOAI_TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
-bool cpu_has_avx512_bf16() {
-  static const bool has =
-      __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
-  return has;
-}
-
 void to_bf16_portable(bf16* dst, const float* src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = float_to_bf16(src[i]);
+  for (int64_t i = 0; i < n; ++i) dst[i] = to_bf16(src[i]);
 }
 
 void to_float_portable(float* dst, const bf16* src, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = bf16_to_float(src[i]);
+  for (int64_t i = 0; i < n; ++i) dst[i] = to_f32(src[i]);
 }
 
 namespace {

@@ -1,42 +1,22 @@
 #pragma once
-// bfloat16 on the CPU: the storage type, scalar conversions and array conversions.
-//
-// bf16 is the upper half of an IEEE fp32 (1 sign, 8 exponent, 7 mantissa bits). fp32 -> bf16 rounds
-// to nearest-even; NaN stays NaN (quietened, sign and top payload kept); fp32 subnormals become a
-// signed zero. The last rule is what AVX512-BF16's vcvtne2ps2bf16 does, and the portable code does
-// the same, so a machine with and one without the instruction produce identical bits.
-#include <bit>
+// bfloat16 on the CPU: vectorised array conversions between fp32 and ops::BFloat16 (tensor.h:
+// the type, the scalar to_bf16 / to_f32 and their rounding rules, which every path here follows
+// bit for bit: subnormals flush to a signed zero, as vcvtne2ps2bf16 does).
 #include <cstdint>
+
+#include "moai/ops/blas_kernels.h"
+#include "moai/ops/tensor.h"
 
 namespace moai::ops::cpu {
 
-struct bf16 {
-  uint16_t bits = 0;
-};
-static_assert(sizeof(bf16) == 2);
+// The kernels' short name for ops::BFloat16 (the same type).
+using bf16 = BFloat16;
+// The scalar conversions stay visible next to the array overloads below.
+using ops::round_to_bf16;
+using ops::to_bf16;
+using ops::to_f32;
 
-inline bf16 float_to_bf16(float value) {
-  const uint32_t bits = std::bit_cast<uint32_t>(value);
-  const uint32_t magnitude = bits & 0x7FFFFFFFu;
-  if (magnitude > 0x7F800000u) return bf16{uint16_t((bits >> 16) | 0x0040u)};  // NaN, quiet
-  if (magnitude < 0x00800000u) return bf16{uint16_t((bits >> 16) & 0x8000u)};  // zero, subnormal
-  const uint32_t rounding = 0x7FFFu + ((bits >> 16) & 1u);                     // ties to even
-  return bf16{uint16_t((bits + rounding) >> 16)};
-}
-
-inline float bf16_to_float(bf16 value) {
-  return std::bit_cast<float>(uint32_t(value.bits) << 16);
-}
-
-// fp32 rounded to bf16 and back: the value a bf16 tensor would hold.
-inline float round_to_bf16(float value) {
-  return bf16_to_float(float_to_bf16(value));
-}
-
-// True when the CPU has AVX512-BF16 (vdpbf16ps, vcvtne2ps2bf16) and the build can use it.
-bool cpu_has_avx512_bf16();
-
-// dst[i] = float_to_bf16(src[i]) / bf16_to_float(src[i]), i < n. Vectorised (AVX512-BF16 when the
+// dst[i] = to_bf16(src[i]) / to_f32(src[i]), i < n. Vectorised (AVX512-BF16 when the
 // CPU has it, AVX-512 or scalar otherwise); identical bits on every path. Single-threaded: callers
 // parallelise over rows.
 void to_bf16(bf16* dst, const float* src, int64_t n);

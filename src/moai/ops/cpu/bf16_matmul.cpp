@@ -12,16 +12,11 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <vector>
 
 #include "moai/core/error.h"
 #include "moai/ops/cpu/kernels.h"  // gemm (fp32 BLAS)
-
-#if defined(MOAI_BLAS_OPENBLAS)
-extern "C" char* openblas_get_corename();
-#endif
 
 namespace moai::ops::cpu {
 
@@ -331,37 +326,18 @@ void gemm_convert(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, 
   gemm(c, a32, b32, m, n, k, trans_a, trans_b, alpha, beta);
 }
 
-}  // namespace
-
-std::string blas_kernel_name() {
-#if defined(MOAI_BLAS_OPENBLAS)
-  const char* name = openblas_get_corename();
-  return name ? name : "unknown";
-#else
-  return "blis";
-#endif
-}
-
-bool blas_kernels_are_avx512() {
-  static const bool avx512 = [] {
-#if defined(MOAI_BLAS_OPENBLAS)
-    std::string name = blas_kernel_name();
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char ch) { return char(std::tolower(ch)); });
-    for (const char* family : {"skylakex", "cooperlake", "sapphirerapids"})
-      if (name.find(family) != std::string::npos) return true;
-    return false;
-#else
-    return __builtin_cpu_supports("avx512f") != 0;
-#endif
-  }();
+// Whether the fp32 BLAS runs AVX-512 kernels (asked once: the answer never changes).
+bool blas_kernels_avx512() {
+  static const bool avx512 = blas_kernel_info().avx512_core;
   return avx512;
 }
+
+}  // namespace
 
 Bf16GemmEngine bf16_gemm_engine(int64_t m, int64_t n, int64_t k) {
   if (!cpu_has_avx512_bf16()) return Bf16GemmEngine::kConvertSgemm;
   if (m == 1) return Bf16GemmEngine::kAvx512Bf16;
-  return blas_kernels_are_avx512() ? Bf16GemmEngine::kConvertSgemm : Bf16GemmEngine::kAvx512Bf16;
+  return blas_kernels_avx512() ? Bf16GemmEngine::kConvertSgemm : Bf16GemmEngine::kAvx512Bf16;
 }
 
 const char* bf16_gemm_engine_name(Bf16GemmEngine engine) {
@@ -408,8 +384,8 @@ void bf16_gemm_reference(float* c, const bf16* a, const bf16* b, int64_t m, int6
     for (int64_t j = 0; j < n; ++j) {
       double sum = 0;
       for (int64_t p = 0; p < k; ++p) {
-        const float x = bf16_to_float(trans_a ? a[p * m + i] : a[i * k + p]);
-        const float y = bf16_to_float(trans_b ? b[j * k + p] : b[p * n + j]);
+        const float x = to_f32(trans_a ? a[p * m + i] : a[i * k + p]);
+        const float y = to_f32(trans_b ? b[j * k + p] : b[p * n + j]);
         sum += double(x) * double(y);
       }
       const double old = beta == 0.0f ? 0.0 : double(beta) * double(c[i * n + j]);

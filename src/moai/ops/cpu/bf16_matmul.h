@@ -31,12 +31,6 @@ enum class Bf16GemmEngine { kAuto, kAvx512Bf16, kConvertSgemm };
 Bf16GemmEngine bf16_gemm_engine(int64_t m, int64_t n, int64_t k);
 const char* bf16_gemm_engine_name(Bf16GemmEngine engine);
 
-// The fp32 BLAS's kernel family as the library reports it (OpenBLAS: openblas_get_corename(), e.g.
-// "SkylakeX" or "Prescott"; BLIS: "blis", which dispatches on the CPU itself), and whether it runs
-// AVX-512 kernels.
-std::string blas_kernel_name();
-bool blas_kernels_are_avx512();
-
 // fp32 output. kAvx512Bf16 on a CPU without the instructions throws moai::Error.
 void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,
                bool trans_a, bool trans_b, float alpha, float beta,
