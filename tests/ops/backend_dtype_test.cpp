@@ -8,6 +8,7 @@
 
 #include "moai/core/error.h"
 #include "moai/ops/backend_factory.h"
+#include "moai/ops/cpu/bf16_classifier.h"
 #include "moai/ops/ops.h"
 
 namespace moai::ops {
@@ -96,10 +97,10 @@ TEST(BackendDtype, ConvertRoundsToNearestEven) {
   EXPECT_EQ(back[0], 1.0f);
   EXPECT_EQ(back[1], 1.0f + 4.0f / 256);
   EXPECT_EQ(back[2], -2.5f);
-  EXPECT_EQ(back[3], to_f32(ops::to_bf16(1e-40f)));
+  EXPECT_EQ(dst[3].bits, 0x0000);  // an fp32 subnormal flushes to zero (tensor.h), on every path
 }
 
-TEST(BackendDtype, Bf16AttentionAndLossFollowTheFp32Route) {
+TEST(BackendDtype, Bf16AttentionAndLossMatchFp32OnRoundedInputs) {
   const int64_t B = 1, T = 6, H = 2, KV = 1, D = 8, V = 11, C = 8;
   auto backend = make_cpu_backend(2);
   const std::vector<float> q = rounded(random_floats(B * T * H * D, 3)),
@@ -131,6 +132,54 @@ TEST(BackendDtype, Bf16AttentionAndLossFollowTheFp32Route) {
                            view(x16.data(), {T, C}), view(w16.data(), {V, C}),
                            view(labels.data(), {T}), LossConfig::cross_entropy(), 1.0f);
   for (int64_t i = 0; i < T; ++i) EXPECT_NEAR(loss16[size_t(i)], loss32[size_t(i)], 1e-5f);
+}
+
+// The bf16 dispatch points pick the kernel overload by the output's dtype: a bf16 matmul output is
+// the fp32 result rounded once; the classifier's dx in bf16 is its fp32 dx rounded (the same
+// kernel called directly, same chunking), and dw (fp32) is the same either way.
+TEST(BackendDtype, Bf16OutputsAreTheFp32OutputsRounded) {
+  const int64_t M = 6, K = 40, N = 9, V = 13;
+  auto backend = make_cpu_backend(2);
+  const std::vector<BFloat16> a16 = to_bf16(random_floats(M * K, 8)),
+                              b16 = to_bf16(random_floats(N * K, 9));
+  std::vector<float> c32(M * N);
+  std::vector<BFloat16> c16(M * N);
+  backend->matmul(view(c32.data(), {M, N}), view(a16.data(), {M, K}), view(b16.data(), {N, K}),
+                  false, true, 1.0f, 0.0f);
+  backend->matmul(view(c16.data(), {M, N}), view(a16.data(), {M, K}), view(b16.data(), {N, K}),
+                  false, true, 1.0f, 0.0f);
+  for (size_t i = 0; i < c32.size(); ++i) EXPECT_EQ(c16[i].bits, ops::to_bf16(c32[i]).bits) << i;
+
+  const std::vector<BFloat16> w16 = to_bf16(random_floats(V * K, 10));
+  std::vector<int32_t> labels = {0, 12, -100, 3, 7, 5};
+  std::vector<float> loss32(M), loss16(M), dx32(M * K), dw32(V * K, 0.0f), dw16(V * K, 0.0f);
+  std::vector<BFloat16> dx16(M * K);
+  cpu::bf16_classifier_loss(loss32.data(), dx32.data(), dw32.data(), a16.data(), w16.data(),
+                            labels.data(), M, K, V, LossConfig::cross_entropy(), 0.5f);
+  backend->classifier_loss(view(loss16.data(), {M}), view(dx16.data(), {M, K}),
+                           view(dw16.data(), {V, K}), view(a16.data(), {M, K}),
+                           view(w16.data(), {V, K}), view(labels.data(), {M}),
+                           LossConfig::cross_entropy(), 0.5f);
+  EXPECT_EQ(loss16, loss32);
+  EXPECT_EQ(dw16, dw32);
+  for (size_t i = 0; i < dx32.size(); ++i) EXPECT_EQ(dx16[i].bits, ops::to_bf16(dx32[i]).bits) << i;
+  EXPECT_EQ(loss32[2], 0.0f);  // the ignored label
+}
+
+// The direct bf16 add / accumulate round each fp32 sum once: the fp32 result rounded, bit for bit.
+TEST(BackendDtype, Bf16AddAndAccumulateRoundTheFp32Sum) {
+  const int64_t n = 1000;
+  auto backend = make_cpu_backend(2);
+  const std::vector<float> a = random_floats(n, 11), b = random_floats(n, 12);
+  const std::vector<BFloat16> a16 = to_bf16(a), b16 = to_bf16(b);
+  std::vector<BFloat16> sum16(n), acc16 = a16;
+  backend->add(view(sum16.data(), {n}), view(a16.data(), {n}), view(b16.data(), {n}));
+  backend->accumulate(view(acc16.data(), {n}), view(b16.data(), {n}));
+  for (int64_t i = 0; i < n; ++i) {
+    const uint16_t expected = ops::to_bf16(to_f32(a16[size_t(i)]) + to_f32(b16[size_t(i)])).bits;
+    EXPECT_EQ(sum16[size_t(i)].bits, expected) << i;
+    EXPECT_EQ(acc16[size_t(i)].bits, expected) << i;
+  }
 }
 
 TEST(BackendFactory, DeviceSpecsParseAndBadOnesAreInputErrors) {

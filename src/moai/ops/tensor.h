@@ -22,18 +22,25 @@ inline size_t byte_size(DType dtype, int64_t count) {
   return size_t(count) * dtype_size(dtype);
 }
 
-// bfloat16 storage: the upper 16 bits of an IEEE fp32. A struct (not uint16_t) so that views and
-// overloads can tell it apart from integers.
+// bfloat16 storage: the upper 16 bits of an IEEE fp32 (1 sign, 8 exponent, 7 mantissa bits). A
+// struct (not uint16_t) so that views and overloads can tell it apart from integers. The one bf16
+// type of moai (ops/cpu/bf16.h adds the vectorised array conversions).
 struct BFloat16 {
   uint16_t bits = 0;
 };
+static_assert(sizeof(BFloat16) == 2);
 
-// Round to nearest even (as PyTorch's .to(torch.bfloat16)); NaN stays NaN.
+// fp32 -> bf16: round to nearest even (as PyTorch's .to(torch.bfloat16)); NaN stays NaN (quietened,
+// sign and top payload kept); fp32 subnormals become a signed zero. The last rule is what
+// AVX512-BF16's vcvtne2ps2bf16 does; every conversion in moai (scalar, vectorised, portable)
+// follows it, so every path produces identical bits.
 inline BFloat16 to_bf16(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, 4);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return BFloat16{uint16_t((bits >> 16) | 0x40)};
-  bits += 0x7fffu + ((bits >> 16) & 1u);
+  const uint32_t magnitude = bits & 0x7fffffffu;
+  if (magnitude > 0x7f800000u) return BFloat16{uint16_t((bits >> 16) | 0x40u)};    // NaN, quiet
+  if (magnitude < 0x00800000u) return BFloat16{uint16_t((bits >> 16) & 0x8000u)};  // 0, subnormal
+  bits += 0x7fffu + ((bits >> 16) & 1u);                                           // ties to even
   return BFloat16{uint16_t(bits >> 16)};
 }
 inline float to_f32(BFloat16 value) {
@@ -41,6 +48,10 @@ inline float to_f32(BFloat16 value) {
   float out;
   std::memcpy(&out, &bits, 4);
   return out;
+}
+// fp32 rounded to bf16 and back: the value a bf16 tensor would hold.
+inline float round_to_bf16(float value) {
+  return to_f32(to_bf16(value));
 }
 
 template <class T>

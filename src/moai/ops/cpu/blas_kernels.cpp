@@ -32,9 +32,10 @@ CpuIsa detect_cpu_isa() {
 
 bool cpu_has_avx512_bf16() {
 #if defined(__x86_64__)
-  unsigned eax = 7, ebx = 0, ecx = 1, edx = 0;
-  __asm__("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
-  return (eax >> 5) & 1u;  // CPUID.(EAX=7,ECX=1):EAX[5] AVX512_BF16
+  // The bf16 kernels also use AVX512-BW; __builtin_cpu_supports checks that the OS saves the state.
+  static const bool has =
+      __builtin_cpu_supports("avx512bf16") && __builtin_cpu_supports("avx512bw");
+  return has;
 #else
   return false;
 #endif
@@ -47,6 +48,15 @@ bool is_pre_avx2_openblas_core(std::string_view core) {
   for (const char* modern : {"haswell", "zen", "skylakex", "cooperlake", "sapphirerapids"})
     if (lower == modern) return false;
   return true;
+}
+
+bool is_avx512_openblas_core(std::string_view core) {
+  std::string lower(core);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
+  for (const char* family : {"skylakex", "cooperlake", "sapphirerapids"})
+    if (lower == family) return true;
+  return false;
 }
 
 const char* openblas_coretype_for(CpuIsa cpu) {
@@ -65,8 +75,10 @@ BlasKernelInfo blas_kernel_info() {
   const char* core = openblas_get_corename();
   info.core = core ? core : "unknown";
   info.pre_avx2_core = is_pre_avx2_openblas_core(info.core);
+  info.avx512_core = is_avx512_openblas_core(info.core);
 #else
   info.engine = "blis";  // BLIS dispatches on the CPU itself (its configure-time family list)
+  info.avx512_core = info.cpu == CpuIsa::kAvx512;
 #endif
   return info;
 }

@@ -5,12 +5,17 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <initializer_list>
 #include <new>
 #include <vector>
 
 #include "moai/core/error.h"
 #include "moai/core/thread_pool.h"
 #include "moai/ops/blas_kernels.h"
+#include "moai/ops/cpu/bf16.h"
+#include "moai/ops/cpu/bf16_attention.h"
+#include "moai/ops/cpu/bf16_classifier.h"
+#include "moai/ops/cpu/bf16_matmul.h"
 #include "moai/ops/cpu/kernels.h"
 #include "moai/ops/ops.h"
 
@@ -110,10 +115,11 @@ void gemm(double* c, const double* a, const double* b, int64_t m, int64_t n, int
 
 namespace {
 
-// A float view as fp32 memory for the fp32 kernels. F32 views pass through untouched; other
-// float dtypes (BF16) are converted into scratch on entry when `read` and back on exit when
-// `write` (round to nearest even). This is the CONVERT-TO-FP32 FALLBACK: correct (it rounds where a
-// bf16 tensor is stored) but slow; real bf16 kernels replace it op by op (see matmul_bf16 etc.).
+// A float view as fp32 memory for the fp32 kernels. F32 views pass through untouched; BF16 views
+// are converted into scratch on entry when `read` and back on exit when `write` (vectorised, round
+// to nearest even). This is the CONVERT-TO-FP32 FALLBACK, used only by the elementwise ops, which
+// have no bf16 kernel (matmul, attention and the classifier run the bf16 kernels below): correct
+// (it rounds where a bf16 tensor is stored) but it costs a round trip through fp32 scratch.
 class F32Stage {
  public:
   F32Stage(const TensorView& view, bool read, bool write) : view_(view), write_(write) {
@@ -138,9 +144,7 @@ class F32Stage {
       std::memcpy(dst, src.data, src.bytes());
       return;
     }
-    const BFloat16* in = src.as<BFloat16>();
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) dst[i] = to_f32(in[i]);
+    to_float_parallel(dst, src.as<BFloat16>(), n);
   }
   static void convert_from_f32(const TensorView& dst, const float* src) {
     const int64_t n = dst.numel();
@@ -148,9 +152,7 @@ class F32Stage {
       std::memcpy(dst.data, src, dst.bytes());
       return;
     }
-    BFloat16* out = dst.as<BFloat16>();
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) out[i] = to_bf16(src[i]);
+    to_bf16_parallel(dst.as<BFloat16>(), src, n);
   }
 
  private:
@@ -172,38 +174,54 @@ F32Stage inout(const TensorView& view) {
 }
 
 // ---- the bf16 dispatch points ------------------------------------------------------------------
-// Called when the op's dtype is BF16. Today each converts to fp32 and back (F32Stage); the bf16
-// kernels (ops/cpu/bf16_*.h) plug in here.
+// Called when the op's dtype is BF16: the bf16 kernels of ops/cpu/bf16_*.h.
 void matmul_bf16(const TensorView& c, const TensorView& a, const TensorView& b, int64_t m,
                  int64_t n, int64_t k, bool trans_a, bool trans_b, float alpha, float beta) {
-  F32Stage c32(c, beta != 0.0f, true), a32 = in(a), b32 = in(b);
-  gemm(c32.get(), a32.get(), b32.get(), m, n, k, trans_a, trans_b, alpha, beta);
+  const BFloat16 *a16 = a.as<BFloat16>(), *b16 = b.as<BFloat16>();
+  if (c.dtype == DType::kF32)
+    bf16_gemm(c.f32(), a16, b16, m, n, k, trans_a, trans_b, alpha, beta);
+  else
+    bf16_gemm(c.as<BFloat16>(), a16, b16, m, n, k, trans_a, trans_b, alpha, beta);
 }
 void attention_forward_bf16(const TensorView& out_view, const TensorView& lse, const TensorView& q,
                             const TensorView& k, const TensorView& v, const TensorView& segment_ids,
                             const AttentionShape& shape) {
-  F32Stage o = out(out_view), q32 = in(q), k32 = in(k), v32 = in(v);
-  attention_forward(o.get(), static_cast<float*>(lse.data), q32.get(), k32.get(), v32.get(),
-                    static_cast<const int32_t*>(segment_ids.data), shape);
+  bf16_attention_forward(out_view.as<BFloat16>(), static_cast<float*>(lse.data), q.as<BFloat16>(),
+                         k.as<BFloat16>(), v.as<BFloat16>(),
+                         static_cast<const int32_t*>(segment_ids.data), shape);
 }
 void attention_backward_bf16(const TensorView& dq, const TensorView& dk, const TensorView& dv,
                              const TensorView& dout, const TensorView& out_view,
                              const TensorView& lse, const TensorView& q, const TensorView& k,
                              const TensorView& v, const TensorView& segment_ids,
                              const AttentionShape& shape) {
-  F32Stage dq32 = out(dq), dk32 = out(dk), dv32 = out(dv), do32 = in(dout), o32 = in(out_view);
-  F32Stage q32 = in(q), k32 = in(k), v32 = in(v);
-  attention_backward(dq32.get(), dk32.get(), dv32.get(), do32.get(), o32.get(), lse.f32(),
-                     q32.get(), k32.get(), v32.get(), static_cast<const int32_t*>(segment_ids.data),
-                     shape);
+  bf16_attention_backward(dq.as<BFloat16>(), dk.as<BFloat16>(), dv.as<BFloat16>(),
+                          dout.as<BFloat16>(), out_view.as<BFloat16>(), lse.f32(), q.as<BFloat16>(),
+                          k.as<BFloat16>(), v.as<BFloat16>(),
+                          static_cast<const int32_t*>(segment_ids.data), shape);
 }
 void classifier_loss_bf16(const TensorView& losses, const TensorView& dx, const TensorView& dw,
                           const TensorView& x, const TensorView& w, const TensorView& labels,
                           const LossConfig& config, float grad_scale) {
-  F32Stage dx32 = out(dx), x32 = in(x), w32 = in(w);
-  classifier_loss(losses.f32(), dx32.get(), static_cast<float*>(dw.data), x32.get(), w32.get(),
-                  labels.as<int32_t>(), x.numel() / w.dim(1), w.dim(1), w.dim(0), config,
-                  grad_scale);
+  // dx has x's dtype (checked by Backend::classifier_loss); absent for the loss alone.
+  bf16_classifier_loss(losses.f32(), static_cast<BFloat16*>(dx.data), static_cast<float*>(dw.data),
+                       x.as<BFloat16>(), w.as<BFloat16>(), labels.as<int32_t>(),
+                       x.numel() / w.dim(1), w.dim(1), w.dim(0), config, grad_scale);
+}
+
+bool all_bf16(std::initializer_list<TensorView> views) {
+  for (const TensorView& view : views)
+    if (view.dtype != DType::kBF16) return false;
+  return true;
+}
+// out = a + b with every tensor bf16, in one pass: each sum in fp32, rounded once (the same bits as
+// the fp32 route, without the scratch round trip).
+void add_bf16(const TensorView& out_view, const TensorView& a, const TensorView& b) {
+  BFloat16* out = out_view.as<BFloat16>();
+  const BFloat16 *x = a.as<BFloat16>(), *y = b.as<BFloat16>();
+  const int64_t n = out_view.numel();
+#pragma omp parallel for simd schedule(static)
+  for (int64_t i = 0; i < n; ++i) out[i] = to_bf16(to_f32(x[i]) + to_f32(y[i]));
 }
 
 class CpuBackend final : public Backend {
@@ -341,6 +359,7 @@ class CpuBackend final : public Backend {
     cpu::swiglu_backward(dg.get(), du.get(), d.get(), g.get(), u.get(), gate.numel());
   }
   void run_add(const TensorView& out_view, const TensorView& a, const TensorView& b) override {
+    if (all_bf16({out_view, a, b})) return add_bf16(out_view, a, b);
     F32Stage o = out(out_view), a32 = in(a), b32 = in(b);
     float *dst = o.get(), *x = a32.get(), *y = b32.get();
     const int64_t n = out_view.numel();
@@ -348,6 +367,7 @@ class CpuBackend final : public Backend {
     for (int64_t i = 0; i < n; ++i) dst[i] = x[i] + y[i];
   }
   void run_accumulate(const TensorView& dst_view, const TensorView& src) override {
+    if (all_bf16({dst_view, src})) return add_bf16(dst_view, dst_view, src);
     F32Stage d = inout(dst_view), s = in(src);
     float *dst = d.get(), *x = s.get();
     const int64_t n = dst_view.numel();

@@ -1,0 +1,30 @@
+#pragma once
+// Fused classifier + loss with bf16 x and w (Backend::classifier_loss semantics, ops/loss.h for
+// every LossConfig): for each row n of x[N,C] with label labels[n], logits = x[n]·w^T (w is [V,C])
+// in fp32, the row loss (fp32 log-sum-exp, 0 for ignored labels) written to losses[N]. When dx is
+// non-null also the gradient of sum_n grad_scale * losses[n]: dx[N,C] overwrites (bf16 or fp32),
+// dw[V,C] (fp32) accumulates. Rows run in chunks (never the full [N,V] logits); the logits'
+// gradient is rounded to bf16 once, as the input of the two backward bf16 matmuls (what autocast
+// does). Labels must be in [0,V) or config.ignore_index (checked by the caller).
+#include <cstdint>
+
+#include "moai/ops/cpu/bf16.h"
+#include "moai/ops/cpu/bf16_matmul.h"
+#include "moai/ops/loss.h"
+
+namespace moai::ops::cpu {
+
+void bf16_classifier_loss(float* losses, bf16* dx, float* dw, const bf16* x, const bf16* w,
+                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
+                          const LossConfig& config, float grad_scale,
+                          Bf16GemmEngine engine = Bf16GemmEngine::kAuto, int64_t chunk_rows = 0);
+void bf16_classifier_loss(float* losses, float* dx, float* dw, const bf16* x, const bf16* w,
+                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
+                          const LossConfig& config, float grad_scale,
+                          Bf16GemmEngine engine = Bf16GemmEngine::kAuto, int64_t chunk_rows = 0);
+
+// chunk_rows: rows per chunk, 0 = bf16_classifier_chunk_rows(v) (tests pass small values).
+// Rows per chunk for vocabulary v (the fp32 kernel's rule: about 16M logits, 16..1024 rows).
+int64_t bf16_classifier_chunk_rows(int64_t v);
+
+}  // namespace moai::ops::cpu
