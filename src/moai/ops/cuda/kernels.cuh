@@ -18,7 +18,8 @@
 namespace moai::ops::cuda {
 
 // ---- RMSNorm (rows of c; also QK-norm: n = N*H rows of c = D) ----
-// Input and output dtypes independent (float or bf16); weights fp32. Backward: dinp/dout TD, inp TX.
+// Input and output dtypes independent (float or bf16); weights fp32. Backward: dinp/dout TD, inp
+// TX.
 template <typename TIn, typename TOut>
 void rmsnorm_forward(Device& device, TOut* out, float* rstd, const TIn* inp, const float* weight,
                      int64_t n, int64_t c, float eps);
