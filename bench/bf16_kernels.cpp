@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "moai/ops/blas_kernels.h"
 #include "moai/ops/cpu/bf16_attention.h"
 #include "moai/ops/cpu/bf16_classifier.h"
 #include "moai/ops/cpu/bf16_matmul.h"
@@ -234,6 +235,7 @@ std::vector<int> parse_list(const char* text) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  moai::ops::match_blas_kernels(argv);
   std::string which = "all";
   std::vector<int> thread_counts = {1, 2};
   bool quick = false, fused = false;

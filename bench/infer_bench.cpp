@@ -10,6 +10,7 @@
 #include <random>
 
 #include "moai/infer/gguf_export.h"
+#include "moai/ops/blas_kernels.h"
 #include "moai/infer/kv_model.h"
 #include "moai/infer/sampler.h"
 #include "moai/model/hf_checkpoint.h"
@@ -108,4 +109,12 @@ BENCHMARK(BM_Decode64After256)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// BENCHMARK_MAIN, with the BLAS kernel check first (moai/ops/blas_kernels.h).
+int main(int argc, char** argv) {
+  moai::ops::match_blas_kernels(argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

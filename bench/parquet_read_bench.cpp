@@ -9,6 +9,7 @@
 #include <string>
 
 #include "moai/data/parquet_reader.h"
+#include "moai/ops/blas_kernels.h"
 
 namespace {
 
@@ -73,4 +74,12 @@ BENCHMARK(BM_ParquetTextRowsAsJson)->Unit(benchmark::kMillisecond)->Iterations(1
 
 }  // namespace
 
-BENCHMARK_MAIN();
+// BENCHMARK_MAIN, with the BLAS kernel check first (moai/ops/blas_kernels.h).
+int main(int argc, char** argv) {
+  moai::ops::match_blas_kernels(argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

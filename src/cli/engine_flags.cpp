@@ -41,21 +41,4 @@ std::unique_ptr<ops::Backend> make_engine_backend(const EngineFlags& flags, int 
   return backend;
 }
 
-void match_blas_kernels(char** argv) {
-  const ops::BlasKernelInfo info = ops::blas_kernel_info();
-  if (!info.mismatch()) return;
-  if (const char* set = std::getenv("OPENBLAS_CORETYPE")) {
-    MOAI_WARN("OPENBLAS_CORETYPE="
-              << set << " selects OpenBLAS's " << info.core << " kernels on an "
-              << ops::cpu_isa_name(info.cpu)
-              << " CPU (kept, as the environment asks; matmuls run 3-5x slower)");
-    return;
-  }
-  ::setenv("OPENBLAS_CORETYPE", ops::openblas_coretype_for(info.cpu), 1);
-  ::execv("/proc/self/exe", argv);
-  MOAI_WARN("OpenBLAS runs " << info.core << " kernels on an " << ops::cpu_isa_name(info.cpu)
-                             << " CPU and re-executing with OPENBLAS_CORETYPE failed; set "
-                             << "OPENBLAS_CORETYPE=" << ops::openblas_coretype_for(info.cpu));
-}
-
 }  // namespace moai::cli

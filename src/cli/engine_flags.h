@@ -28,10 +28,4 @@ ops::Precision precision_from_torch_dtype(const std::string& torch_dtype);
 std::unique_ptr<ops::Backend> make_engine_backend(const EngineFlags& flags, int threads,
                                                   ops::Precision precision);
 
-// Called first in main(): when the CPU has AVX2/AVX-512 but OpenBLAS chose pre-AVX2 kernels and
-// OPENBLAS_CORETYPE is not set, re-executes the binary once with OPENBLAS_CORETYPE set to the
-// CPU's core (SKYLAKEX / HASWELL). A core type from the environment is never overridden (a warning
-// says it is slow). Never returns after a successful exec.
-void match_blas_kernels(char** argv);
-
 }  // namespace moai::cli

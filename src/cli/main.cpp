@@ -11,6 +11,7 @@
 #include "cli/engine_flags.h"
 #include "moai/core/error.h"
 #include "moai/core/interrupt.h"
+#include "moai/ops/blas_kernels.h"
 
 namespace moai::cli {
 namespace {
@@ -45,7 +46,7 @@ std::string flag(const std::string& underscore_name) {
 }  // namespace moai::cli
 
 int main(int argc, char** argv) {
-  moai::cli::match_blas_kernels(argv);  // before anything else: may re-execute the binary once
+  moai::ops::match_blas_kernels(argv);  // before anything else: may re-execute the binary once
   CLI::App app{"moai: train and serve Qwen3-architecture language models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "moai 0.1.0");

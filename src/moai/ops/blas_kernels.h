@@ -2,7 +2,7 @@
 // "Never a fallback kernel by accident": which kernels the CPU matmul engine runs, checked against
 // the CPU's instruction set. Debian's OpenBLAS 0.3.21 does not recognise recent Xeons and runs its
 // generic Prescott (SSE3) kernels, 3-5x slower than its SkylakeX ones on the same CPU; moai detects
-// that and (in the CLI) re-executes itself once with OPENBLAS_CORETYPE set, unless the environment
+// that and re-executes the program once with OPENBLAS_CORETYPE set, unless the environment
 // already sets one.
 #include <string>
 #include <string_view>
@@ -35,5 +35,11 @@ bool is_pre_avx2_openblas_core(std::string_view core);
 bool is_avx512_openblas_core(std::string_view core);
 // The OPENBLAS_CORETYPE that matches `cpu` ("SKYLAKEX" for AVX-512, "HASWELL" for AVX2).
 const char* openblas_coretype_for(CpuIsa cpu);
+
+// Call first thing in main() of every program that runs matmuls (moai, the benchmarks): when the
+// BLAS runs pre-AVX2 kernels on an AVX2/AVX-512 CPU and OPENBLAS_CORETYPE is unset, sets it and
+// re-executes the program once (OpenBLAS reads it only at load time). A core type the environment
+// already sets is kept, with a warning. Returns only when no re-execution happened.
+void match_blas_kernels(char** argv);
 
 }  // namespace moai::ops

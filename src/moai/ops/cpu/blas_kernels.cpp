@@ -1,7 +1,12 @@
 #include "moai/ops/blas_kernels.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
+
+#include "moai/core/log.h"
 
 #if defined(MOAI_BLAS_OPENBLAS)
 extern "C" char* openblas_get_corename(void);
@@ -81,6 +86,23 @@ BlasKernelInfo blas_kernel_info() {
   info.avx512_core = info.cpu == CpuIsa::kAvx512;
 #endif
   return info;
+}
+
+void match_blas_kernels(char** argv) {
+  const BlasKernelInfo info = blas_kernel_info();
+  if (!info.mismatch()) return;
+  if (const char* set = std::getenv("OPENBLAS_CORETYPE")) {
+    MOAI_WARN("OPENBLAS_CORETYPE="
+              << set << " selects OpenBLAS's " << info.core << " kernels on an "
+              << cpu_isa_name(info.cpu)
+              << " CPU (kept, as the environment asks; matmuls run 3-5x slower)");
+    return;
+  }
+  ::setenv("OPENBLAS_CORETYPE", openblas_coretype_for(info.cpu), 1);
+  ::execv("/proc/self/exe", argv);
+  MOAI_WARN("OpenBLAS runs " << info.core << " kernels on an " << cpu_isa_name(info.cpu)
+                             << " CPU and re-executing with OPENBLAS_CORETYPE failed; set "
+                             << "OPENBLAS_CORETYPE=" << openblas_coretype_for(info.cpu));
 }
 
 }  // namespace moai::ops
