@@ -29,6 +29,11 @@ ops::Precision engine_precision(const EngineFlags& flags, ops::Precision fallbac
   return ops::parse_precision(flags.precision, "--precision");
 }
 
+std::optional<ops::Precision> requested_precision(const EngineFlags& flags) {
+  if (!flags.fp16 && !flags.bf16 && flags.precision.empty()) return std::nullopt;
+  return engine_precision(flags, ops::Precision::kFp32);
+}
+
 ops::Precision precision_from_torch_dtype(const std::string& torch_dtype) {
   return torch_dtype == "bfloat16" ? ops::Precision::kBf16 : ops::Precision::kFp32;
 }

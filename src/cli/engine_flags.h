@@ -2,6 +2,7 @@
 // --device and --precision (with the original's --bf16 and --fp16) for every command that computes:
 // bench train, model verify, generate, chat, serve (train takes them through TrainConfig).
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli/command.h"
@@ -21,6 +22,8 @@ void add_engine_flags(CLI::App* cmd, EngineFlags& flags, const std::string& prec
 
 // The precision the flags ask for, else `fallback` (--fp16: InputError, exit 2).
 ops::Precision engine_precision(const EngineFlags& flags, ops::Precision fallback);
+// The precision the flags ask for, or nothing when none is given (--fp16: InputError).
+std::optional<ops::Precision> requested_precision(const EngineFlags& flags);
 // Inference default: the checkpoint's torch_dtype ("bfloat16" -> bf16, anything else fp32).
 ops::Precision precision_from_torch_dtype(const std::string& torch_dtype);
 

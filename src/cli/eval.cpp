@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/engine_flags.h"
 #include "moai/core/error.h"
 #include "moai/eval/eval_model.h"
 #include "moai/eval/evaluator.h"
@@ -24,8 +25,7 @@ struct EvalFlags {
   int64_t limit = -1;
   int64_t batch_size = 8;
   int64_t max_length = 0;
-  std::string device = "cpu";
-  std::string precision = "fp32";
+  EngineFlags engine;
   std::string output_path;
   bool log_samples = false;
   uint64_t seed = 1234;
@@ -44,11 +44,6 @@ std::vector<std::string> split_commas(const std::string& text) {
 }
 
 void run(const EvalFlags& f) {
-  // What model loading supports today; the backend factory (--device cuda, bf16) plugs in here.
-  if (f.device != "cpu")
-    throw_input_error("--device", "\"" + f.device + "\" is not available to eval yet (cpu)");
-  if (f.precision != "fp32")
-    throw_input_error("--precision", "\"" + f.precision + "\" is not available to eval yet (fp32)");
   if (f.num_fewshot < 0) throw_input_error("--num_fewshot", "must be >= 0");
   const std::vector<std::string> tasks = split_commas(f.tasks);
   if (tasks.empty()) throw_input_error("--tasks", "give at least one task");
@@ -58,6 +53,8 @@ void run(const EvalFlags& f) {
   eval::EvalModelOptions mo;
   mo.tokenizer_path = f.tokenizer_path;
   mo.threads = f.threads;
+  mo.device = ops::parse_device(f.engine.device, "--device");
+  mo.precision = requested_precision(f.engine);
   mo.scorer.batch_size = f.batch_size;
   mo.scorer.max_length = f.max_length;
   eval::EvalModel model = eval::load_eval_model(f.model_path, mo);
@@ -85,7 +82,7 @@ void run(const EvalFlags& f) {
     const nlohmann::json config = {{"model", "moai"},
                                    {"model_args", "pretrained=" + f.model_path},
                                    {"batch_size", f.batch_size},
-                                   {"device", f.device},
+                                   {"device", f.engine.device},
                                    {"limit", f.limit >= 0 ? nlohmann::json(f.limit) : nullptr},
                                    {"fewshot_seed", f.seed}};
     const std::string path = eval::write_outputs(f.output_path, results, config, f.log_samples);
@@ -109,8 +106,7 @@ void register_eval(CLI::App& root) {
   cmd->add_option(flag("batch_size"), f->batch_size, "requests per forward (default 8)");
   cmd->add_option(flag("max_length"), f->max_length,
                   "context window in tokens (default: max_position_embeddings, as HFLM)");
-  cmd->add_option(flag("device"), f->device, "cpu (default)");
-  cmd->add_option(flag("precision"), f->precision, "fp32 (default)");
+  add_engine_flags(cmd, f->engine, "the checkpoint's torch_dtype on CUDA, fp32 on the CPU");
   cmd->add_option(flag("output_path"), f->output_path,
                   "directory for results_<time>.json (and samples with --log_samples)");
   cmd->add_flag(flag("log_samples"), f->log_samples, "write samples_<task>_<time>.jsonl");

@@ -20,8 +20,7 @@ struct ModelFlags {
   moai::infer::LoadOptions resolved() const {
     moai::infer::LoadOptions out = load;
     out.device = ops::parse_device(engine.device, "--device");
-    if (engine.fp16 || engine.bf16 || !engine.precision.empty())
-      out.precision = engine_precision(engine, ops::Precision::kFp32);
+    out.precision = requested_precision(engine);
     return out;
   }
 };

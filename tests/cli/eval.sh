@@ -72,4 +72,15 @@ printf '%s\n' '{"goal":"g","sol1":"a","sol2":"b","label":0}' '{"goal":"g","sol1"
   > "$TMP/bad/baber/piqa/validation.jsonl"
 expect_exit2 'validation.jsonl:2: .*sol2' --model_path "$DATA/tiny_model" --tasks piqa --dataset_path "$TMP/bad"
 expect_exit2 'no test split for arc_easy' --model_path "$DATA/tiny_model" --tasks arc_easy --dataset_path "$TMP/bad"
+expect_exit2 'built without CUDA' --model_path "$DATA/tiny_model" --tasks hellaswag --device cuda \
+  --dataset_path "$DATA/datasets"
+expect_exit2 'fp16' --model_path "$DATA/tiny_model" --tasks hellaswag --fp16 --dataset_path "$DATA/datasets"
+
+# --precision bf16 runs the same scoring on the bf16 engine: the same rows, accuracies within the
+# noise of bf16 log-likelihoods (the tiny model's choices are close, so only the run is checked).
+"$MOAI_BIN" eval --model_path "$DATA/tiny_model" --tasks hellaswag --dataset_path "$DATA/datasets" \
+  --limit 4 --threads 1 --precision bf16 > "$TMP/bf16.txt" 2> "$TMP/bf16.err" ||
+  { cat "$TMP/bf16.err"; exit 1; }
+grep -q "precision bf16" "$TMP/bf16.err" || { echo "no bf16 engine line"; cat "$TMP/bf16.err"; exit 1; }
+grep -q "^|hellaswag|1|0|acc_norm|" "$TMP/bf16.txt" || { echo "no bf16 hellaswag row"; cat "$TMP/bf16.txt"; exit 1; }
 echo "eval cli ok"

@@ -4,6 +4,7 @@
 
 #include "moai/core/error.h"
 #include "moai/core/file_util.h"
+#include "moai/core/log.h"
 #include "moai/model/hf_checkpoint.h"
 
 namespace moai::eval {
@@ -23,8 +24,13 @@ EvalModel load_eval_model(const std::string& model_dir, const EvalModelOptions& 
   const model::ParamLayout layout(config);
   std::vector<float> params(size_t(layout.total_floats()));
   model::load_hf_weights(model_dir, layout, params.data());
-  out.backend = ops::make_cpu_backend(options.threads);
-  out.scorer = std::make_unique<Scorer>(config, std::move(params), *out.backend, options.scorer);
+  out.backend = ops::make_backend(options.device, options.threads);
+  ScorerOptions scorer = options.scorer;
+  scorer.precision = options.precision.value_or(
+      ops::default_inference_precision(config.torch_dtype, out.backend->device()));
+  MOAI_INFO("engine: " << out.backend->name() << ", precision "
+                       << ops::precision_name(scorer.precision));
+  out.scorer = std::make_unique<Scorer>(config, std::move(params), *out.backend, scorer);
   out.name = std::filesystem::path(model_dir).lexically_normal().filename().string();
   return out;
 }

@@ -121,6 +121,7 @@ model::Qwen3Model& Scorer::model_for(int64_t batch, int64_t seq) {
   mo.max_batch = std::max<int64_t>(batch, owned_ ? owned_->options().max_batch : 0);
   mo.max_seq = std::max<int64_t>(seq, owned_ ? owned_->options().max_seq : 0);
   mo.training = false;
+  mo.precision = options_.precision;
   owned_.reset();
   owned_ = std::make_unique<model::Qwen3Model>(config_, *backend_, mo);
   owned_->set_params(host_params_.data());

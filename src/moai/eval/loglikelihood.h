@@ -59,7 +59,8 @@ int32_t prefix_token_id(const tok::Tokenizer& tokenizer);
 struct ScorerOptions {
   int64_t batch_size = 8;  // rows (requests) per forward
   int64_t max_length = 0;  // 0 = config.max_position_embeddings (HFLM.max_length)
-  int64_t max_logit_bytes = int64_t(256) << 20;  // caps rows * vocab * 4 of one forward
+  int64_t max_logit_bytes = int64_t(256) << 20;      // caps rows * vocab * 4 of one forward
+  ops::Precision precision = ops::Precision::kFp32;  // of the model the Scorer owns
 };
 
 class Scorer {

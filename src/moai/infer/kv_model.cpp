@@ -24,12 +24,8 @@ std::unique_ptr<InferenceModel> InferenceModel::load(const std::string& model_di
   const model::Qwen3Config config = model::load_qwen3_config(model_dir);
   const model::ParamLayout layout(config);
   std::unique_ptr<ops::Backend> backend = ops::make_backend(device, threads);
-  // Unset: the checkpoint's torch_dtype on an accelerator; fp32 on the CPU, whose bf16 ops still
-  // go through the convert-to-fp32 fallback (slower than fp32, docs/model.md).
-  const bool bf16_checkpoint = config.torch_dtype == "bfloat16";
-  const ops::Precision mode = precision.value_or(
-      bf16_checkpoint && backend->device() != ops::DeviceKind::kCpu ? ops::Precision::kBf16
-                                                                    : ops::Precision::kFp32);
+  const ops::Precision mode =
+      precision.value_or(ops::default_inference_precision(config.torch_dtype, backend->device()));
   std::vector<float> params(size_t(layout.total_floats()));
   model::load_hf_weights(model_dir, layout, params.data());
   MOAI_INFO("engine: " << backend->name() << ", precision " << ops::precision_name(mode));

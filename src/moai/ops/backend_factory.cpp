@@ -57,4 +57,9 @@ std::unique_ptr<Backend> make_backend(const DeviceSpec& spec, int threads) {
   return make_cpu_backend(threads);
 }
 
+Precision default_inference_precision(const std::string& torch_dtype, DeviceKind device) {
+  return torch_dtype == "bfloat16" && device != DeviceKind::kCpu ? Precision::kBf16
+                                                                 : Precision::kFp32;
+}
+
 }  // namespace moai::ops

@@ -27,4 +27,8 @@ bool cuda_built();
 // count (0 = default_thread_count()).
 std::unique_ptr<Backend> make_backend(const DeviceSpec& spec, int threads = 0);
 
+// The precision inference uses when --precision is not given: the checkpoint's torch_dtype on an
+// accelerator; fp32 on the CPU, where bf16 is not faster without AMX (docs/model.md "Precision").
+Precision default_inference_precision(const std::string& torch_dtype, DeviceKind device);
+
 }  // namespace moai::ops
