@@ -10,11 +10,11 @@
 #include <random>
 
 #include "moai/infer/gguf_export.h"
-#include "moai/ops/blas_kernels.h"
 #include "moai/infer/kv_model.h"
 #include "moai/infer/sampler.h"
 #include "moai/model/hf_checkpoint.h"
 #include "moai/model/param_layout.h"
+#include "moai/ops/blas_kernels.h"
 #include "moai/tokenizer/tokenizer.h"
 
 namespace {
