@@ -270,7 +270,14 @@ class CompactWriter {
   void str(int id, const std::string& s) { field(id, 8), varint(s.size()), out += s; }
   void begin_struct(int id) { field(id, 12), stack_.push_back(last_), last_ = 0; }
   void begin_element() { stack_.push_back(last_), last_ = 0; }
-  void end_struct() { out.push_back(0), last_ = stack_.back(), stack_.pop_back(); }
+  // Writes the stop byte; the outermost struct (never begun) has no saved field id to restore.
+  void end_struct() {
+    out.push_back(0);
+    last_ = 0;
+    if (stack_.empty()) return;
+    last_ = stack_.back();
+    stack_.pop_back();
+  }
   void list(int id, int elem_type, int n) {
     field(id, 9), out.push_back(static_cast<char>((n << 4) | elem_type));
   }
