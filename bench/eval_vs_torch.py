@@ -36,7 +36,6 @@ def main():
     shared = os.path.abspath(a.shared)
     import torch
     sys.path.insert(0, os.path.join(shared, "peers"))
-    import torch_qwen3_tiny as tq
     torch.set_num_threads(a.threads)
 
     work = tempfile.mkdtemp(prefix="moai_eval_bench.")
@@ -47,13 +46,7 @@ def main():
             shutil.copy(os.path.join(shared, "assets/qwen3", f), model_dir)
         c = dict(vocab=151669, hidden=256, layers=4, heads=4, kv_heads=2, head_dim=64, ffn=768,
                  theta=1e6, eps=1e-6, tied=True, init_std=0.02)
-        torch.manual_seed(0)
-        model = tq.Qwen3Tiny(c).eval()
-        weights = {tq.hf_name(k): v.detach().clone() for k, v in model.state_dict().items()
-                   if k != "lm_head.weight"}
-        tq.save_safetensors(os.path.join(model_dir, "model.safetensors"), weights, {"format": "pt"})
-        with open(os.path.join(model_dir, "config.json"), "w") as f:
-            json.dump(tq.hf_config(c, 2048), f)
+        model = mr.save_random_model(model_dir, c, 2048)
         rnd = random.Random(3)
         items = mr.make_items(rnd)[("Rowan/hellaswag", "")]["validation"]
         while len(items) < a.items:

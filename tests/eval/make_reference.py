@@ -507,6 +507,21 @@ def py_random_cases():
     return cases
 
 
+
+def save_random_model(model_dir, c, max_len):
+    """A seeded random tied Qwen3Tiny saved as an HF directory (safetensors + config.json).
+    The caller has put ../shared/peers on sys.path."""
+    import torch
+    import torch_qwen3_tiny as tq
+    torch.manual_seed(0)
+    model = tq.Qwen3Tiny(c).eval()
+    weights = {tq.hf_name(k): v.detach().clone() for k, v in model.state_dict().items()
+               if k != "lm_head.weight"}
+    tq.save_safetensors(os.path.join(model_dir, "model.safetensors"), weights, {"format": "pt"})
+    with open(os.path.join(model_dir, "config.json"), "w") as f:
+        json.dump(tq.hf_config(c, max_len), f, indent=2)
+    return model
+
 def main():
     global SHARED
     ap = argparse.ArgumentParser()
@@ -519,7 +534,6 @@ def main():
 
     import torch
     sys.path.insert(0, os.path.join(SHARED, "peers"))
-    import torch_qwen3_tiny as tq
 
     ds = make_items(random.Random(7))
     write_datasets(ds)
@@ -529,13 +543,7 @@ def main():
     max_len = 64
     c = dict(vocab=vocab, hidden=32, layers=2, heads=4, kv_heads=2, head_dim=8, ffn=64,
              theta=1e6, eps=1e-6, tied=True, init_std=0.25)
-    torch.manual_seed(0)
-    model = tq.Qwen3Tiny(c).eval()
-    weights = {tq.hf_name(k): v.detach().clone() for k, v in model.state_dict().items()
-               if k != "lm_head.weight"}
-    tq.save_safetensors(os.path.join(model_dir, "model.safetensors"), weights, {"format": "pt"})
-    with open(os.path.join(model_dir, "config.json"), "w") as f:
-        json.dump(tq.hf_config(c, max_len), f, indent=2)
+    model = save_random_model(model_dir, c, max_len)
 
     tok = HFTokenizer(os.path.join(model_dir, "tokenizer.json"))
     add_greedy_items(ds, model, tok, os.path.join(model_dir, "tokenizer.json"))
