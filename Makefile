@@ -57,7 +57,7 @@ clean:
 FUZZ_BUILD_DIR ?= build-fuzz
 RUNS ?= 100000
 FUZZ_TARGETS ?= safetensors qwen3_config records sft_record train_config openai_request gguf manifest \
-  token_shard trainer_state tokenizer_json
+  token_shard trainer_state tokenizer_json hub_api hub_card
 fuzz: deps
 	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=None \
 	  -DMOAI_FUZZ=ON -DMOAI_BUILD_TESTS=OFF -DMOAI_BUILD_BENCH=OFF -DMOAI_NATIVE=OFF $(CMAKE_FLAGS) >/dev/null

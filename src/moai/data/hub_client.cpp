@@ -16,6 +16,7 @@
 
 #include "moai/core/error.h"
 #include "moai/core/file_util.h"
+#include "moai/core/json_util.h"
 #include "moai/core/log.h"
 #include "moai/core/progress.h"
 
@@ -41,33 +42,6 @@ std::string encode_component(const std::string& s) {
 bool retryable(const HttpResponse& r) {
   if (r.host_unknown) return false;
   return r.transport_failed() || r.status >= 500 || r.status == 429;
-}
-
-// The URL of rel="next" in a Link header, or "".
-std::string next_link(const std::string& link) {
-  size_t pos = 0;
-  while (pos < link.size()) {
-    size_t open = link.find('<', pos);
-    size_t close = link.find('>', open);
-    if (open == std::string::npos || close == std::string::npos) return "";
-    size_t end = link.find(',', close);
-    std::string params = link.substr(close + 1, end == std::string::npos ? end : end - close - 1);
-    if (params.find("rel=\"next\"") != std::string::npos ||
-        params.find("rel=next") != std::string::npos) {
-      return link.substr(open + 1, close - open - 1);
-    }
-    if (end == std::string::npos) return "";
-    pos = end + 1;
-  }
-  return "";
-}
-
-json parse_json(const HttpResponse& r, const std::string& what) {
-  try {
-    return json::parse(r.body);
-  } catch (const json::exception& e) {
-    throw_input_error(what, std::string("the Hub answered with invalid JSON: ") + e.what());
-  }
 }
 
 void sleep_backoff(const HubEnv& env, int attempt) {
@@ -123,7 +97,75 @@ HttpResponse fetch_into(HttpRequest get, const std::string& partial, uint64_t ha
   return r;
 }
 
+json parse_json(const std::string& body, const std::string& what) {
+  try {
+    return json::parse(body);
+  } catch (const json::exception& e) {
+    throw_input_error(what, std::string("the Hub answered with invalid JSON: ") + e.what());
+  }
+}
+
 }  // namespace
+
+// The URL of rel="next" in a Link header, or "".
+std::string next_link(const std::string& link) {
+  size_t pos = 0;
+  while (pos < link.size()) {
+    size_t open = link.find('<', pos);
+    size_t close = link.find('>', open);
+    if (open == std::string::npos || close == std::string::npos) return "";
+    size_t end = link.find(',', close);
+    std::string params = link.substr(close + 1, end == std::string::npos ? end : end - close - 1);
+    if (params.find("rel=\"next\"") != std::string::npos ||
+        params.find("rel=next") != std::string::npos) {
+      return link.substr(open + 1, close - open - 1);
+    }
+    if (end == std::string::npos) return "";
+    pos = end + 1;
+  }
+  return "";
+}
+
+std::string parse_revision_answer(const std::string& body, const std::string& where) {
+  const json info = parse_json(body, where);
+  if (!info.is_object() || !info.contains("sha") || !info["sha"].is_string()) {
+    throw_input_error(where, "the Hub's revision answer has no \"sha\"");
+  }
+  return info["sha"].get<std::string>();
+}
+
+void parse_tree_page(const std::string& body, const std::string& where,
+                     std::vector<RepoFile>& files) {
+  const json page = parse_json(body, where + ": file listing");
+  if (!page.is_array()) throw_input_error(where, "the Hub's file listing is not a list");
+  try {
+    for (const json& entry : page) {
+      if (entry.value("type", "") != "file") continue;
+      RepoFile file{entry.value("path", ""), json_integer_or<uint64_t>(entry, "size", where, 0)};
+      if (entry.contains("lfs") && entry["lfs"].is_object()) {
+        file.size = json_integer_or<uint64_t>(entry["lfs"], "size", where, file.size);
+      }
+      files.push_back(std::move(file));
+    }
+  } catch (const json::exception& e) {
+    throw_input_error(where, std::string("unexpected file listing from the Hub: ") + e.what());
+  }
+}
+
+std::vector<std::pair<std::string, std::vector<std::string>>> parse_parquet_listing(
+    const std::string& body, const std::string& where) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> out;
+  const json listing = parse_json(body, where + ": Parquet listing");
+  if (!listing.is_object()) return out;
+  for (const auto& [config, splits] : listing.items()) {
+    std::vector<std::string> names;
+    if (splits.is_object()) {
+      for (const auto& split : splits.items()) names.push_back(split.key());
+    }
+    out.emplace_back(config, names);
+  }
+  return out;
+}
 
 bool is_valid_repo_id(const std::string& name) {
   if (name.empty() || name.size() > 96 || std::count(name.begin(), name.end(), '/') > 1) {
@@ -232,11 +274,7 @@ std::string HubClient::commit() {
     return *(commit_ = cached);
   }
   if (r.status != 200) fail(r, "revision " + revision_);
-  json info = parse_json(r, repo_id_);
-  if (!info.contains("sha") || !info["sha"].is_string()) {
-    throw_input_error(repo_id_, "the Hub's revision answer has no \"sha\"");
-  }
-  commit_ = info["sha"].get<std::string>();
+  commit_ = parse_revision_answer(r.body, repo_id_);
   cache_.write_ref(revision_, *commit_);
   return *commit_;
 }
@@ -257,20 +295,7 @@ std::vector<RepoFile> HubClient::list_files() {
   while (!request.url.empty()) {
     HttpResponse r = get_with_retries(request, repo_id_);
     if (r.status != 200) fail(r, "file listing");
-    json page = parse_json(r, repo_id_ + ": file listing");
-    if (!page.is_array()) throw_input_error(repo_id_, "the Hub's file listing is not a list");
-    try {
-      for (const json& entry : page) {
-        if (entry.value("type", "") != "file") continue;
-        RepoFile file{entry.value("path", ""), entry.value("size", uint64_t{0})};
-        if (entry.contains("lfs") && entry["lfs"].is_object()) {
-          file.size = entry["lfs"].value("size", file.size);
-        }
-        files.push_back(std::move(file));
-      }
-    } catch (const json::exception& e) {
-      throw_input_error(repo_id_, std::string("unexpected file listing from the Hub: ") + e.what());
-    }
+    parse_tree_page(r.body, repo_id_, files);
     std::string next = next_link(r.header("link"));
     if (!next.empty() && next[0] == '/') next = env_.endpoint + next;
     request.url = next;
@@ -296,16 +321,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> HubClient::parquet
   HttpResponse r = get_with_retries(request, repo_id_);
   if (r.status == 404) return out;
   if (r.status != 200) fail(r, "Parquet conversion listing");
-  json listing = parse_json(r, repo_id_ + ": Parquet listing");
-  if (!listing.is_object()) return out;
-  for (const auto& [config, splits] : listing.items()) {
-    std::vector<std::string> names;
-    if (splits.is_object()) {
-      for (const auto& split : splits.items()) names.push_back(split.key());
-    }
-    out.emplace_back(config, names);
-  }
-  return out;
+  return parse_parquet_listing(r.body, repo_id_);
 }
 
 std::string HubClient::download(const std::string& path, bool show_progress) {

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "moai/data/hub_cache.h"
@@ -60,6 +61,20 @@ class HubClient {
   bool unreachable_ = false;
   std::optional<std::vector<RepoFile>> files_;
 };
+
+// The Hub's API answers, parsed (public for the fuzz target `hub_api`). InputError naming `where`
+// for an answer that is not what the API documents.
+// GET /revision/{rev}: the commit sha.
+std::string parse_revision_answer(const std::string& body, const std::string& where);
+// GET /tree/{rev}?recursive=true: one page; its files (type "file", LFS size when present)
+// appended.
+void parse_tree_page(const std::string& body, const std::string& where,
+                     std::vector<RepoFile>& files);
+// GET /parquet: config -> split names (empty when the answer is not an object).
+std::vector<std::pair<std::string, std::vector<std::string>>> parse_parquet_listing(
+    const std::string& body, const std::string& where);
+// The URL of rel="next" in a Link header, or "".
+std::string next_link(const std::string& link);
 
 // "wikitext" or "owner/name": the characters a Hub repo id may hold.
 bool is_valid_repo_id(const std::string& name);

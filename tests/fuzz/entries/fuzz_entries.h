@@ -24,6 +24,8 @@ int manifest_one(const uint8_t* data, size_t size);
 int token_shard_one(const uint8_t* data, size_t size);
 int trainer_state_one(const uint8_t* data, size_t size);
 int tokenizer_json_one(const uint8_t* data, size_t size);
+int hub_api_one(const uint8_t* data, size_t size);  // first byte: which API answer
+int hub_card_one(const uint8_t* data, size_t size);
 
 struct Entry {
   const char* name;  // the corpus folder tests/fuzz/corpus/<name> and the binary fuzz_<name>

@@ -95,6 +95,8 @@ const std::vector<Entry>& entries() {
       {"token_shard", token_shard_one},
       {"trainer_state", trainer_state_one},
       {"tokenizer_json", tokenizer_json_one},
+      {"hub_api", hub_api_one},
+      {"hub_card", hub_card_one},
   };
   return all;
 }
