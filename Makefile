@@ -5,7 +5,7 @@ ASAN_BUILD_DIR ?= build-asan
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build test test-asan quickstart bench cuda format format-check fuzz clean
+.PHONY: all deps build test test-asan quickstart bench cuda format format-check tidy fuzz clean
 
 all: build
 
@@ -47,6 +47,13 @@ format:
 # Fails (listing the files) when any source differs from what `make format` would write.
 format-check:
 	@$(FORMAT_FILES) | xargs clang-format --dry-run -Werror
+
+# clang-tidy with the small profile in .clang-tidy over src/, using the Release build's
+# compile_commands.json (configured here; nothing is compiled). Fails on any finding.
+tidy: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
+	  $(CMAKE_FLAGS) >/dev/null
+	@scripts/run-tidy.sh $(BUILD_DIR) $(JOBS)
 
 clean:
 	rm -rf $(BUILD_DIR) $(ASAN_BUILD_DIR) $(FUZZ_BUILD_DIR) build-cuda

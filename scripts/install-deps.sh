@@ -10,6 +10,7 @@ packages=(
   libxxhash-dev libzstd-dev zlib1g-dev libsnappy-dev liblz4-dev libbrotli-dev libcurl4-openssl-dev
   libopenmpi-dev openmpi-bin
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-format clang-tidy
 )
 
 # Test peers, optional: with them the Jinja2 chat-template check and the HF tokenizers / openai npm

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "moai/core/hash.h"
 #include "moai/core/mmap_file.h"
 #include "moai/core/progress.h"
+#include "moai/core/safetensors.h"
 #include "moai/core/thread_pool.h"
 #include "test_paths.h"
 
@@ -101,6 +103,23 @@ TEST(Progress, FormatsBytesAndDurations) {
   EXPECT_EQ(format_bytes(1500000), "1.5 MB");
   EXPECT_EQ(format_duration(62), "1:02");
   EXPECT_EQ(format_duration(3723), "1:02:03");
+}
+
+// I8 bytes are two's complement; U8 bytes are not.
+TEST(Safetensors, IntegerBytesWidenWithTheirSign) {
+  const std::string header = R"({"i":{"dtype":"I8","shape":[4],"data_offsets":[0,4]},)"
+                             R"("u":{"dtype":"U8","shape":[4],"data_offsets":[4,8]}})";
+  std::vector<uint8_t> file(8 + header.size());
+  const uint64_t length = header.size();
+  std::memcpy(file.data(), &length, 8);
+  std::memcpy(file.data() + 8, header.data(), header.size());
+  for (uint8_t byte : {0x00, 0x7F, 0x80, 0xFF, 0x00, 0x7F, 0x80, 0xFF}) file.push_back(byte);
+  const SafetensorsFile st(file, "test.safetensors");
+  std::vector<int64_t> out(4);
+  st.find("i")->to_i64(out.data(), "test");
+  EXPECT_EQ(out, (std::vector<int64_t>{0, 127, -128, -1}));
+  st.find("u")->to_i64(out.data(), "test");
+  EXPECT_EQ(out, (std::vector<int64_t>{0, 127, 128, 255}));
 }
 
 }  // namespace

@@ -18,6 +18,7 @@ void log_message(LogLevel level, const std::string& message);
   do {                                                                      \
     if (::moai::LogLevel::level >= ::moai::log_level()) {                   \
       std::ostringstream moai_log_stream_;                                  \
+      /* NOLINTNEXTLINE(bugprone-macro-parentheses): expr is a << chain */  \
       moai_log_stream_ << expr;                                             \
       ::moai::log_message(::moai::LogLevel::level, moai_log_stream_.str()); \
     }                                                                       \

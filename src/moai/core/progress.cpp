@@ -41,7 +41,7 @@ std::string format_bytes(double bytes) {
 
 std::string format_duration(double seconds) {
   if (!std::isfinite(seconds) || seconds < 0) return "?";
-  long long total = static_cast<long long>(seconds + 0.5);
+  long long total = std::llround(seconds);
   char buffer[32];
   if (total >= 3600) {
     std::snprintf(buffer, sizeof buffer, "%lld:%02lld:%02lld", total / 3600, (total / 60) % 60,

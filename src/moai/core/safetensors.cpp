@@ -113,7 +113,7 @@ void SafetensorsTensor::to_i64(int64_t* out, const std::string& where) const {
       std::memcpy(&raw, data + 2 * i, 2);
       out[i] = raw;
     } else if (dtype == "I8") {
-      out[i] = static_cast<int8_t>(data[i]);
+      out[i] = int64_t{data[i]} - (data[i] & 0x80 ? 256 : 0);  // two's complement byte
     } else if (dtype == "U8") {
       out[i] = data[i];
     } else {

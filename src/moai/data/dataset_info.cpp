@@ -1,6 +1,7 @@
 #include "moai/data/dataset_info.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <sstream>
 
@@ -67,7 +68,7 @@ void report_split(std::ostringstream& out, const PreparedDataset& dataset, const
   uint64_t peak = *std::max_element(h.buckets.begin(), h.buckets.end());
   for (size_t b = 0; b < h.buckets.size(); ++b) {
     if (h.buckets[b] == 0) continue;
-    int bar = static_cast<int>(40.0 * h.buckets[b] / std::max<uint64_t>(peak, 1) + 0.5);
+    int bar = static_cast<int>(std::lround(40.0 * h.buckets[b] / std::max<uint64_t>(peak, 1)));
     std::snprintf(line, sizeof(line), "  %8llu-%-8llu %8llu %s\n", 1ULL << b, (2ULL << b) - 1,
                   static_cast<unsigned long long>(h.buckets[b]),
                   std::string(std::max(bar, 1), '#').c_str());

@@ -32,7 +32,7 @@ bool env_true(const char* name) {
   return value == "1" || value == "ON" || value == "YES" || value == "TRUE";
 }
 
-std::string trim(std::string s) {
+std::string trim(const std::string& s) {
   size_t b = s.find_first_not_of(" \t\r\n");
   size_t e = s.find_last_not_of(" \t\r\n");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
@@ -91,7 +91,7 @@ bool is_commit_hash(const std::string& revision) {
                      [](unsigned char c) { return std::isdigit(c) || (c >= 'a' && c <= 'f'); });
 }
 
-HubCache::HubCache(std::string cache_dir, const std::string& repo_id)
+HubCache::HubCache(const std::string& cache_dir, const std::string& repo_id)
     : repo_dir_((fs::path(cache_dir) / repo_folder_name(repo_id)).string()),
       locks_dir_((fs::path(cache_dir) / ".locks" / repo_folder_name(repo_id)).string()) {}
 

@@ -34,7 +34,7 @@ bool is_commit_hash(const std::string& revision);
 
 class HubCache {
  public:
-  HubCache(std::string cache_dir, const std::string& repo_id);
+  HubCache(const std::string& cache_dir, const std::string& repo_id);
 
   const std::string& repo_dir() const { return repo_dir_; }
   std::string blob_path(const std::string& etag) const;

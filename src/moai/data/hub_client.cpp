@@ -326,7 +326,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> HubClient::parquet
 
 std::string HubClient::download(const std::string& path, bool show_progress) {
   const std::string sha = commit();
-  const std::string snapshot = cache_.snapshot_path(sha, path);
+  std::string snapshot = cache_.snapshot_path(sha, path);
   if (cache_only()) {
     if (!file_exists(snapshot)) {
       throw_input_error(
@@ -364,7 +364,7 @@ std::string HubClient::download(const std::string& path, bool show_progress) {
     url = r.header("location");
     if (url[0] == '/') url = env_.endpoint + url;
   }
-  const std::string blob = cache_.blob_path(etag);
+  std::string blob = cache_.blob_path(etag);
   if (!file_exists(blob)) download_blob(path, url, etag, size, show_progress);
   cache_.link_snapshot(sha, path, etag);
   return snapshot;
@@ -372,7 +372,7 @@ std::string HubClient::download(const std::string& path, bool show_progress) {
 
 std::string HubClient::download_blob(const std::string& path, const std::string& url,
                                      const std::string& etag, uint64_t size, bool show_progress) {
-  const std::string blob = cache_.blob_path(etag);
+  std::string blob = cache_.blob_path(etag);
   const std::string where = repo_id_ + ": " + path;
   FileLock lock(cache_.lock_path(etag));
   if (file_exists(blob)) return blob;  // another process finished it while we waited

@@ -197,7 +197,7 @@ void point_to_entry(const std::string& output_dir, const std::string& key) {
 
 class Preparer {
  public:
-  Preparer(const PrepareOptions& options, const tok::Tokenizer& tokenizer, std::string dir,
+  Preparer(const PrepareOptions& options, const tok::Tokenizer& tokenizer, const std::string& dir,
            DatasetManifest& manifest, uint64_t input_bytes)
       : o_(options),
         tokenizer_(tokenizer),

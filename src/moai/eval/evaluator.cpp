@@ -452,7 +452,7 @@ std::string write_outputs(const std::string& dir, const EvalResults& results,
   std::filesystem::create_directories(dir, ec);
   if (ec) throw_io_error(dir, "cannot create the output directory: " + ec.message());
   const std::string stamp = timestamp();
-  const std::string path = dir + "/results_" + stamp + ".json";
+  std::string path = dir + "/results_" + stamp + ".json";
   write_file_atomic(path, results_json(results, config).dump(2) + "\n");
   if (log_samples) {
     for (const TaskResult& t : results.tasks) {

@@ -68,9 +68,8 @@ size_t type_size(uint32_t type) {
   switch (type) {
     case 0:
       return 4;
-    case 1:
-      return 2;
-    case 30:
+    case 1:   // F16
+    case 30:  // BF16
       return 2;
     default:
       return 0;

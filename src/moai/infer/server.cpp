@@ -236,7 +236,7 @@ struct Server::Impl {
       handle_generation(req, res, false);
     });
     http.set_exception_handler(
-        [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+        [](const httplib::Request&, httplib::Response& res, const std::exception_ptr& ep) {
           std::string what = "internal error";
           try {
             if (ep) std::rethrow_exception(ep);

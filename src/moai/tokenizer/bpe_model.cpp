@@ -61,7 +61,7 @@ struct BpeModel::Cache {
 // ---- BpeModel
 // ---------------------------------------------------------------------------------------
 
-BpeModel::BpeModel(std::unordered_map<std::string, TokenId> vocab,
+BpeModel::BpeModel(const std::unordered_map<std::string, TokenId>& vocab,
                    const std::vector<std::pair<std::string, std::string>>& merges,
                    BpeOptions options, const std::string& origin)
     : options_(std::move(options)), cache_(std::make_unique<Cache>()) {

@@ -64,7 +64,7 @@ class BpeModel {
   // vocab: token string -> id. merges: pairs of token strings in rank order. origin names the file
   // for errors (a merge whose parts or result are not in the vocabulary is an InputError, as in
   // HF).
-  BpeModel(std::unordered_map<std::string, TokenId> vocab,
+  BpeModel(const std::unordered_map<std::string, TokenId>& vocab,
            const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions options,
            const std::string& origin);
   ~BpeModel();

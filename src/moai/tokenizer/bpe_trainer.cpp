@@ -107,9 +107,9 @@ class BpeTrainingRun {
   BpeTrainingRun(std::span<const WordCount> words, const BpeTrainerOptions& options)
       : words_(words), options_(options) {}
 
-  BpeTrainResult continue_from(std::vector<std::string> base_vocab,
+  BpeTrainResult continue_from(const std::vector<std::string>& base_vocab,
                                std::span<const EncodedWord> words) {
-    for (std::string& token : base_vocab) {
+    for (const std::string& token : base_vocab) {
       if (token.empty()) {
         vocab_.add_placeholder();
       } else {
@@ -413,9 +413,9 @@ BpeTrainResult train_bpe(std::span<const WordCount> words, const BpeTrainerOptio
   return BpeTrainingRun(words, options).run();
 }
 
-BpeTrainResult continue_bpe(std::vector<std::string> base_vocab, std::span<const EncodedWord> words,
-                            const BpeTrainerOptions& options) {
-  return BpeTrainingRun({}, options).continue_from(std::move(base_vocab), words);
+BpeTrainResult continue_bpe(const std::vector<std::string>& base_vocab,
+                            std::span<const EncodedWord> words, const BpeTrainerOptions& options) {
+  return BpeTrainingRun({}, options).continue_from(base_vocab, words);
 }
 
 const char* to_string(BpeStopReason reason) {

@@ -68,8 +68,8 @@ struct EncodedWord {
   std::vector<uint32_t> ids;
   uint64_t count = 0;
 };
-BpeTrainResult continue_bpe(std::vector<std::string> base_vocab, std::span<const EncodedWord> words,
-                            const BpeTrainerOptions& options);
+BpeTrainResult continue_bpe(const std::vector<std::string>& base_vocab,
+                            std::span<const EncodedWord> words, const BpeTrainerOptions& options);
 
 const char* to_string(BpeStopReason reason);
 

@@ -95,7 +95,7 @@ std::string normalize_nfkd(std::string_view text) {
   return normalize(text, NormalForm::kNfkd);
 }
 
-Normalizer::Normalizer(std::vector<NormalForm> steps) {
+Normalizer::Normalizer(const std::vector<NormalForm>& steps) {
   for (NormalForm f : steps)
     if (f != NormalForm::kNone) steps_.push_back(f);
 }

@@ -21,7 +21,7 @@ enum class NormalForm { kNone, kNfc, kNfkc, kNfd, kNfkd };
 class Normalizer {
  public:
   Normalizer() = default;
-  explicit Normalizer(std::vector<NormalForm> steps);
+  explicit Normalizer(const std::vector<NormalForm>& steps);
   bool empty() const { return steps_.empty(); }
   // Returns true and fills `out` when normalization changes the text; false (out untouched) when
   // the text is already normal, so callers can keep a view of the input.

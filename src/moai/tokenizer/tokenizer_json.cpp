@@ -125,7 +125,7 @@ struct TokenizerJsonParser {
         }
       }
     }
-    impl.model_ = std::make_unique<BpeModel>(std::move(vocab), merges, options, origin);
+    impl.model_ = std::make_unique<BpeModel>(vocab, merges, options, origin);
   }
 
   void parse_added_tokens(const json& root) {

@@ -40,7 +40,7 @@ Normalizer parse_normalizer(const Json& node, const std::string& origin) {
       steps.push_back(
           normal_form_of(list[i], origin + ": normalizer.normalizers[" + std::to_string(i) + "]"));
     }
-    return Normalizer(std::move(steps));
+    return Normalizer(steps);
   }
   return Normalizer({normal_form_of(node, origin + ": normalizer")});
 }
@@ -154,7 +154,7 @@ ExtendReport BaseTokenizer::extend(const WordCounter& counts, const BpeTrainerOp
     }
     if (current.ids.size() > 1) words.push_back(std::move(current));
   }
-  const BpeTrainResult result = continue_bpe(std::move(base_vocab), words, options);
+  const BpeTrainResult result = continue_bpe(base_vocab, words, options);
   report.stop_reason = result.stop_reason;
   report.new_merges = result.merges.size();
   report.final_vocab_size = result.vocab.size();
