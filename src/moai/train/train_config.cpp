@@ -88,7 +88,7 @@ nlohmann::json yaml_to_json(const YAML::Node& node) {
       return object;
     }
     case YAML::NodeType::Scalar: {
-      const std::string text = node.Scalar();
+      const std::string& text = node.Scalar();
       if (node.Tag() == "!") return text;  // quoted: keep as a string
       if (text == "true" || text == "false") return text == "true";
       int64_t integer = 0;
