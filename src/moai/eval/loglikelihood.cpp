@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
+#include <map>
 #include <string>
 
 #include "moai/core/error.h"
@@ -22,11 +22,6 @@ std::vector<int32_t> input_row(const TokenRequest& request, int64_t max_length) 
   whole.insert(whole.end(), request.continuation.begin(), request.continuation.end());
   const size_t keep = std::min<size_t>(whole.size(), size_t(max_length) + 1);
   return std::vector<int32_t>(whole.end() - ptrdiff_t(keep), whole.end() - 1);
-}
-
-int64_t input_length(const TokenRequest& request, int64_t max_length) {
-  const int64_t whole = int64_t(request.context.size() + request.continuation.size());
-  return std::min(whole, max_length + 1) - 1;
 }
 
 }  // namespace
@@ -130,71 +125,159 @@ model::Qwen3Model& Scorer::model_for(int64_t batch, int64_t seq) {
 
 std::vector<LoglikelihoodResult> Scorer::loglikelihood(std::span<const TokenRequest> requests) {
   std::vector<LoglikelihoodResult> out(requests.size());
-  // Longest input first (the harness's Collator order), so each group pads little.
-  std::vector<size_t> order(requests.size());
-  std::iota(order.begin(), order.end(), size_t(0));
   for (const TokenRequest& r : requests) {
-    if (r.context.empty() && r.continuation.empty())
-      throw_input_error("loglikelihood", "empty request");
+    if (r.context.empty()) throw_input_error("loglikelihood", "request without a context token");
     if (int64_t(r.continuation.size()) > max_length_)
       throw_input_error("loglikelihood",
                         "continuation of " + std::to_string(r.continuation.size()) +
                             " tokens is longer than max_length " + std::to_string(max_length_));
   }
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return input_length(requests[a], max_length_) > input_length(requests[b], max_length_);
-  });
+  std::vector<PrefixGroup> groups = prefix_groups(requests);
   const int64_t row_bytes = config_.vocab_size * int64_t(sizeof(float));
   size_t begin = 0;
-  while (begin < order.size()) {
+  while (begin < groups.size()) {
     size_t end = begin;
-    int64_t logit_rows = 0;
-    while (end < order.size() && int64_t(end - begin) < options_.batch_size) {
-      const int64_t rows = int64_t(requests[order[end]].continuation.size());
-      if (end > begin && (logit_rows + rows) * row_bytes > options_.max_logit_bytes) break;
-      logit_rows += rows;
+    int64_t rows = 0, logit_rows = 0;
+    while (end < groups.size()) {
+      const int64_t more = int64_t(groups[end].members.size());
+      const int64_t logits = groups[end].logit_rows;
+      if (end > begin && (rows + more > options_.batch_size ||
+                          (logit_rows + logits) * row_bytes > options_.max_logit_bytes))
+        break;
+      rows += more;
+      logit_rows += logits;
       ++end;
     }
-    score_group(requests, std::span<const size_t>(order).subspan(begin, end - begin), out);
+    score_groups(requests, std::span<PrefixGroup>(groups).subspan(begin, end - begin), out);
     begin = end;
   }
   return out;
 }
 
-void Scorer::score_group(std::span<const TokenRequest> requests, std::span<const size_t> group,
-                         std::span<LoglikelihoodResult> out) {
-  const int64_t batch = int64_t(group.size());
-  int64_t seq = 1;  // a request whose input is empty still gets a (padding) position
-  for (size_t idx : group) seq = std::max(seq, input_length(requests[idx], max_length_));
-  model::Qwen3Model& model = model_for(batch, seq);
-  ids_.assign(size_t(batch * seq), 0);
-  rows_.clear();
-  for (int64_t b = 0; b < batch; ++b) {
-    const TokenRequest& r = requests[group[size_t(b)]];
-    const std::vector<int32_t> row = input_row(r, max_length_);
-    std::copy(row.begin(), row.end(), ids_.begin() + b * seq);
-    const int64_t len = int64_t(row.size());
-    const int64_t cont = int64_t(r.continuation.size());
-    // Logits at positions len-cont .. len-1 predict the continuation tokens.
-    for (int64_t t = len - cont; t < len; ++t) rows_.push_back(b * seq + t);
+// The requests of one item (equal context tokens), at most batch_size each, longest input first
+// (the harness's Collator order); `shared` is the common prefix of their input rows, cut so that
+// every continuation's logits come from the suffix (a single request shares nothing).
+std::vector<Scorer::PrefixGroup> Scorer::prefix_groups(
+    std::span<const TokenRequest> requests) const {
+  std::vector<PrefixGroup> groups;
+  std::map<std::span<const int32_t>, size_t, SpanLess> by_context;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const std::span<const int32_t> context(requests[i].context);
+    auto it = by_context.find(context);
+    if (it == by_context.end() ||
+        int64_t(groups[it->second].members.size()) >= options_.batch_size) {
+      it = by_context.insert_or_assign(context, groups.size()).first;
+      groups.emplace_back();
+    }
+    PrefixGroup& g = groups[it->second];
+    Planned p;
+    p.request = i;
+    p.row = input_row(requests[i], max_length_);
+    p.first_logit = int64_t(p.row.size()) - int64_t(requests[i].continuation.size());
+    g.longest = std::max(g.longest, int64_t(p.row.size()));
+    g.logit_rows += int64_t(requests[i].continuation.size());
+    g.members.push_back(std::move(p));
   }
-  model::Batch mb;
-  mb.batch = batch;
-  mb.seq = seq;
-  mb.input_ids = ids_;
+  for (PrefixGroup& g : groups) g.shared = shared_prefix(g.members);
+  std::stable_sort(groups.begin(), groups.end(), [](const PrefixGroup& a, const PrefixGroup& b) {
+    return a.longest > b.longest;
+  });
+  return groups;
+}
+
+int64_t Scorer::shared_prefix(std::span<const Planned> members) {
+  if (members.size() < 2) return 0;
+  int64_t shared = int64_t(members[0].row.size());
+  for (const Planned& p : members) {
+    shared = std::min(shared, p.first_logit);
+    const auto mismatch =
+        std::mismatch(p.row.begin(), p.row.end(), members[0].row.begin(), members[0].row.end());
+    shared = std::min(shared, int64_t(mismatch.first - p.row.begin()));
+  }
+  return std::max<int64_t>(shared, 0);
+}
+
+// A cache holding the first `length` tokens of `source` (room for `capacity`).
+model::KvCache Scorer::fork_cache(model::Qwen3Model& model, const model::KvCache& source,
+                                  int64_t length, int64_t capacity) {
+  model::KvCache cache = model.new_cache(capacity);
+  if (length == 0) return cache;
+  cache.reserve(length);
+  for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
+    model.backend().copy(cache.keys(l, 0, length), source.keys(l, 0, length));
+    model.backend().copy(cache.values(l, 0, length), source.values(l, 0, length));
+  }
+  cache.advance(length);
+  return cache;
+}
+
+// One scoring call: the shared prefix of each group runs once (one forward over all groups), then
+// each request's remaining tokens run against a copy of its group's prefix cache (one forward over
+// all requests), and only the continuation rows' logits are read.
+void Scorer::score_groups(std::span<const TokenRequest> requests, std::span<PrefixGroup> groups,
+                          std::span<LoglikelihoodResult> out) {
+  int64_t count = 0, longest = 1;
+  for (const PrefixGroup& g : groups) {
+    count += int64_t(g.members.size());
+    longest = std::max(longest, g.longest);
+  }
+  model::Qwen3Model& model = model_for(count, longest);
+  std::vector<model::KvCache> prefix;
+  std::vector<model::CachedSegment> segments;
+  ids_.clear();
+  prefix.reserve(groups.size());
+  for (const PrefixGroup& g : groups) {
+    prefix.push_back(model.new_cache(g.longest));
+    if (g.shared == 0) continue;
+    segments.push_back({&prefix.back(), g.shared});
+    ids_.insert(ids_.end(), g.members[0].row.begin(), g.members[0].row.begin() + g.shared);
+  }
+  if (!segments.empty()) model.forward_cached(segments, ids_, {}, nullptr);
+  tokens_forwarded_ += int64_t(ids_.size());
+  std::vector<model::KvCache> caches;
+  std::vector<int32_t> targets;
+  segments.clear();
+  ids_.clear();
+  rows_.clear();
+  caches.reserve(size_t(count));
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const PrefixGroup& g = groups[gi];
+    for (const Planned& p : g.members) {
+      const int64_t len = int64_t(p.row.size());
+      if (len == g.shared) continue;  // empty continuation: nothing to score
+      caches.push_back(fork_cache(model, prefix[gi], g.shared, g.longest));
+      segments.push_back({&caches.back(), len - g.shared});
+      const int64_t base = int64_t(ids_.size()) - g.shared;
+      for (int64_t t = p.first_logit; t < len; ++t) rows_.push_back(base + t);
+      ids_.insert(ids_.end(), p.row.begin() + g.shared, p.row.end());
+      const std::vector<int32_t>& cont = requests[p.request].continuation;
+      targets.insert(targets.end(), cont.begin(), cont.end());
+    }
+  }
+  logits_.resize(rows_.size() * size_t(config_.vocab_size));
+  if (!segments.empty()) model.forward_cached(segments, ids_, rows_, logits_.data());
+  tokens_forwarded_ += int64_t(ids_.size());
+  score_rows(targets);
+  size_t row_idx = 0;
+  for (const PrefixGroup& g : groups)
+    for (const Planned& p : g.members) {
+      LoglikelihoodResult res;
+      res.is_greedy = true;
+      for (size_t t = 0; t < requests[p.request].continuation.size(); ++t, ++row_idx) {
+        res.logprob += row_logprob_[row_idx];
+        if (!row_greedy_[row_idx]) res.is_greedy = false;
+      }
+      out[p.request] = res;
+    }
+}
+
+// Each logit row independently (parallel, deterministic): log-softmax of the target in double and
+// the first arg-max, as torch.argmax.
+void Scorer::score_rows(std::span<const int32_t> targets) {
   const int64_t V = config_.vocab_size;
-  logits_.resize(rows_.size() * size_t(V));
-  if (!rows_.empty()) model.forward_logits(mb, rows_, logits_.data());
-  // Each logit row independently (parallel, deterministic): log-softmax of the target in double
-  // and the first arg-max, as torch.argmax.
-  const int64_t num_rows = int64_t(rows_.size());
+  const int64_t num_rows = int64_t(targets.size());
   row_logprob_.resize(size_t(num_rows));
   row_greedy_.resize(size_t(num_rows));
-  std::vector<int32_t> targets;
-  targets.reserve(size_t(num_rows));
-  for (size_t idx : group)
-    targets.insert(targets.end(), requests[idx].continuation.begin(),
-                   requests[idx].continuation.end());
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < num_rows; ++row) {
     const float* x = logits_.data() + size_t(row) * size_t(V);
@@ -207,17 +290,6 @@ void Scorer::score_group(std::span<const TokenRequest> requests, std::span<const
     const int32_t target = targets[size_t(row)];
     row_logprob_[size_t(row)] = double(x[target]) - mx - std::log(sum);
     row_greedy_[size_t(row)] = arg == target ? 1 : 0;
-  }
-  size_t row_idx = 0;
-  for (int64_t b = 0; b < batch; ++b) {
-    const TokenRequest& r = requests[group[size_t(b)]];
-    LoglikelihoodResult res;
-    res.is_greedy = true;
-    for (size_t t = 0; t < r.continuation.size(); ++t, ++row_idx) {
-      res.logprob += row_logprob_[row_idx];
-      if (!row_greedy_[row_idx]) res.is_greedy = false;
-    }
-    out[group[size_t(b)]] = res;
   }
 }
 
