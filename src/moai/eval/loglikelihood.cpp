@@ -271,6 +271,29 @@ void Scorer::score_groups(std::span<const TokenRequest> requests, std::span<Pref
     }
 }
 
+std::vector<int32_t> Scorer::greedy(std::span<const int32_t> context, int64_t max_new,
+                                    const std::function<bool(std::span<const int32_t>)>& stop) {
+  const int64_t total = int64_t(context.size()) + max_new;
+  model::Qwen3Model& model = model_for(1, total);
+  model::KvCache cache = model.new_cache(total);
+  std::vector<int32_t> generated;
+  std::vector<int32_t> ids(context.begin(), context.end());
+  const int64_t V = config_.vocab_size;
+  logits_.resize(size_t(V));
+  while (int64_t(generated.size()) < max_new) {
+    const model::CachedSegment segment{&cache, int64_t(ids.size())};
+    const int64_t last = int64_t(ids.size()) - 1;
+    model.forward_cached({&segment, 1}, ids, {&last, 1}, logits_.data());
+    tokens_forwarded_ += int64_t(ids.size());
+    const int32_t next =
+        int32_t(std::max_element(logits_.begin(), logits_.end()) - logits_.begin());
+    generated.push_back(next);
+    if (stop(generated)) break;
+    ids.assign(1, next);
+  }
+  return generated;
+}
+
 // Each logit row independently (parallel, deterministic): log-softmax of the target in double and
 // the first arg-max, as torch.argmax.
 void Scorer::score_rows(std::span<const int32_t> targets) {

@@ -14,6 +14,7 @@
 // differ, only their common prefix is shared.
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -80,6 +81,10 @@ class Scorer {
 
   // One result per request, in request order.
   std::vector<LoglikelihoodResult> loglikelihood(std::span<const TokenRequest> requests);
+  // Greedy decoding through a KV cache: appends the first arg-max token after `context` until
+  // `max_new` tokens or stop(generated so far) returns true; returns the generated tokens.
+  std::vector<int32_t> greedy(std::span<const int32_t> context, int64_t max_new,
+                              const std::function<bool(std::span<const int32_t>)>& stop);
   // Tokens run through the model so far (shared prefixes count once).
   int64_t tokens_forwarded() const { return tokens_forwarded_; }
 
