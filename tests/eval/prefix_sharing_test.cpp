@@ -84,6 +84,41 @@ TEST_P(PrefixSharingTest, ContextRunsOncePerItem) {
   EXPECT_LT(model.scorer->tokens_forwarded(), unshared);
 }
 
+// Items whose contexts share their first 30 tokens (a task's few-shot examples): within one
+// loglikelihood() call, a later item copies that part of the previous item's prefix cache instead
+// of recomputing it, with the log-likelihoods of scoring each item alone.
+TEST(PrefixReuseTest, FewShotPrefixIsReusedAcrossItems) {
+  EvalModelOptions options;
+  options.threads = 1;
+  options.scorer.batch_size = 4;  // one item per forward
+  EvalModel model = load_eval_model(test::eval_data_dir() + "/tiny_model", options);
+  const Ids fewshot = {11, 500, 32, 7, 640, 91, 13, 402, 88, 5,   300, 21, 77,  9, 150,
+                       66, 812, 4,  3, 250, 17, 99, 123, 45, 600, 8,   19, 700, 2, 31};
+  std::vector<TokenRequest> all;
+  for (int item = 0; item < 3; ++item) {
+    Ids context = fewshot;
+    for (int t = 0; t < 5; ++t) context.push_back(int32_t(100 + 37 * item + 11 * t));
+    for (int choice = 0; choice < 4; ++choice)
+      all.push_back({context, {int32_t(200 + 50 * choice + item), int32_t(60 + choice), 42}});
+  }
+  int64_t separate = 0;
+  std::vector<LoglikelihoodResult> alone;
+  for (int item = 0; item < 3; ++item) {
+    const int64_t before = model.scorer->tokens_forwarded();
+    for (const LoglikelihoodResult& r :
+         model.scorer->loglikelihood(std::span(all).subspan(size_t(4 * item), 4)))
+      alone.push_back(r);
+    separate += model.scorer->tokens_forwarded() - before;
+  }
+  const int64_t before = model.scorer->tokens_forwarded();
+  const std::vector<LoglikelihoodResult> together = model.scorer->loglikelihood(all);
+  EXPECT_EQ(model.scorer->tokens_forwarded() - before, separate - 2 * int64_t(fewshot.size()));
+  for (size_t i = 0; i < all.size(); ++i) {
+    EXPECT_NEAR(together[i].logprob, alone[i].logprob, 1e-5) << i;
+    EXPECT_EQ(together[i].is_greedy, alone[i].is_greedy) << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(CutAndUncut, PrefixSharingTest, ::testing::Values(false, true));
 
 }  // namespace

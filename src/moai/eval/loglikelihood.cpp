@@ -125,6 +125,7 @@ model::Qwen3Model& Scorer::model_for(int64_t batch, int64_t seq) {
 
 std::vector<LoglikelihoodResult> Scorer::loglikelihood(std::span<const TokenRequest> requests) {
   std::vector<LoglikelihoodResult> out(requests.size());
+  reuse_.reset();  // a borrowed model's weights may have changed since the last call
   for (const TokenRequest& r : requests) {
     if (r.context.empty()) throw_input_error("loglikelihood", "request without a context token");
     if (int64_t(r.continuation.size()) > max_length_)
@@ -189,12 +190,28 @@ int64_t Scorer::shared_prefix(std::span<const Planned> members) {
   if (members.size() < 2) return 0;
   int64_t shared = int64_t(members[0].row.size());
   for (const Planned& p : members) {
-    shared = std::min(shared, p.first_logit);
-    const auto mismatch =
-        std::mismatch(p.row.begin(), p.row.end(), members[0].row.begin(), members[0].row.end());
-    shared = std::min(shared, int64_t(mismatch.first - p.row.begin()));
+    shared = std::min({shared, p.first_logit, common_prefix(p.row, members[0].row)});
   }
   return std::max<int64_t>(shared, 0);
+}
+
+int64_t Scorer::common_prefix(std::span<const int32_t> a, std::span<const int32_t> b) {
+  const auto mismatch = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+  return int64_t(mismatch.first - a.begin());
+}
+
+// Keeps (a copy of) the first group's prefix for the next call of this loglikelihood(): the
+// items of a task often share their few-shot examples (MMLU's first-n sampler: all of them).
+void Scorer::keep_for_reuse(model::Qwen3Model& model, std::span<const PrefixGroup> groups,
+                            std::span<const model::KvCache> prefix) {
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const PrefixGroup& g = groups[gi];
+    if (g.shared == 0) continue;
+    reuse_.reset();
+    reuse_.emplace(fork_cache(model, prefix[gi], g.shared, g.shared));
+    reuse_tokens_.assign(g.members[0].row.begin(), g.members[0].row.begin() + g.shared);
+    return;
+  }
 }
 
 // A cache holding the first `length` tokens of `source` (room for `capacity`).
@@ -227,13 +244,22 @@ void Scorer::score_groups(std::span<const TokenRequest> requests, std::span<Pref
   ids_.clear();
   prefix.reserve(groups.size());
   for (const PrefixGroup& g : groups) {
-    prefix.push_back(model.new_cache(g.longest));
-    if (g.shared == 0) continue;
-    segments.push_back({&prefix.back(), g.shared});
-    ids_.insert(ids_.end(), g.members[0].row.begin(), g.members[0].row.begin() + g.shared);
+    if (g.shared == 0) {
+      prefix.push_back(model.new_cache(g.longest));
+      continue;
+    }
+    // What the previous call's prefix already holds is copied, not recomputed.
+    const std::span<const int32_t> tokens(g.members[0].row.data(), size_t(g.shared));
+    const int64_t reused = reuse_ ? common_prefix(reuse_tokens_, tokens) : 0;
+    prefix.push_back(reuse_ ? fork_cache(model, *reuse_, reused, g.longest)
+                            : model.new_cache(g.longest));
+    if (reused == g.shared) continue;
+    segments.push_back({&prefix.back(), g.shared - reused});
+    ids_.insert(ids_.end(), tokens.begin() + reused, tokens.end());
   }
   if (!segments.empty()) model.forward_cached(segments, ids_, {}, nullptr);
   tokens_forwarded_ += int64_t(ids_.size());
+  keep_for_reuse(model, groups, prefix);
   std::vector<model::KvCache> caches;
   std::vector<int32_t> targets;
   segments.clear();

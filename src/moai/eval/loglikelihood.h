@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -109,6 +110,9 @@ class Scorer {
   model::Qwen3Model& model_for(int64_t batch, int64_t seq);
   std::vector<PrefixGroup> prefix_groups(std::span<const TokenRequest> requests) const;
   static int64_t shared_prefix(std::span<const Planned> members);
+  static int64_t common_prefix(std::span<const int32_t> a, std::span<const int32_t> b);
+  void keep_for_reuse(model::Qwen3Model& model, std::span<const PrefixGroup> groups,
+                      std::span<const model::KvCache> prefix);
   model::KvCache fork_cache(model::Qwen3Model& model, const model::KvCache& source, int64_t length,
                             int64_t capacity);
   void score_groups(std::span<const TokenRequest> requests, std::span<PrefixGroup> groups,
@@ -119,6 +123,8 @@ class Scorer {
   ScorerOptions options_;
   int64_t max_length_ = 0;
   int64_t tokens_forwarded_ = 0;
+  std::optional<model::KvCache> reuse_;  // the last call's first shared prefix, for the next call
+  std::vector<int32_t> reuse_tokens_;
   ops::Backend* backend_ = nullptr;
   std::vector<float> host_params_;            // owned mode only
   std::unique_ptr<model::Qwen3Model> owned_;  // owned mode: current model
