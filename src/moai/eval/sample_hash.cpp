@@ -65,16 +65,17 @@ std::string python_float(double x) {
   const int exponent = std::atoi(sci.c_str() + e + 1);
   std::string out = negative ? "-" : "";
   if (exponent < -4 || exponent >= 16) {
-    out += digits.substr(0, 1);
-    if (digits.size() > 1) out += "." + digits.substr(1);
-    char exp[8];
+    out.append(digits, 0, 1);
+    if (digits.size() > 1) out.append(1, '.').append(digits, 1);
+    char exp[16];
     std::snprintf(exp, sizeof exp, "e%c%02d", exponent < 0 ? '-' : '+', std::abs(exponent));
-    return out + exp;
+    return out.append(exp);
   }
-  if (exponent < 0) return out + "0." + std::string(size_t(-exponent - 1), '0') + digits;
+  if (exponent < 0) return out.append("0.").append(size_t(-exponent - 1), '0').append(digits);
   const size_t point = size_t(exponent) + 1;
-  if (digits.size() <= point) return out + digits + std::string(point - digits.size(), '0') + ".0";
-  return out + digits.substr(0, point) + "." + digits.substr(point);
+  if (digits.size() <= point)
+    return out.append(digits).append(point - digits.size(), '0').append(".0");
+  return out.append(digits, 0, point).append(1, '.').append(digits, point);
 }
 
 void append_string(std::string& out, const std::string& s) {
