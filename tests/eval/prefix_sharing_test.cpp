@@ -119,6 +119,30 @@ TEST(PrefixReuseTest, FewShotPrefixIsReusedAcrossItems) {
   }
 }
 
+// With --batch_size 1 every choice is a forward of its own; the context still runs once (the
+// later choices copy the first one's prefix cache).
+TEST(PrefixReuseTest, BatchSizeOneStillRunsTheContextOnce) {
+  std::vector<TokenRequest> item;
+  const Ids context = {5, 17, 300, 41, 92, 600, 13, 8, 77, 250, 3, 19};
+  for (int choice = 0; choice < 4; ++choice)
+    item.push_back({context, {int32_t(400 + 9 * choice), int32_t(30 + choice)}});
+  std::vector<std::vector<LoglikelihoodResult>> results;
+  std::vector<int64_t> forwarded;
+  for (int64_t batch : {1, 4}) {
+    EvalModelOptions options;
+    options.threads = 1;
+    options.scorer.batch_size = batch;
+    EvalModel model = load_eval_model(test::eval_data_dir() + "/tiny_model", options);
+    results.push_back(model.scorer->loglikelihood(item));
+    forwarded.push_back(model.scorer->tokens_forwarded());
+  }
+  // The context minus its last token once, then each choice's last context token + continuation.
+  EXPECT_EQ(forwarded[0], int64_t(context.size() - 1 + 4 * 2));
+  EXPECT_EQ(forwarded[1], forwarded[0]);
+  for (size_t i = 0; i < item.size(); ++i)
+    EXPECT_NEAR(results[0][i].logprob, results[1][i].logprob, 1e-5) << i;
+}
+
 INSTANTIATE_TEST_SUITE_P(CutAndUncut, PrefixSharingTest, ::testing::Values(false, true));
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "moai/core/error.h"
 #include "moai/eval/text_util.h"
+#include "moai/ops/cpu/fast_exp.h"
 
 namespace moai::eval {
 
@@ -157,7 +158,8 @@ std::vector<LoglikelihoodResult> Scorer::loglikelihood(std::span<const TokenRequ
 
 // The requests of one item (equal context tokens), at most batch_size each, longest input first
 // (the harness's Collator order); `shared` is the common prefix of their input rows, cut so that
-// every continuation's logits come from the suffix (a single request shares nothing).
+// every continuation's logits come from the suffix (a single request: its context part, which a
+// later call may reuse).
 std::vector<Scorer::PrefixGroup> Scorer::prefix_groups(
     std::span<const TokenRequest> requests) const {
   std::vector<PrefixGroup> groups;
@@ -187,7 +189,6 @@ std::vector<Scorer::PrefixGroup> Scorer::prefix_groups(
 }
 
 int64_t Scorer::shared_prefix(std::span<const Planned> members) {
-  if (members.size() < 2) return 0;
   int64_t shared = int64_t(members[0].row.size());
   for (const Planned& p : members) {
     shared = std::min({shared, p.first_logit, common_prefix(p.row, members[0].row)});
@@ -231,6 +232,32 @@ model::KvCache Scorer::fork_cache(model::Qwen3Model& model, const model::KvCache
 // One scoring call: the shared prefix of each group runs once (one forward over all groups), then
 // each request's remaining tokens run against a copy of its group's prefix cache (one forward over
 // all requests), and only the continuation rows' logits are read.
+// The shared prefix of each group, run once for all groups (one forward); what the previous
+// call's prefix already holds is copied, not recomputed.
+std::vector<model::KvCache> Scorer::run_prefixes(model::Qwen3Model& model,
+                                                 std::span<const PrefixGroup> groups) {
+  std::vector<model::KvCache> prefix;
+  std::vector<model::CachedSegment> segments;
+  ids_.clear();
+  prefix.reserve(groups.size());
+  for (const PrefixGroup& g : groups) {
+    const std::span<const int32_t> tokens(g.members[0].row.data(), size_t(g.shared));
+    const int64_t reused = reuse_ ? common_prefix(reuse_tokens_, tokens) : 0;
+    prefix.push_back(reused > 0 ? fork_cache(model, *reuse_, reused, g.longest)
+                                : model.new_cache(g.longest));
+    if (reused == g.shared) continue;
+    segments.push_back({&prefix.back(), g.shared - reused});
+    ids_.insert(ids_.end(), tokens.begin() + reused, tokens.end());
+  }
+  if (!segments.empty()) model.forward_cached(segments, ids_, {}, nullptr);
+  tokens_forwarded_ += int64_t(ids_.size());
+  keep_for_reuse(model, groups, prefix);
+  return prefix;
+}
+
+// One scoring call: the groups' prefixes (run_prefixes), then each request's remaining tokens
+// against a copy of its group's prefix cache (one forward over all requests; the last request of
+// a group takes the cache itself), reading only the continuation rows' logits.
 void Scorer::score_groups(std::span<const TokenRequest> requests, std::span<PrefixGroup> groups,
                           std::span<LoglikelihoodResult> out) {
   int64_t count = 0, longest = 1;
@@ -239,30 +266,10 @@ void Scorer::score_groups(std::span<const TokenRequest> requests, std::span<Pref
     longest = std::max(longest, g.longest);
   }
   model::Qwen3Model& model = model_for(count, longest);
-  std::vector<model::KvCache> prefix;
-  std::vector<model::CachedSegment> segments;
-  ids_.clear();
-  prefix.reserve(groups.size());
-  for (const PrefixGroup& g : groups) {
-    if (g.shared == 0) {
-      prefix.push_back(model.new_cache(g.longest));
-      continue;
-    }
-    // What the previous call's prefix already holds is copied, not recomputed.
-    const std::span<const int32_t> tokens(g.members[0].row.data(), size_t(g.shared));
-    const int64_t reused = reuse_ ? common_prefix(reuse_tokens_, tokens) : 0;
-    prefix.push_back(reuse_ ? fork_cache(model, *reuse_, reused, g.longest)
-                            : model.new_cache(g.longest));
-    if (reused == g.shared) continue;
-    segments.push_back({&prefix.back(), g.shared - reused});
-    ids_.insert(ids_.end(), tokens.begin() + reused, tokens.end());
-  }
-  if (!segments.empty()) model.forward_cached(segments, ids_, {}, nullptr);
-  tokens_forwarded_ += int64_t(ids_.size());
-  keep_for_reuse(model, groups, prefix);
+  std::vector<model::KvCache> prefix = run_prefixes(model, groups);
   std::vector<model::KvCache> caches;
+  std::vector<model::CachedSegment> segments;
   std::vector<int32_t> targets;
-  segments.clear();
   ids_.clear();
   rows_.clear();
   caches.reserve(size_t(count));
@@ -271,7 +278,9 @@ void Scorer::score_groups(std::span<const TokenRequest> requests, std::span<Pref
     for (const Planned& p : g.members) {
       const int64_t len = int64_t(p.row.size());
       if (len == g.shared) continue;  // empty continuation: nothing to score
-      caches.push_back(fork_cache(model, prefix[gi], g.shared, g.longest));
+      caches.push_back(&p == &g.members.back()
+                           ? std::move(prefix[gi])
+                           : fork_cache(model, prefix[gi], g.shared, g.longest));
       segments.push_back({&caches.back(), len - g.shared});
       const int64_t base = int64_t(ids_.size()) - g.shared;
       for (int64_t t = p.first_logit; t < len; ++t) rows_.push_back(base + t);
@@ -284,6 +293,12 @@ void Scorer::score_groups(std::span<const TokenRequest> requests, std::span<Pref
   if (!segments.empty()) model.forward_cached(segments, ids_, rows_, logits_.data());
   tokens_forwarded_ += int64_t(ids_.size());
   score_rows(targets);
+  collect_results(requests, groups, out);
+}
+
+void Scorer::collect_results(std::span<const TokenRequest> requests,
+                             std::span<const PrefixGroup> groups,
+                             std::span<LoglikelihoodResult> out) const {
   size_t row_idx = 0;
   for (const PrefixGroup& g : groups)
     for (const Planned& p : g.members) {
@@ -320,8 +335,9 @@ std::vector<int32_t> Scorer::greedy(std::span<const int32_t> context, int64_t ma
   return generated;
 }
 
-// Each logit row independently (parallel, deterministic): log-softmax of the target in double and
-// the first arg-max, as torch.argmax.
+// Each logit row independently (parallel, deterministic): log-softmax of the target (the sum of
+// exponentials with ops' vectorised exp, accumulated in double) and the first arg-max, as
+// torch.argmax.
 void Scorer::score_rows(std::span<const int32_t> targets) {
   const int64_t V = config_.vocab_size;
   const int64_t num_rows = int64_t(targets.size());
@@ -329,15 +345,15 @@ void Scorer::score_rows(std::span<const int32_t> targets) {
   row_greedy_.resize(size_t(num_rows));
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < num_rows; ++row) {
-    const float* x = logits_.data() + size_t(row) * size_t(V);
+    float* x = logits_.data() + size_t(row) * size_t(V);
     int64_t arg = 0;
     for (int64_t v = 1; v < V; ++v)
       if (x[v] > x[arg]) arg = v;
-    const double mx = x[arg];
-    double sum = 0.0;
-    for (int64_t v = 0; v < V; ++v) sum += std::exp(double(x[v]) - mx);
     const int32_t target = targets[size_t(row)];
-    row_logprob_[size_t(row)] = double(x[target]) - mx - std::log(sum);
+    const double shifted_target = double(x[target]) - double(x[arg]);
+    // Vectorised exp (relative error < 3e-7, summed in double across blocks), overwriting x.
+    const double sum = ops::cpu::exp_shifted_sum(x, V, x[arg]);
+    row_logprob_[size_t(row)] = shifted_target - std::log(sum);
     row_greedy_[size_t(row)] = arg == target ? 1 : 0;
   }
 }

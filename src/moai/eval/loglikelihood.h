@@ -117,6 +117,10 @@ class Scorer {
                             int64_t capacity);
   void score_groups(std::span<const TokenRequest> requests, std::span<PrefixGroup> groups,
                     std::span<LoglikelihoodResult> out);
+  std::vector<model::KvCache> run_prefixes(model::Qwen3Model& model,
+                                           std::span<const PrefixGroup> groups);
+  void collect_results(std::span<const TokenRequest> requests, std::span<const PrefixGroup> groups,
+                       std::span<LoglikelihoodResult> out) const;
   void score_rows(std::span<const int32_t> targets);
 
   model::Qwen3Config config_;
