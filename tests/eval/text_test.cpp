@@ -71,7 +71,7 @@ TEST(TasksTest, GroupsExpandToSubjects) {
 
 TEST(TasksTest, HellaswagPreprocessing) {
   Doc d;
-  d.raw = nlohmann::ordered_json::parse(
+  d.raw = nlohmann::json::parse(
       R"({"activity_label":"Cooking","ctx_a":"A man cuts. [header] x","ctx_b":"tHE ONION","endings":["  a [title] b  ","c [x\ny] d","e","f"],"label":"2"})");
   find_task("hellaswag").process(d);
   EXPECT_EQ(d.text, "Cooking: A man cuts. x The onion");
@@ -82,14 +82,14 @@ TEST(TasksTest, HellaswagPreprocessing) {
 
 TEST(TasksTest, MalformedRecordNamesTheField) {
   Doc d;
-  d.raw = nlohmann::ordered_json::parse(R"({"goal":"g","sol1":"a","label":0})");
+  d.raw = nlohmann::json::parse(R"({"goal":"g","sol1":"a","label":0})");
   try {
     find_task("piqa").process(d);
     FAIL() << "expected BadRecord";
   } catch (const data::BadRecord& e) {
     EXPECT_NE(std::string(e.what()).find("sol2"), std::string::npos) << e.what();
   }
-  d.raw = nlohmann::ordered_json::parse(R"({"goal":"g","sol1":"a","sol2":"b","label":5})");
+  d.raw = nlohmann::json::parse(R"({"goal":"g","sol1":"a","sol2":"b","label":5})");
   EXPECT_THROW(find_task("piqa").process(d), data::BadRecord);
 }
 
@@ -98,8 +98,7 @@ TEST(ContextTest, ChatTemplateWrapsDescriptionAndQuestion) {
   // a generation prompt, and an empty target delimiter.
   const TaskSpec task = find_task("mmlu_anatomy");
   Doc d;
-  d.raw = nlohmann::ordered_json::parse(
-      R"({"question":" Q? ","choices":["a","b","c","d"],"answer":1})");
+  d.raw = nlohmann::json::parse(R"({"question":" Q? ","choices":["a","b","c","d"],"answer":1})");
   task.process(d);
   ContextBuilder chat(task, nullptr, 0, 1234, true);
   EXPECT_EQ(chat.target_delimiter(), "");
