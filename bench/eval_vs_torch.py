@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Benchmark: hellaswag-format items/s, `moai eval` (batched rows) vs the PyTorch twin of
+"""Benchmark: hellaswag-format items/s, `moai eval` (context shared per item, batched) vs the PyTorch twin of
 tests/eval/make_reference.py scoring one choice at a time (lm-eval's per-request log-likelihood
 with the same model, same requests). Both on CPU, fp32, the same thread count.
 
     /usr/bin/python3 bench/eval_vs_torch.py [--items 40] [--threads 2] [--moai build/moai]
+                                            [--baseline OTHER_MOAI]
 
 Model: a random Qwen3 (torch_qwen3_tiny config "a" shape: hidden 256, 4 layers) with the Qwen3
 tokenizer (../shared/assets/qwen3, vocab 151669), written as an HF directory in a temp dir.
@@ -31,6 +32,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--batch_size", type=int, default=8)
     ap.add_argument("--moai", default=os.path.join(ROOT, "build/moai"))
+    ap.add_argument("--baseline", help="another moai binary timed on the same items (e.g. an older build)")
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
     a = ap.parse_args()
     shared = os.path.abspath(a.shared)
@@ -58,12 +60,16 @@ def main():
             for r in items:
                 f.write(json.dumps(r) + "\n")
 
-        cmd = [a.moai, "eval", "--model_path", model_dir, "--tasks", "hellaswag", "--dataset_path",
-               os.path.join(work, "datasets"), "--threads", str(a.threads), "--batch_size",
-               str(a.batch_size)]
-        t0 = time.perf_counter()
-        subprocess.check_call(cmd, stdout=subprocess.DEVNULL)
-        moai_s = time.perf_counter() - t0  # includes loading the model and tokenizer
+        def time_moai(binary):
+            cmd = [binary, "eval", "--model_path", model_dir, "--tasks", "hellaswag", "--dataset_path",
+                   os.path.join(work, "datasets"), "--threads", str(a.threads), "--batch_size",
+                   str(a.batch_size)]
+            t0 = time.perf_counter()
+            subprocess.check_call(cmd, stdout=subprocess.DEVNULL)
+            return time.perf_counter() - t0  # includes loading the model and tokenizer
+
+        moai_s = time_moai(a.moai)
+        baseline_s = time_moai(a.baseline) if a.baseline else None
 
         tok = mr.HFTokenizer(os.path.join(model_dir, "tokenizer.json"))
         docs = [mr.process("hellaswag", d) for d in items]
@@ -81,6 +87,7 @@ def main():
                "moai_items_per_s": round(a.items / moai_s, 2),
                "torch_items_per_s": round(a.items / torch_s, 2),
                "ratio": round(torch_s / moai_s, 2), "torch": torch.__version__,
+               **({"baseline_items_per_s": round(a.items / baseline_s, 2)} if baseline_s else {}),
                "note": "moai time includes model load and tokenization; torch time is forwards only"}
         print(json.dumps(res))
     finally:

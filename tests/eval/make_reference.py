@@ -368,6 +368,58 @@ def score(model, ctx, cont, max_len):
     return ll, greedy
 
 
+def hf_decode(tok, ids_list):
+    """decode(ids, skip_special_tokens=True) of each, by HF tokenizers."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"texts": [], "add_special_tokens": False, "decode": ids_list}, f)
+        req = f.name
+    out = subprocess.check_output(["node", os.path.join(ROOT, "tests/peers/hf_encode.mjs"), tok.path, req])
+    os.unlink(req)
+    return json.loads(out)["decoded_skip_special"]
+
+
+def greedy_tokens(model, context_enc, max_gen_toks, eos):
+    """HF greedy generate (do_sample=False): first arg-max, at most max_gen_toks, ends at EOS."""
+    import torch
+    ids, gen = list(context_enc), []
+    with torch.no_grad():
+        for _ in range(max_gen_toks):
+            logits, _ = model(torch.tensor([ids]))
+            nxt = int(torch.argmax(logits[0, -1]))
+            gen.append(nxt)
+            ids.append(nxt)
+            if nxt == eos:
+                break
+    return gen
+
+
+def generation_reference(ds, tok, model, eos, max_len):
+    """lm-eval's generate_until (HFLM.generate_until): context cut on the left to max_length -
+    max_gen_toks, greedy tokens, decode(skip_special_tokens=True), then s = s.split(term)[0] for each
+    term of until + [decode(eot)]. The stop string of the second request of each prompt is taken from
+    the middle of the first's output, so that the cut is exercised."""
+    prompts = [preprocess_hellaswag(d["ctx_a"]) for d in ds[("Rowan/hellaswag", "")]["validation"][:3]]
+    prompts.append(" ".join(prompts) * 3)  # longer than max_length - max_gen_toks: left cut
+    cases = []
+    for i, p in enumerate(prompts):
+        max_gen_toks = 12 if i % 2 else 20
+        enc = tok.encode(p)[-(max_len - max_gen_toks):]
+        cases.append({"context": p, "max_gen_toks": max_gen_toks, "context_enc": enc,
+                      "tokens": greedy_tokens(model, enc, max_gen_toks, eos)})
+    texts = hf_decode(tok, [c["tokens"] for c in cases])
+    eot_text = "<|endoftext|>"
+    out = []
+    for c, text in zip(cases, texts):
+        mid = len(text) // 2
+        for until in ([], [text[mid:mid + 2]] if text[mid:mid + 2].strip() else ["\n\n"]):
+            cut = text
+            for term in until + [eot_text]:
+                if term:
+                    cut = cut.split(term)[0]
+            out.append(dict(c, until=until, text=cut))
+    return out
+
+
 def mean_stderr(xs):
     if len(xs) < 2:
         return None
@@ -565,6 +617,9 @@ def main():
            "max_length": max_len, "eos": eos, "runs": runs}
     with open(os.path.join(OUT, "reference.json"), "w") as f:
         json.dump(ref, f, ensure_ascii=False, indent=0)
+    with open(os.path.join(OUT, "generation.json"), "w") as f:
+        json.dump({"max_length": max_len, "eos": eos,
+                   "requests": generation_reference(ds, tok, model, eos, max_len)}, f, ensure_ascii=False, indent=1)
     print("reference written; vocab", vocab)
 
 

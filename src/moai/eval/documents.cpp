@@ -83,7 +83,7 @@ std::vector<Doc> load_docs(const DatasetSource& source, const TaskSpec& task,
     data::read_json_records(files, options,
                             [&](std::string_view json, const std::string&, long long) {
                               Doc doc;
-                              doc.raw = nlohmann::json::parse(json);
+                              doc.raw = nlohmann::ordered_json::parse(json);
                               task.process(doc);
                               docs.push_back(std::move(doc));
                               if (limit > 0 && int64_t(docs.size()) >= limit) throw Enough{};

@@ -10,6 +10,7 @@
 
 #include "moai/core/error.h"
 #include "moai/core/file_util.h"
+#include "moai/eval/sample_hash.h"
 #include "moai/eval/text_util.h"
 #include "moai/tokenizer/chat_template.h"
 
@@ -67,10 +68,11 @@ double macro_f1(const std::vector<int>& golds, const std::vector<int>& preds) {
   return labels.empty() ? 0.0 : sum / double(labels.size());
 }
 
-nlohmann::json sample_record(const TaskSpec& task, int64_t doc_id, const Doc& doc,
-                             const std::vector<std::pair<std::string, std::string>>& arguments,
-                             const DocScore& score) {
-  nlohmann::json j;
+// One line of samples_<task>.jsonl, keys in lm-eval's order (evaluator.py evaluate).
+nlohmann::ordered_json sample_record(
+    const TaskSpec& task, int64_t doc_id, const Doc& doc,
+    const std::vector<std::pair<std::string, std::string>>& arguments, const DocScore& score) {
+  nlohmann::ordered_json j;
   j["doc_id"] = doc_id;
   j["doc"] = doc.raw;
   if (task.format == "hellaswag" || task.format == "kobest_hellaswag") {
@@ -79,30 +81,31 @@ nlohmann::json sample_record(const TaskSpec& task, int64_t doc_id, const Doc& do
     j["doc"]["choices"] = doc.choices;
     j["doc"]["gold"] = doc.gold;
   }
-  nlohmann::json resps = nlohmann::json::array(), filtered = nlohmann::json::array();
-  nlohmann::json args = nlohmann::json::array();
+  const bool choices = task.output_type == OutputType::kMultipleChoice;
+  j["target"] = choices ? nlohmann::ordered_json(doc.gold) : nlohmann::ordered_json(doc.target);
+  nlohmann::ordered_json resps = nlohmann::ordered_json::array();
+  nlohmann::ordered_json filtered = nlohmann::ordered_json::array();
+  nlohmann::ordered_json args = nlohmann::ordered_json::array();
   for (size_t i = 0; i < arguments.size(); ++i) {
-    if (task.output_type == OutputType::kMultipleChoice) {
+    if (choices) {
       args.push_back({arguments[i].first, arguments[i].second});
-      const nlohmann::json r = {score.results[i].logprob, score.results[i].is_greedy};
-      resps.push_back(nlohmann::json::array({r}));
+      const nlohmann::ordered_json r = {score.results[i].logprob, score.results[i].is_greedy};
+      resps.push_back(nlohmann::ordered_json::array({r}));
       filtered.push_back(r);
     } else {
-      args.push_back(nlohmann::json::array({arguments[i].second}));
-      resps.push_back(nlohmann::json::array({score.loglikelihood}));
+      args.push_back(nlohmann::ordered_json::array({arguments[i].second}));
+      resps.push_back(nlohmann::ordered_json::array({score.loglikelihood}));
       filtered.push_back(score.loglikelihood);
     }
-  }
-  if (task.output_type == OutputType::kMultipleChoice) {
-    j["target"] = doc.gold;
-  } else {
-    j["target"] = doc.target;
   }
   j["arguments"] = args;
   j["resps"] = resps;
   j["filtered_resps"] = filtered;
   j["filter"] = "none";
   j["metrics"] = task.metrics;
+  j["doc_hash"] = sha256_hex(python_json_dumps(j["doc"], 2));
+  j["prompt_hash"] = sha256_hex(j["arguments"][0][0].get<std::string>());
+  j["target_hash"] = sha256_hex(python_str(j["target"]));
   for (const std::string& m : task.metrics) {
     if (m == "acc") j[m] = score.pred == doc.gold ? 1.0 : 0.0;
     if (m == "acc_norm") j[m] = score.pred_norm == doc.gold ? 1.0 : 0.0;
@@ -457,7 +460,7 @@ std::string write_outputs(const std::string& dir, const EvalResults& results,
   if (log_samples) {
     for (const TaskResult& t : results.tasks) {
       std::string lines;
-      for (const nlohmann::json& s : t.sample_records) lines += s.dump() + "\n";
+      for (const nlohmann::ordered_json& s : t.sample_records) lines += s.dump() + "\n";
       write_file_atomic(dir + "/samples_" + t.spec.name + "_" + stamp + ".jsonl", lines);
     }
   }

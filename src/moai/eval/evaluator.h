@@ -45,7 +45,7 @@ struct TaskResult {
   int num_fewshot = 0;
   int64_t samples = 0;
   std::map<std::string, MetricValue> metrics;
-  std::vector<nlohmann::json> sample_records;  // with log_samples
+  std::vector<nlohmann::ordered_json> sample_records;  // with log_samples
 };
 
 struct GroupResult {

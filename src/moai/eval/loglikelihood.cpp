@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
+#include <map>
 #include <string>
 
 #include "moai/core/error.h"
 #include "moai/eval/text_util.h"
+#include "moai/ops/cpu/fast_exp.h"
 
 namespace moai::eval {
 
@@ -22,11 +23,6 @@ std::vector<int32_t> input_row(const TokenRequest& request, int64_t max_length) 
   whole.insert(whole.end(), request.continuation.begin(), request.continuation.end());
   const size_t keep = std::min<size_t>(whole.size(), size_t(max_length) + 1);
   return std::vector<int32_t>(whole.end() - ptrdiff_t(keep), whole.end() - 1);
-}
-
-int64_t input_length(const TokenRequest& request, int64_t max_length) {
-  const int64_t whole = int64_t(request.context.size() + request.continuation.size());
-  return std::min(whole, max_length + 1) - 1;
 }
 
 }  // namespace
@@ -130,94 +126,235 @@ model::Qwen3Model& Scorer::model_for(int64_t batch, int64_t seq) {
 
 std::vector<LoglikelihoodResult> Scorer::loglikelihood(std::span<const TokenRequest> requests) {
   std::vector<LoglikelihoodResult> out(requests.size());
-  // Longest input first (the harness's Collator order), so each group pads little.
-  std::vector<size_t> order(requests.size());
-  std::iota(order.begin(), order.end(), size_t(0));
+  reuse_.reset();  // a borrowed model's weights may have changed since the last call
   for (const TokenRequest& r : requests) {
-    if (r.context.empty() && r.continuation.empty())
-      throw_input_error("loglikelihood", "empty request");
+    if (r.context.empty()) throw_input_error("loglikelihood", "request without a context token");
     if (int64_t(r.continuation.size()) > max_length_)
       throw_input_error("loglikelihood",
                         "continuation of " + std::to_string(r.continuation.size()) +
                             " tokens is longer than max_length " + std::to_string(max_length_));
   }
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return input_length(requests[a], max_length_) > input_length(requests[b], max_length_);
-  });
+  std::vector<PrefixGroup> groups = prefix_groups(requests);
   const int64_t row_bytes = config_.vocab_size * int64_t(sizeof(float));
   size_t begin = 0;
-  while (begin < order.size()) {
+  while (begin < groups.size()) {
     size_t end = begin;
-    int64_t logit_rows = 0;
-    while (end < order.size() && int64_t(end - begin) < options_.batch_size) {
-      const int64_t rows = int64_t(requests[order[end]].continuation.size());
-      if (end > begin && (logit_rows + rows) * row_bytes > options_.max_logit_bytes) break;
-      logit_rows += rows;
+    int64_t rows = 0, logit_rows = 0;
+    while (end < groups.size()) {
+      const int64_t more = int64_t(groups[end].members.size());
+      const int64_t logits = groups[end].logit_rows;
+      if (end > begin && (rows + more > options_.batch_size ||
+                          (logit_rows + logits) * row_bytes > options_.max_logit_bytes))
+        break;
+      rows += more;
+      logit_rows += logits;
       ++end;
     }
-    score_group(requests, std::span<const size_t>(order).subspan(begin, end - begin), out);
+    score_groups(requests, std::span<PrefixGroup>(groups).subspan(begin, end - begin), out);
     begin = end;
   }
   return out;
 }
 
-void Scorer::score_group(std::span<const TokenRequest> requests, std::span<const size_t> group,
-                         std::span<LoglikelihoodResult> out) {
-  const int64_t batch = int64_t(group.size());
-  int64_t seq = 1;  // a request whose input is empty still gets a (padding) position
-  for (size_t idx : group) seq = std::max(seq, input_length(requests[idx], max_length_));
-  model::Qwen3Model& model = model_for(batch, seq);
-  ids_.assign(size_t(batch * seq), 0);
-  rows_.clear();
-  for (int64_t b = 0; b < batch; ++b) {
-    const TokenRequest& r = requests[group[size_t(b)]];
-    const std::vector<int32_t> row = input_row(r, max_length_);
-    std::copy(row.begin(), row.end(), ids_.begin() + b * seq);
-    const int64_t len = int64_t(row.size());
-    const int64_t cont = int64_t(r.continuation.size());
-    // Logits at positions len-cont .. len-1 predict the continuation tokens.
-    for (int64_t t = len - cont; t < len; ++t) rows_.push_back(b * seq + t);
+// The requests of one item (equal context tokens), at most batch_size each, longest input first
+// (the harness's Collator order); `shared` is the common prefix of their input rows, cut so that
+// every continuation's logits come from the suffix (a single request: its context part, which a
+// later call may reuse).
+std::vector<Scorer::PrefixGroup> Scorer::prefix_groups(
+    std::span<const TokenRequest> requests) const {
+  std::vector<PrefixGroup> groups;
+  std::map<std::span<const int32_t>, size_t, SpanLess> by_context;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const std::span<const int32_t> context(requests[i].context);
+    auto it = by_context.find(context);
+    if (it == by_context.end() ||
+        int64_t(groups[it->second].members.size()) >= options_.batch_size) {
+      it = by_context.insert_or_assign(context, groups.size()).first;
+      groups.emplace_back();
+    }
+    PrefixGroup& g = groups[it->second];
+    Planned p;
+    p.request = i;
+    p.row = input_row(requests[i], max_length_);
+    p.first_logit = int64_t(p.row.size()) - int64_t(requests[i].continuation.size());
+    g.longest = std::max(g.longest, int64_t(p.row.size()));
+    g.logit_rows += int64_t(requests[i].continuation.size());
+    g.members.push_back(std::move(p));
   }
-  model::Batch mb;
-  mb.batch = batch;
-  mb.seq = seq;
-  mb.input_ids = ids_;
+  for (PrefixGroup& g : groups) g.shared = shared_prefix(g.members);
+  std::stable_sort(groups.begin(), groups.end(), [](const PrefixGroup& a, const PrefixGroup& b) {
+    return a.longest > b.longest;
+  });
+  return groups;
+}
+
+int64_t Scorer::shared_prefix(std::span<const Planned> members) {
+  int64_t shared = int64_t(members[0].row.size());
+  for (const Planned& p : members) {
+    shared = std::min({shared, p.first_logit, common_prefix(p.row, members[0].row)});
+  }
+  return std::max<int64_t>(shared, 0);
+}
+
+int64_t Scorer::common_prefix(std::span<const int32_t> a, std::span<const int32_t> b) {
+  const auto mismatch = std::mismatch(a.begin(), a.end(), b.begin(), b.end());
+  return int64_t(mismatch.first - a.begin());
+}
+
+// Keeps (a copy of) the first group's prefix for the next call of this loglikelihood(): the
+// items of a task often share their few-shot examples (MMLU's first-n sampler: all of them).
+void Scorer::keep_for_reuse(model::Qwen3Model& model, std::span<const PrefixGroup> groups,
+                            std::span<const model::KvCache> prefix) {
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const PrefixGroup& g = groups[gi];
+    if (g.shared == 0) continue;
+    reuse_.reset();
+    reuse_.emplace(fork_cache(model, prefix[gi], g.shared, g.shared));
+    reuse_tokens_.assign(g.members[0].row.begin(), g.members[0].row.begin() + g.shared);
+    return;
+  }
+}
+
+// A cache holding the first `length` tokens of `source` (room for `capacity`).
+model::KvCache Scorer::fork_cache(model::Qwen3Model& model, const model::KvCache& source,
+                                  int64_t length, int64_t capacity) {
+  model::KvCache cache = model.new_cache(capacity);
+  if (length == 0) return cache;
+  cache.reserve(length);
+  for (int64_t l = 0; l < config_.num_hidden_layers; ++l) {
+    model.backend().copy(cache.keys(l, 0, length), source.keys(l, 0, length));
+    model.backend().copy(cache.values(l, 0, length), source.values(l, 0, length));
+  }
+  cache.advance(length);
+  return cache;
+}
+
+// One scoring call: the shared prefix of each group runs once (one forward over all groups), then
+// each request's remaining tokens run against a copy of its group's prefix cache (one forward over
+// all requests), and only the continuation rows' logits are read.
+// The shared prefix of each group, run once for all groups (one forward); what the previous
+// call's prefix already holds is copied, not recomputed.
+std::vector<model::KvCache> Scorer::run_prefixes(model::Qwen3Model& model,
+                                                 std::span<const PrefixGroup> groups) {
+  std::vector<model::KvCache> prefix;
+  std::vector<model::CachedSegment> segments;
+  ids_.clear();
+  prefix.reserve(groups.size());
+  for (const PrefixGroup& g : groups) {
+    const std::span<const int32_t> tokens(g.members[0].row.data(), size_t(g.shared));
+    const int64_t reused = reuse_ ? common_prefix(reuse_tokens_, tokens) : 0;
+    prefix.push_back(reused > 0 ? fork_cache(model, *reuse_, reused, g.longest)
+                                : model.new_cache(g.longest));
+    if (reused == g.shared) continue;
+    segments.push_back({&prefix.back(), g.shared - reused});
+    ids_.insert(ids_.end(), tokens.begin() + reused, tokens.end());
+  }
+  if (!segments.empty()) model.forward_cached(segments, ids_, {}, nullptr);
+  tokens_forwarded_ += int64_t(ids_.size());
+  keep_for_reuse(model, groups, prefix);
+  return prefix;
+}
+
+// One scoring call: the groups' prefixes (run_prefixes), then each request's remaining tokens
+// against a copy of its group's prefix cache (one forward over all requests; the last request of
+// a group takes the cache itself), reading only the continuation rows' logits.
+void Scorer::score_groups(std::span<const TokenRequest> requests, std::span<PrefixGroup> groups,
+                          std::span<LoglikelihoodResult> out) {
+  int64_t count = 0, longest = 1;
+  for (const PrefixGroup& g : groups) {
+    count += int64_t(g.members.size());
+    longest = std::max(longest, g.longest);
+  }
+  model::Qwen3Model& model = model_for(count, longest);
+  std::vector<model::KvCache> prefix = run_prefixes(model, groups);
+  std::vector<model::KvCache> caches;
+  std::vector<model::CachedSegment> segments;
+  std::vector<int32_t> targets;
+  ids_.clear();
+  rows_.clear();
+  caches.reserve(size_t(count));
+  for (size_t gi = 0; gi < groups.size(); ++gi) {
+    const PrefixGroup& g = groups[gi];
+    for (const Planned& p : g.members) {
+      const int64_t len = int64_t(p.row.size());
+      if (len == g.shared) continue;  // empty continuation: nothing to score
+      caches.push_back(&p == &g.members.back()
+                           ? std::move(prefix[gi])
+                           : fork_cache(model, prefix[gi], g.shared, g.longest));
+      segments.push_back({&caches.back(), len - g.shared});
+      const int64_t base = int64_t(ids_.size()) - g.shared;
+      for (int64_t t = p.first_logit; t < len; ++t) rows_.push_back(base + t);
+      ids_.insert(ids_.end(), p.row.begin() + g.shared, p.row.end());
+      const std::vector<int32_t>& cont = requests[p.request].continuation;
+      targets.insert(targets.end(), cont.begin(), cont.end());
+    }
+  }
+  logits_.resize(rows_.size() * size_t(config_.vocab_size));
+  if (!segments.empty()) model.forward_cached(segments, ids_, rows_, logits_.data());
+  tokens_forwarded_ += int64_t(ids_.size());
+  score_rows(targets);
+  collect_results(requests, groups, out);
+}
+
+void Scorer::collect_results(std::span<const TokenRequest> requests,
+                             std::span<const PrefixGroup> groups,
+                             std::span<LoglikelihoodResult> out) const {
+  size_t row_idx = 0;
+  for (const PrefixGroup& g : groups)
+    for (const Planned& p : g.members) {
+      LoglikelihoodResult res;
+      res.is_greedy = true;
+      for (size_t t = 0; t < requests[p.request].continuation.size(); ++t, ++row_idx) {
+        res.logprob += row_logprob_[row_idx];
+        if (!row_greedy_[row_idx]) res.is_greedy = false;
+      }
+      out[p.request] = res;
+    }
+}
+
+std::vector<int32_t> Scorer::greedy(std::span<const int32_t> context, int64_t max_new,
+                                    const std::function<bool(std::span<const int32_t>)>& stop) {
+  const int64_t total = int64_t(context.size()) + max_new;
+  model::Qwen3Model& model = model_for(1, total);
+  model::KvCache cache = model.new_cache(total);
+  std::vector<int32_t> generated;
+  std::vector<int32_t> ids(context.begin(), context.end());
   const int64_t V = config_.vocab_size;
-  logits_.resize(rows_.size() * size_t(V));
-  if (!rows_.empty()) model.forward_logits(mb, rows_, logits_.data());
-  // Each logit row independently (parallel, deterministic): log-softmax of the target in double
-  // and the first arg-max, as torch.argmax.
-  const int64_t num_rows = int64_t(rows_.size());
+  logits_.resize(size_t(V));
+  while (int64_t(generated.size()) < max_new) {
+    const model::CachedSegment segment{&cache, int64_t(ids.size())};
+    const int64_t last = int64_t(ids.size()) - 1;
+    model.forward_cached({&segment, 1}, ids, {&last, 1}, logits_.data());
+    tokens_forwarded_ += int64_t(ids.size());
+    const int32_t next =
+        int32_t(std::max_element(logits_.begin(), logits_.end()) - logits_.begin());
+    generated.push_back(next);
+    if (stop(generated)) break;
+    ids.assign(1, next);
+  }
+  return generated;
+}
+
+// Each logit row independently (parallel, deterministic): log-softmax of the target (the sum of
+// exponentials with ops' vectorised exp, accumulated in double) and the first arg-max, as
+// torch.argmax.
+void Scorer::score_rows(std::span<const int32_t> targets) {
+  const int64_t V = config_.vocab_size;
+  const int64_t num_rows = int64_t(targets.size());
   row_logprob_.resize(size_t(num_rows));
   row_greedy_.resize(size_t(num_rows));
-  std::vector<int32_t> targets;
-  targets.reserve(size_t(num_rows));
-  for (size_t idx : group)
-    targets.insert(targets.end(), requests[idx].continuation.begin(),
-                   requests[idx].continuation.end());
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < num_rows; ++row) {
-    const float* x = logits_.data() + size_t(row) * size_t(V);
+    float* x = logits_.data() + size_t(row) * size_t(V);
     int64_t arg = 0;
     for (int64_t v = 1; v < V; ++v)
       if (x[v] > x[arg]) arg = v;
-    const double mx = x[arg];
-    double sum = 0.0;
-    for (int64_t v = 0; v < V; ++v) sum += std::exp(double(x[v]) - mx);
     const int32_t target = targets[size_t(row)];
-    row_logprob_[size_t(row)] = double(x[target]) - mx - std::log(sum);
+    const double shifted_target = double(x[target]) - double(x[arg]);
+    // Vectorised exp (relative error < 3e-7, summed in double across blocks), overwriting x.
+    const double sum = ops::cpu::exp_shifted_sum(x, V, x[arg]);
+    row_logprob_[size_t(row)] = shifted_target - std::log(sum);
     row_greedy_[size_t(row)] = arg == target ? 1 : 0;
-  }
-  size_t row_idx = 0;
-  for (int64_t b = 0; b < batch; ++b) {
-    const TokenRequest& r = requests[group[size_t(b)]];
-    LoglikelihoodResult res;
-    res.is_greedy = true;
-    for (size_t t = 0; t < r.continuation.size(); ++t, ++row_idx) {
-      res.logprob += row_logprob_[row_idx];
-      if (!row_greedy_[row_idx]) res.is_greedy = false;
-    }
-    out[group[size_t(b)]] = res;
   }
 }
 

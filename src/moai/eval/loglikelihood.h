@@ -7,12 +7,16 @@
 // A request is (context tokens, continuation tokens). The model reads
 // (context + continuation)[-(max_length + 1):][:-1] and the result is the sum over continuation
 // tokens of log p(token | everything before it), plus whether every continuation token is the
-// arg-max of its logits (is_greedy). Requests are scored in groups: one forward per group, one row
-// per request (the choices of one item share their context tokens and sit side by side), rows
-// sorted longest first like the harness, padded on the right (causal attention: padding after a
-// row's tokens never changes them).
+// arg-max of its logits (is_greedy). The requests of one item (equal context tokens) share the
+// prefix of their input rows: it runs through the model once into a KV cache, and each request's
+// remaining tokens run against a copy of that cache (Qwen3Model::forward_cached), so the context
+// is computed once per item, not once per choice. Where the left cut to max_length makes the rows
+// differ, only their common prefix is shared.
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -78,15 +82,53 @@ class Scorer {
 
   // One result per request, in request order.
   std::vector<LoglikelihoodResult> loglikelihood(std::span<const TokenRequest> requests);
+  // Greedy decoding through a KV cache: appends the first arg-max token after `context` until
+  // `max_new` tokens or stop(generated so far) returns true; returns the generated tokens.
+  std::vector<int32_t> greedy(std::span<const int32_t> context, int64_t max_new,
+                              const std::function<bool(std::span<const int32_t>)>& stop);
+  // Tokens run through the model so far (shared prefixes count once).
+  int64_t tokens_forwarded() const { return tokens_forwarded_; }
 
  private:
+  // A request's model input row and the row position whose logits predict its continuation[0].
+  struct Planned {
+    size_t request = 0;
+    std::vector<int32_t> row;
+    int64_t first_logit = 0;
+  };
+  struct PrefixGroup {
+    std::vector<Planned> members;
+    int64_t shared = 0;   // tokens of the common prefix run once
+    int64_t longest = 0;  // longest input row
+    int64_t logit_rows = 0;
+  };
+  struct SpanLess {
+    bool operator()(std::span<const int32_t> a, std::span<const int32_t> b) const {
+      return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end());
+    }
+  };
   model::Qwen3Model& model_for(int64_t batch, int64_t seq);
-  void score_group(std::span<const TokenRequest> requests, std::span<const size_t> group,
-                   std::span<LoglikelihoodResult> out);
+  std::vector<PrefixGroup> prefix_groups(std::span<const TokenRequest> requests) const;
+  static int64_t shared_prefix(std::span<const Planned> members);
+  static int64_t common_prefix(std::span<const int32_t> a, std::span<const int32_t> b);
+  void keep_for_reuse(model::Qwen3Model& model, std::span<const PrefixGroup> groups,
+                      std::span<const model::KvCache> prefix);
+  model::KvCache fork_cache(model::Qwen3Model& model, const model::KvCache& source, int64_t length,
+                            int64_t capacity);
+  void score_groups(std::span<const TokenRequest> requests, std::span<PrefixGroup> groups,
+                    std::span<LoglikelihoodResult> out);
+  std::vector<model::KvCache> run_prefixes(model::Qwen3Model& model,
+                                           std::span<const PrefixGroup> groups);
+  void collect_results(std::span<const TokenRequest> requests, std::span<const PrefixGroup> groups,
+                       std::span<LoglikelihoodResult> out) const;
+  void score_rows(std::span<const int32_t> targets);
 
   model::Qwen3Config config_;
   ScorerOptions options_;
   int64_t max_length_ = 0;
+  int64_t tokens_forwarded_ = 0;
+  std::optional<model::KvCache> reuse_;  // the last call's first shared prefix, for the next call
+  std::vector<int32_t> reuse_tokens_;
   ops::Backend* backend_ = nullptr;
   std::vector<float> host_params_;            // owned mode only
   std::unique_ptr<model::Qwen3Model> owned_;  // owned mode: current model

@@ -30,22 +30,22 @@ const std::vector<std::string> kKobestTasks = {"kobest_boolq", "kobest_copa", "k
   throw data::BadRecord("field \"" + field + "\": expected " + expected);
 }
 
-const nlohmann::json& field(const nlohmann::json& raw, const std::string& name) {
+const nlohmann::ordered_json& field(const nlohmann::ordered_json& raw, const std::string& name) {
   if (!raw.is_object()) bad_field(name, "a JSON object record");
   auto it = raw.find(name);
   if (it == raw.end()) bad_field(name, "present");
   return *it;
 }
 
-std::string str(const nlohmann::json& raw, const std::string& name) {
-  const nlohmann::json& v = field(raw, name);
+std::string str(const nlohmann::ordered_json& raw, const std::string& name) {
+  const nlohmann::ordered_json& v = field(raw, name);
   if (!v.is_string()) bad_field(name, "a string");
   return v.get<std::string>();
 }
 
 // An integer label, stored as a number or as a string of digits (Jinja renders both the same).
-int integer(const nlohmann::json& raw, const std::string& name) {
-  const nlohmann::json& v = field(raw, name);
+int integer(const nlohmann::ordered_json& raw, const std::string& name) {
+  const nlohmann::ordered_json& v = field(raw, name);
   if (v.is_number_integer()) return v.get<int>();
   if (v.is_string()) {
     const std::string s = v.get<std::string>();
@@ -55,7 +55,7 @@ int integer(const nlohmann::json& raw, const std::string& name) {
   bad_field(name, "an integer label");
 }
 
-std::vector<std::string> strings(const nlohmann::json& v, const std::string& name) {
+std::vector<std::string> strings(const nlohmann::ordered_json& v, const std::string& name) {
   if (!v.is_array()) bad_field(name, "a list of strings");
   std::vector<std::string> out;
   for (const auto& e : v) {
@@ -98,7 +98,7 @@ void process_hellaswag(Doc& d) {
 
 void process_arc(Doc& d) {
   d.text = "Question: " + str(d.raw, "question") + "\nAnswer:";
-  const nlohmann::json& choices = field(d.raw, "choices");
+  const nlohmann::ordered_json& choices = field(d.raw, "choices");
   if (!choices.is_object()) bad_field("choices", "an object {text, label}");
   d.choices = strings(field(choices, "text"), "choices.text");
   const std::vector<std::string> labels = strings(field(choices, "label"), "choices.label");

@@ -15,7 +15,7 @@ enum class SamplerKind { kRandom, kFirstN };
 
 // One evaluation document after the task's processing.
 struct Doc {
-  nlohmann::json raw;                // the record as read (lm-eval's `doc`)
+  nlohmann::ordered_json raw;        // the record as read, fields in order (lm-eval's `doc`)
   std::string text;                  // doc_to_text
   std::vector<std::string> choices;  // doc_to_choice
   int gold = 0;                      // index into choices
