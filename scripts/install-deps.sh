@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git xz-utils ca-certificates jq python3
   libopenblas-dev libblis-dev
   nlohmann-json3-dev libsimdjson-dev libyaml-cpp-dev libcli11-dev libutf8proc-dev libcpp-httplib-dev
-  libxxhash-dev libzstd-dev zlib1g-dev libsnappy-dev liblz4-dev libbrotli-dev libcurl4-openssl-dev
+  libxxhash-dev libzstd-dev zlib1g-dev libsnappy-dev liblz4-dev libbrotli-dev libcurl4-openssl-dev libssl-dev
   libopenmpi-dev openmpi-bin
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-format clang-tidy

@@ -11,7 +11,7 @@
 
 namespace moai::eval {
 
-// SHA-256 of the bytes, as 64 lowercase hex digits (FIPS 180-4).
+// SHA-256 of the bytes (OpenSSL libcrypto), as 64 lowercase hex digits.
 std::string sha256_hex(std::string_view bytes);
 
 // Python's json.dumps(value, indent=indent, ensure_ascii=False): keys in the object's order,
