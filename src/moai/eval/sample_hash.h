@@ -19,7 +19,8 @@ std::string sha256_hex(std::string_view bytes);
 // and from 1e16 on, "NaN"/"Infinity"), only '"', '\\' and control characters escaped.
 std::string python_json_dumps(const nlohmann::ordered_json& value, int indent);
 
-// str(target) of a JSON target: a string as is, anything else as Python prints it.
+// str(target) of a JSON target: a string as is; a number, bool or null as Python's str prints it
+// (lm-eval's targets are strings or choice indices).
 std::string python_str(const nlohmann::ordered_json& value);
 
 }  // namespace moai::eval
