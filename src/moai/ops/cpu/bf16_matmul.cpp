@@ -332,11 +332,22 @@ bool blas_kernels_avx512() {
   return avx512;
 }
 
+// Whether vdpbf16ps issues at the fp32 FMA rate, i.e. does twice an sgemm's FLOPs per cycle. AMD's
+// AVX512-BF16 CPUs (Zen 4 and later) do: measured on an EPYC Zen 4, the own kernel ran 320-390
+// GFLOP/s per core against 100-175 for OpenBLAS's sgemm (Haswell or SkylakeX kernels). The Intel
+// Xeons measured without AMX issue it at half the rate (docs/BENCHMARKS.md, "bf16 CPU kernels").
+// A fixed rule, not a timing at start: the engine decides the bits of every result, and a timing
+// under load could flip between runs.
+bool bf16_dot_full_rate() {
+  static const bool amd = __builtin_cpu_is("amd");
+  return amd;
+}
+
 }  // namespace
 
 Bf16GemmEngine bf16_gemm_engine(int64_t m, int64_t n, int64_t k) {
   if (!cpu_has_avx512_bf16()) return Bf16GemmEngine::kConvertSgemm;
-  if (m == 1) return Bf16GemmEngine::kAvx512Bf16;
+  if (m == 1 || bf16_dot_full_rate()) return Bf16GemmEngine::kAvx512Bf16;
   return blas_kernels_avx512() ? Bf16GemmEngine::kConvertSgemm : Bf16GemmEngine::kAvx512Bf16;
 }
 

@@ -10,10 +10,12 @@
 //   kConvertSgemm  bf16 -> fp32 copies of a and b, then the fp32 BLAS gemm (cpu::gemm). Runs on any
 //                  CPU.
 //   kAuto          per call, bf16_gemm_engine(m, n, k): on a CPU without AVX512-BF16 convert+sgemm;
-//                  for M = 1 (decode) avx512-bf16 (memory-bound: half the bytes of fp32); otherwise
-//                  convert+sgemm when the BLAS runs AVX-512 kernels (vdpbf16ps issues at half the
-//                  rate of fp32 FMAs on CPUs without AMX, so a good sgemm does twice its FLOPs),
-//                  else avx512-bf16 (e.g. OpenBLAS on its generic "Prescott" kernels).
+//                  for M = 1 (decode) avx512-bf16 (memory-bound: half the bytes of fp32); on AMD
+//                  (Zen 4 and later: vdpbf16ps at the fp32 FMA rate) avx512-bf16; otherwise
+//                  convert+sgemm when the BLAS runs AVX-512 kernels (on the Intel Xeons measured
+//                  without AMX vdpbf16ps issues at half the FMA rate, so a good sgemm does twice
+//                  its FLOPs), else avx512-bf16 (e.g. OpenBLAS on its Haswell or "Prescott"
+//                  kernels).
 // Threading: as cpu::gemm, one single-threaded block per OpenMP thread (rows or columns of c, fixed
 // partition: deterministic for a fixed thread count); inside a parallel region it runs on the
 // calling thread only.
