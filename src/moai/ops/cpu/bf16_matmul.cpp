@@ -383,10 +383,28 @@ void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int
 void bf16_gemm(bf16* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k, bool trans_a,
                bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
   if (m <= 0 || n <= 0) return;
-  float* c32 = float_buffer<2>(size_t(m * n));
-  if (beta != 0.0f) to_float_parallel(c32, c, m * n);
-  bf16_gemm(c32, a, b, m, n, k, trans_a, trans_b, alpha, beta, engine);
-  to_bf16_parallel(c, c32, m * n);
+  // The fp32 result is staged in blocks of rows of about 1M elements (4 MB; at least 192 rows,
+  // whole register tiles), not as a whole [M, N] copy: a [tokens, ffn] output of a large model
+  // would otherwise need an fp32 buffer of hundreds of MB. Rows of op(a) are contiguous only
+  // without trans_a; a transposed a (not used with a bf16 output by the model) is staged whole, and
+  // so is convert+sgemm's result (it widens all of a and b anyway, and would widen b once per
+  // block).
+  if (engine == Bf16GemmEngine::kAuto) engine = bf16_gemm_engine(m, n, k);
+  const int64_t block =
+      trans_a || engine != Bf16GemmEngine::kAvx512Bf16
+          ? m
+          : std::min(m, std::max<int64_t>(192, (int64_t(1) << 20) / n / kMr * kMr));
+  // A lone last row would take the matrix-vector path (another summation order): it joins the
+  // block before it, so every element has the bits of one whole-matrix call.
+  float* c32 = float_buffer<2>(size_t((block + 1) * n));
+  for (int64_t row0 = 0, rows = 0; row0 < m; row0 += rows) {
+    rows = std::min(block, m - row0);
+    if (m - row0 - rows == 1) ++rows;
+    bf16* c_rows = c + row0 * n;
+    if (beta != 0.0f) to_float_parallel(c32, c_rows, rows * n);
+    bf16_gemm(c32, a + row0 * k, b, rows, n, k, trans_a, trans_b, alpha, beta, engine);
+    to_bf16_parallel(c_rows, c32, rows * n);
+  }
 }
 
 void bf16_gemm_reference(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,

@@ -38,7 +38,8 @@ void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int
                bool trans_a, bool trans_b, float alpha, float beta,
                Bf16GemmEngine engine = Bf16GemmEngine::kAuto);
 
-// bf16 output: computed in fp32 (c read as bf16 when beta != 0), rounded once at the end.
+// bf16 output: computed in fp32 (c read as bf16 when beta != 0), rounded once at the end; the
+// avx512-bf16 engine stages the fp32 result in blocks of ~1M elements of rows, not whole.
 void bf16_gemm(bf16* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k, bool trans_a,
                bool trans_b, float alpha, float beta,
                Bf16GemmEngine engine = Bf16GemmEngine::kAuto);
