@@ -47,19 +47,22 @@ InferenceModel& model() {
     for (const auto& info : layout.params())
       for (int64_t i = 0; i < info.numel; ++i)
         params[size_t(info.offset + i)] = info.shape.size() == 1 ? 1.0f : normal(gen);
+    // MOAI_BENCH_PRECISION=bf16 measures bf16 mixed precision (default fp32) and exports the
+    // GGUF in BF16, so llama.cpp runs the same precision.
+    const char* precision = std::getenv("MOAI_BENCH_PRECISION");
+    const moai::ops::Precision mode =
+        precision ? moai::ops::parse_precision(precision, "MOAI_BENCH_PRECISION")
+                  : moai::ops::Precision::kFp32;
     if (const char* dir = std::getenv("MOAI_BENCH_DIR")) {
       moai::model::save_hf_model(dir, c, layout, params.data());
       const std::string tok = std::getenv("MOAI_BENCH_TOKENIZER")
                                   ? std::getenv("MOAI_BENCH_TOKENIZER")
                                   : "../shared/assets/qwen3/tokenizer.json";
       moai::tok::Tokenizer::load(tok).save(dir);
-      moai::infer::export_gguf(dir, std::string(dir) + "/model.gguf", {});
+      moai::infer::GgufExportOptions gguf;
+      if (mode == moai::ops::Precision::kBf16) gguf.type = moai::infer::GgmlType::kBF16;
+      moai::infer::export_gguf(dir, std::string(dir) + "/model.gguf", gguf);
     }
-    // MOAI_BENCH_PRECISION=bf16 measures bf16 mixed precision (default fp32).
-    const char* precision = std::getenv("MOAI_BENCH_PRECISION");
-    const moai::ops::Precision mode =
-        precision ? moai::ops::parse_precision(precision, "MOAI_BENCH_PRECISION")
-                  : moai::ops::Precision::kFp32;
     return std::make_unique<InferenceModel>(c, params, 1024, 0, nullptr, mode);
   }();
   return *m;

@@ -12,11 +12,16 @@ MOAI=$BUILD/moai
 for cfg in a b; do
   config=$ROOT/configs/tiny.json
   [[ $cfg == b ]] && config=$ROOT/bench/configs/torch_peer_b.json
-  echo "== training step, config $cfg: moai bench train vs PyTorch (batch 8 x seq 256, 2 threads)"
-  "$MOAI" bench train --config "$config" --batch 8 --seq 256 --steps 8 --warmup 2 --threads 2 --sgemm_peak --json
+  echo "== training step, config $cfg: moai bench train fp32 and bf16 vs PyTorch fp32 and autocast-bf16 (batch 8 x seq 256, 2 threads)"
+  for precision in fp32 bf16; do
+    "$MOAI" bench train --config "$config" --batch 8 --seq 256 --steps 8 --warmup 2 --threads 2 --sgemm_peak \
+      --precision $precision --json
+  done
   if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-    (cd "$SHARED/peers" && LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blis-openmp OMP_NUM_THREADS=2 \
-      /usr/bin/python3 torch_qwen3_tiny.py --config $cfg --json --steps 8 --warmup 2)
+    for mode in "" --autocast-bf16; do
+      (cd "$SHARED/peers" && LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/blis-openmp OMP_NUM_THREADS=2 \
+        /usr/bin/python3 torch_qwen3_tiny.py --config $cfg --json --steps 8 --warmup 2 $mode)
+    done
   else
     echo "(peer skipped: apt-get install python3-torch for the PyTorch peer)"
   fi
@@ -39,8 +44,10 @@ else
 fi
 
 if [[ -n ${MOAI_LLAMA_PEERS:-} ]]; then
-  echo "== generation: moai vs llama.cpp"
-  "$ROOT/bench/infer_vs_llama.sh" "$BUILD" "$MOAI_LLAMA_PEERS" 5
+  for precision in fp32 bf16; do
+    echo "== generation ($precision; BF16 GGUF for bf16): moai vs llama.cpp"
+    "$ROOT/bench/infer_vs_llama.sh" "$BUILD" "$MOAI_LLAMA_PEERS" 5 $precision
+  done
 else
   echo "== generation skipped: set MOAI_LLAMA_PEERS to a folder with bench_gen_llama.mjs and node-llama-cpp"
 fi

@@ -5,6 +5,9 @@
 #   2. train-compare: 50 steps of a tiny model on CPU and CUDA, loss curves within tolerance
 #   3. hf-compare: logits, loss and every gradient vs HF transformers' Qwen3ForCausalLM (scripts/gpu/hf_compare.py)
 #   4. nccl: the NCCL communicator at world size 1 (moai_nccl_check)
+#   4b. bf16 commands: `moai train --device cuda --precision bf16` (30 steps of configs/tiny.json on the repo's
+#      docs as text) against the same run on the CPU (final eval loss within 2%), then `moai generate --device
+#      cuda --precision bf16` on the trained model
 #   5. benchmark: training step tokens/s, MFU, peak memory of moai and HF transformers, Qwen3-0.6B/1.7B shapes at
 #      seq 2048 and 4096, in the same call, and whether the ~3B preset (configs/moai-3.0b.json) trains at seq
 #      4096 on the card (skipped with --no-bench)
@@ -88,6 +91,33 @@ run_step hf-compare 150 $PY scripts/gpu/hf_compare.py --bin "$PACK/bin/moai_cuda
   --json "$OUTDIR/hf_compare.json"
 
 run_step nccl 60 "$PACK/bin/moai_nccl_check"
+
+# The real commands in bf16. Text: the repository's own docs (real English; ../shared is not on the GPU machine).
+if [[ -x "$PACK/bin/moai" ]]; then
+  cat README.md docs/*.md > "$WORK/text.txt"
+  run_step bf16-tokenizer 60 "$PACK/bin/moai" tokenizer train --input_files "$WORK/text.txt" --vocab_size 2000 \
+    --output_dir "$WORK/tok"
+  for device in cuda cpu; do
+    run_step "bf16-train-$device" 120 "$PACK/bin/moai" train --device $device --precision bf16 \
+      --model_config configs/tiny.json --dataset "$WORK/text.txt" --tokenizer_path "$WORK/tok" \
+      --output_dir "$WORK/train-$device" --max_steps 30 --batch_size 4 --gradient_accumulation_steps 1 \
+      --max_seq_length 128 --logging_steps 10 --save_steps 0 --eval_steps 30 --seed 3
+  done
+  run_step bf16-train-compare 30 $PY - "$WORK/train-cuda/metrics.jsonl" "$WORK/train-cpu/metrics.jsonl" <<'PYEOF'
+import json, sys
+def final_eval(path):
+    rows = [json.loads(line) for line in open(path)]
+    return [r["eval_loss"] for r in rows if r.get("type") == "eval"][-1]
+cuda, cpu = final_eval(sys.argv[1]), final_eval(sys.argv[2])
+rel = abs(cuda - cpu) / cpu
+print(f"bf16 final eval loss: cuda {cuda:.4f}, cpu {cpu:.4f}, relative difference {100 * rel:.2f}% (bound 2%)")
+sys.exit(0 if rel <= 0.02 else 1)
+PYEOF
+  run_step bf16-generate-cuda 60 "$PACK/bin/moai" generate --device cuda --precision bf16 \
+    --model_path "$WORK/train-cuda/final_model" --prompt "The model" --max_new_tokens 16
+else
+  echo "=== bf16 commands: skipped ($PACK/bin/moai missing: rebuild the pack with scripts/gpu/pack.sh)"
+fi
 
 if [[ $BENCH == 1 ]]; then
   : >"$OUTDIR/bench.jsonl"

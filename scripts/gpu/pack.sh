@@ -4,6 +4,7 @@
 #   bin/moai_cuda_tests   op-by-op parity with the CPU backend (GoogleTest)
 #   bin/moai_cuda_check   whole-model checks (train-compare, hf-forward) and the training-step benchmark
 #   bin/moai_nccl_check   the NCCL communicator at world size 1
+#   bin/moai              the CLI (gpu-check.sh runs moai train / generate --device cuda --precision bf16)
 #   lib/                  the shared libraries they need that a bare GPU machine may lack (OpenBLAS and its
 #                         Fortran runtime, libgomp, OpenMPI); glibc, libstdc++ and the big CUDA libraries (cuBLAS,
 #                         cuBLASLt, NCCL) are taken from the GPU machine, whose CUDA 13 matches this build.
@@ -18,11 +19,11 @@ JOBS=${JOBS:-2}
 
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DMOAI_CUDA=ON -DMOAI_BUILD_TESTS=ON \
   -DMOAI_BUILD_BENCH=OFF -DMOAI_NATIVE=OFF >/dev/null
-cmake --build "$BUILD" -j "$JOBS" --target moai_cuda_tests moai_cuda_check moai_nccl_check
+cmake --build "$BUILD" -j "$JOBS" --target moai_cuda_tests moai_cuda_check moai_nccl_check moai
 
 rm -rf "$PACK"
 mkdir -p "$PACK/bin" "$PACK/lib"
-cp "$BUILD/moai_cuda_tests" "$BUILD/moai_cuda_check" "$BUILD/moai_nccl_check" "$PACK/bin/"
+cp "$BUILD/moai_cuda_tests" "$BUILD/moai_cuda_check" "$BUILD/moai_nccl_check" "$BUILD/moai" "$PACK/bin/"
 # Libraries to carry: everything ldd resolves except glibc, the C++ runtime and the CUDA/driver libraries.
 skip='^(linux-vdso|ld-linux|libc\.|libm\.|libdl\.|libpthread\.|librt\.|libstdc\+\+|libgcc_s|libcuda\.|libcublas|libnccl|libcudnn)'
 for binary in "$PACK"/bin/*; do

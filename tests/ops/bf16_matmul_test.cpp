@@ -88,6 +88,17 @@ TEST(Bf16Matmul, MatchesReferenceOnOddShapes) {
           check_case(shape, trans & 1, trans & 2, beta == 0.0f ? 1.0f : 0.5f, beta, engine, rng);
 }
 
+TEST(Bf16Matmul, Bf16OutputInRowBlocks) {
+  // Wide bf16 outputs are staged in fp32 blocks of rows (~1M elements): several blocks, and a split
+  // that would leave one row alone (193 rows, 192 per block), keep the whole-matrix bits.
+  std::mt19937 rng(13);
+  const Case cases[] = {{400, 4100, 8}, {193, 5462, 3}};
+  for (const Bf16GemmEngine engine : engines())
+    for (const Case& shape : cases)
+      for (int trans = 0; trans < 4; ++trans)
+        check_case(shape, trans & 1, trans & 2, 1.0f, 0.5f, engine, rng);
+}
+
 TEST(Bf16Matmul, MatrixVectorShapes) {
   std::mt19937 rng(12);
   // The last case (2^20 weights) splits over the threads.

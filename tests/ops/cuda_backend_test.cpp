@@ -2,7 +2,8 @@
 // failure). Every output is poisoned with NaN before the CUDA op runs, so an element the kernel
 // fails to write shows up as NaN. Tolerances are relative Frobenius errors ||cuda - cpu|| /
 // ||cpu||, set by what each op computes in: fp32 elementwise ops ~1e-6; TF32 matmuls ~1e-3;
-// attention stages tiles in bf16 (8-bit mantissa) ~1e-2.
+// attention stages tiles in bf16 (8-bit mantissa) ~1e-2. The CudaBf16Test cases repeat every op
+// that takes bf16 tensors in bf16 (the same bf16 inputs on both backends, CPU as reference).
 //
 // Built only with -DMOAI_CUDA=ON (target moai_cuda_tests, see cmake/cuda.cmake); in the CPU build
 // this file compiles to nothing. Without a GPU every test skips with a message.
@@ -14,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <deque>
 #include <limits>
 #include <memory>
 #include <random>
@@ -547,6 +549,233 @@ TEST_F(CudaBackendTest, RepeatsBitForBit) {
     *result = download(dk, kv_count);
   }
   EXPECT_EQ(0, std::memcmp(first.data(), second.data(), first.size() * sizeof(float)));
+}
+
+// ---- bf16: every op that takes bf16 tensors, CUDA vs CPU on the same bf16 inputs ---------------
+// Both backends get the same bf16-rounded values; outputs are compared after widening to fp32. A
+// bf16 output is rounded once (relative 2^-9 per element) and the two backends accumulate in
+// different orders, so the element-wise ops allow 1e-2, the matmuls 1e-2 (bf16 products are exact
+// in fp32 on both) and attention 2e-2.
+constexpr float kBf16Tol = 1e-2f;
+constexpr float kBf16AttentionTol = 2e-2f;
+
+class CudaBf16Test : public CudaBackendTest {
+ protected:
+  // A tensor of `dtype` holding `values` (bf16 rounds them) on both backends: .cpu is host memory
+  // for the CPU backend, .cuda a device copy.
+  struct Twin {
+    TensorView cpu, cuda;
+  };
+  Twin twin(DType dtype, std::initializer_list<int64_t> shape, const std::vector<float>& values) {
+    const size_t count = values.size(), bytes = byte_size(dtype, int64_t(count));
+    std::vector<uint8_t>& host = hosts_.emplace_back(std::max<size_t>(bytes, 1));
+    if (dtype == DType::kBF16) {
+      auto* out = reinterpret_cast<BFloat16*>(host.data());
+      for (size_t i = 0; i < count; ++i) out[i] = to_bf16(values[i]);
+    } else {
+      std::memcpy(host.data(), values.data(), bytes);
+    }
+    void* device = cuda_->allocate(std::max<size_t>(bytes, 1));
+    buffers_.push_back(device);
+    cuda_->copy_to_device(device, host.data(), bytes);
+    return {make_view(host.data(), dtype, shape), make_view(device, dtype, shape)};
+  }
+  Twin twin_ids(std::initializer_list<int64_t> shape, const std::vector<int32_t>& ids) {
+    std::vector<uint8_t>& host = hosts_.emplace_back(std::max<size_t>(ids.size() * 4, 1));
+    std::memcpy(host.data(), ids.data(), ids.size() * 4);
+    const int32_t* device = upload(ids);
+    return {make_view(host.data(), DType::kI32, shape),
+            make_view(const_cast<int32_t*>(device), DType::kI32, shape)};
+  }
+  // A tensor's values as fp32 (bf16 widened), from the CPU side or the device.
+  std::vector<float> values(const TensorView& view, bool device) {
+    std::vector<uint8_t> bytes(view.bytes());
+    if (device)
+      cuda_->copy_to_host(bytes.data(), view.data, bytes.size());
+    else
+      std::memcpy(bytes.data(), view.data, bytes.size());
+    std::vector<float> out(size_t(view.numel()));
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (view.dtype == DType::kBF16)
+        out[i] = to_f32(reinterpret_cast<const BFloat16*>(bytes.data())[i]);
+      else
+        std::memcpy(&out[i], bytes.data() + 4 * i, 4);
+    }
+    return out;
+  }
+  void expect_twin(const Twin& t, float tol, const std::string& what) {
+    expect_close(values(t.cuda, true), values(t.cpu, false), tol, what + " (bf16)");
+  }
+  // A poisoned output of `dtype` on both sides.
+  Twin output(DType dtype, std::initializer_list<int64_t> shape) {
+    int64_t count = 1;
+    for (int64_t d : shape) count *= d;
+    return twin(dtype, shape,
+                std::vector<float>(size_t(count), std::numeric_limits<float>::quiet_NaN()));
+  }
+  std::deque<std::vector<uint8_t>> hosts_;
+};
+
+TEST_F(CudaBf16Test, MatmulAllTransposesBothOutputDtypes) {
+  const int64_t m = 67, n = 45, k = 130;
+  for (DType c_dtype : {DType::kF32, DType::kBF16})
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const Twin a = ta ? twin(DType::kBF16, {k, m}, random(size_t(m * k)))
+                        : twin(DType::kBF16, {m, k}, random(size_t(m * k)));
+      const Twin b = tb ? twin(DType::kBF16, {n, k}, random(size_t(n * k)))
+                        : twin(DType::kBF16, {k, n}, random(size_t(n * k)));
+      const Twin c = twin(c_dtype, {m, n}, random(size_t(m * n)));
+      cpu_->matmul(c.cpu, a.cpu, b.cpu, ta, tb, 0.5f, 1.0f);
+      cuda_->matmul(c.cuda, a.cuda, b.cuda, ta, tb, 0.5f, 1.0f);
+      expect_twin(c, kBf16Tol,
+                  std::string("matmul c ") + dtype_name(c_dtype) + " ta=" + std::to_string(ta) +
+                      " tb=" + std::to_string(tb));
+    }
+}
+
+TEST_F(CudaBf16Test, EmbeddingForwardBackward) {
+  const int64_t n = 50, c = 96, v = 40;
+  auto ids = random_ints(size_t(n), int32_t(v));
+  ids[3] = ids[7] = ids[11];  // repeated ids add in order
+  const Twin id = twin_ids({n}, ids);
+  const Twin table = twin(DType::kBF16, {v, c}, random(size_t(v * c)));
+  const Twin out = output(DType::kBF16, {n, c});
+  cpu_->embedding_forward(out.cpu, id.cpu, table.cpu);
+  cuda_->embedding_forward(out.cuda, id.cuda, table.cuda);
+  expect_twin(out, 0.0f, "embedding_forward");
+  const Twin dtable = twin(DType::kF32, {v, c}, random(size_t(v * c)));
+  const Twin dout = twin(DType::kBF16, {n, c}, random(size_t(n * c)));
+  cpu_->embedding_backward(dtable.cpu, dout.cpu, id.cpu);
+  cuda_->embedding_backward(dtable.cuda, dout.cuda, id.cuda);
+  expect_twin(dtable, kElementwiseTol, "embedding_backward");
+}
+
+TEST_F(CudaBf16Test, RmsNormForwardBackwardMixedDtypes) {
+  const int64_t n = 33, c = 200;
+  const Twin weight = twin(DType::kF32, {c}, random(size_t(c), 0.5f));
+  // (input, output) dtypes the model uses: fp32 residual -> bf16 norm; bf16 q/k -> bf16.
+  for (DType in_dtype : {DType::kF32, DType::kBF16}) {
+    const std::string tag = std::string(" inp ") + dtype_name(in_dtype);
+    const Twin inp = twin(in_dtype, {n, c}, random(size_t(n * c)));
+    const Twin out = output(DType::kBF16, {n, c});
+    const Twin rstd = output(DType::kF32, {n});
+    cpu_->rmsnorm_forward(out.cpu, rstd.cpu, inp.cpu, weight.cpu, 1e-6f);
+    cuda_->rmsnorm_forward(out.cuda, rstd.cuda, inp.cuda, weight.cuda, 1e-6f);
+    expect_twin(out, kBf16Tol, "rmsnorm_forward out" + tag);
+    expect_twin(rstd, kElementwiseTol, "rmsnorm_forward rstd" + tag);
+    // dinp has dout's dtype (the CUDA backend's rule); accumulate onto it.
+    const Twin dout = twin(in_dtype, {n, c}, random(size_t(n * c)));
+    const Twin dinp = twin(in_dtype, {n, c}, random(size_t(n * c)));
+    const Twin dweight = twin(DType::kF32, {c}, random(size_t(c)));
+    cpu_->rmsnorm_backward(dinp.cpu, dweight.cpu, dout.cpu, inp.cpu, weight.cpu, rstd.cpu, true);
+    cuda_->rmsnorm_backward(dinp.cuda, dweight.cuda, dout.cuda, inp.cuda, weight.cuda, rstd.cuda,
+                            true);
+    expect_twin(dinp, kBf16Tol, "rmsnorm_backward dinp" + tag);
+    expect_twin(dweight, kBf16Tol, "rmsnorm_backward dweight" + tag);
+  }
+}
+
+TEST_F(CudaBf16Test, RopeForwardBackward) {
+  const int64_t n = 21, heads = 3, d = 64, max_pos = 64;
+  RopeParams params;
+  params.head_dim = d;
+  params.max_position_embeddings = max_pos;
+  const RopeTables tables = rope_tables(params, max_pos);
+  const Twin cos = twin(DType::kF32, {max_pos, d / 2}, tables.cos);
+  const Twin sin = twin(DType::kF32, {max_pos, d / 2}, tables.sin);
+  const Twin pos = twin_ids({n}, random_ints(size_t(n), int32_t(max_pos)));
+  const Twin x = twin(DType::kBF16, {n, heads, d}, random(size_t(n * heads * d)));
+  cpu_->rope_forward(x.cpu, pos.cpu, cos.cpu, sin.cpu);
+  cuda_->rope_forward(x.cuda, pos.cuda, cos.cuda, sin.cuda);
+  expect_twin(x, kBf16Tol, "rope_forward");
+  cpu_->rope_backward(x.cpu, pos.cpu, cos.cpu, sin.cpu);
+  cuda_->rope_backward(x.cuda, pos.cuda, cos.cuda, sin.cuda);
+  expect_twin(x, kBf16Tol, "rope_backward");
+}
+
+TEST_F(CudaBf16Test, SwigluAddAccumulateScaleConvert) {
+  const int64_t n = 1000;
+  const Twin gate = twin(DType::kBF16, {n}, random(size_t(n), 3.0f));
+  const Twin up = twin(DType::kBF16, {n}, random(size_t(n)));
+  const Twin out = output(DType::kBF16, {n});
+  cpu_->swiglu_forward(out.cpu, gate.cpu, up.cpu);
+  cuda_->swiglu_forward(out.cuda, gate.cuda, up.cuda);
+  expect_twin(out, kBf16Tol, "swiglu_forward");
+  const Twin dout = twin(DType::kBF16, {n}, random(size_t(n)));
+  const Twin dgate = output(DType::kBF16, {n}), dup = output(DType::kBF16, {n});
+  cpu_->swiglu_backward(dgate.cpu, dup.cpu, dout.cpu, gate.cpu, up.cpu);
+  cuda_->swiglu_backward(dgate.cuda, dup.cuda, dout.cuda, gate.cuda, up.cuda);
+  expect_twin(dgate, kBf16Tol, "swiglu_backward dgate");
+  expect_twin(dup, kBf16Tol, "swiglu_backward dup");
+  const Twin sum = output(DType::kBF16, {n});
+  cpu_->add(sum.cpu, gate.cpu, up.cpu);
+  cuda_->add(sum.cuda, gate.cuda, up.cuda);
+  expect_twin(sum, kBf16Tol, "add");
+  cpu_->accumulate(sum.cpu, up.cpu);
+  cuda_->accumulate(sum.cuda, up.cuda);
+  expect_twin(sum, kBf16Tol, "accumulate");
+  cpu_->scale(sum.cpu, 0.3f);
+  cuda_->scale(sum.cuda, 0.3f);
+  expect_twin(sum, kBf16Tol, "scale");
+  const Twin wide = twin(DType::kF32, {n}, random(size_t(n)));
+  const Twin narrow = output(DType::kBF16, {n});
+  cpu_->convert(narrow.cpu, wide.cpu);
+  cuda_->convert(narrow.cuda, wide.cuda);
+  expect_twin(narrow, 0.0f, "convert f32 -> bf16 (round to nearest even on both)");
+  const Twin back = output(DType::kF32, {n});
+  cpu_->convert(back.cpu, narrow.cpu);
+  cuda_->convert(back.cuda, narrow.cuda);
+  expect_twin(back, 0.0f, "convert bf16 -> f32");
+}
+
+TEST_F(CudaBf16Test, AttentionForwardBackward) {
+  const AttentionShape s{2, 70, 70, 4, 2, 64, 0, 0.125f};
+  const int64_t q_count = s.batch * s.q_len * s.heads * s.head_dim,
+                kv_count = s.batch * s.kv_len * s.kv_heads * s.head_dim;
+  std::vector<int32_t> segments(size_t(s.batch * s.kv_len), 0);
+  for (size_t i = 40; i < size_t(s.kv_len); ++i) segments[i] = 1;  // two documents in row 0
+  const Twin seg = twin_ids({s.batch * s.kv_len}, segments);
+  const Twin q = twin(DType::kBF16, {q_count}, random(size_t(q_count)));
+  const Twin k = twin(DType::kBF16, {kv_count}, random(size_t(kv_count)));
+  const Twin v = twin(DType::kBF16, {kv_count}, random(size_t(kv_count)));
+  const Twin out = output(DType::kBF16, {q_count});
+  const Twin lse = output(DType::kF32, {s.batch * s.heads * s.q_len});
+  cpu_->attention_forward(out.cpu, lse.cpu, q.cpu, k.cpu, v.cpu, seg.cpu, s);
+  cuda_->attention_forward(out.cuda, lse.cuda, q.cuda, k.cuda, v.cuda, seg.cuda, s);
+  expect_twin(out, kBf16AttentionTol, "attention_forward out");
+  expect_twin(lse, kBf16AttentionTol, "attention_forward lse");
+  const Twin dout = twin(DType::kBF16, {q_count}, random(size_t(q_count)));
+  const Twin dq = output(DType::kBF16, {q_count});
+  const Twin dk = output(DType::kBF16, {kv_count}), dv = output(DType::kBF16, {kv_count});
+  cpu_->attention_backward(dq.cpu, dk.cpu, dv.cpu, dout.cpu, out.cpu, lse.cpu, q.cpu, k.cpu, v.cpu,
+                           seg.cpu, s);
+  cuda_->attention_backward(dq.cuda, dk.cuda, dv.cuda, dout.cuda, out.cuda, lse.cuda, q.cuda,
+                            k.cuda, v.cuda, seg.cuda, s);
+  expect_twin(dq, kBf16AttentionTol, "attention_backward dq");
+  expect_twin(dk, kBf16AttentionTol, "attention_backward dk");
+  expect_twin(dv, kBf16AttentionTol, "attention_backward dv");
+}
+
+TEST_F(CudaBf16Test, ClassifierLossBf16) {
+  const int64_t n = 70, c = 64, v = 1000;
+  auto labels = random_ints(size_t(n), int32_t(v));
+  for (int64_t i = 0; i < n; i += 7) labels[size_t(i)] = -100;
+  const Twin lab = twin_ids({n}, labels);
+  const Twin x = twin(DType::kBF16, {n, c}, random(size_t(n * c)));
+  const Twin w = twin(DType::kBF16, {v, c}, random(size_t(v * c), 0.2f));
+  for (const LossConfig& config : {LossConfig::cross_entropy(), LossConfig::multi_objective()}) {
+    const Twin losses = output(DType::kF32, {n});
+    const Twin dx = output(DType::kBF16, {n, c});
+    const Twin dw = twin(DType::kF32, {v, c}, random(size_t(v * c)));
+    cpu_->classifier_loss(losses.cpu, dx.cpu, dw.cpu, x.cpu, w.cpu, lab.cpu, config, 1.0f / 60);
+    cuda_->classifier_loss(losses.cuda, dx.cuda, dw.cuda, x.cuda, w.cuda, lab.cuda, config,
+                           1.0f / 60);
+    const std::string tag = " ce=" + std::to_string(config.ce_weight);
+    expect_twin(losses, kBf16Tol, "classifier_loss losses" + tag);
+    expect_twin(dx, kBf16Tol, "classifier_loss dx" + tag);
+    expect_twin(dw, kBf16Tol, "classifier_loss dw" + tag);
+  }
 }
 
 TEST(CudaBackendAvailability, DeviceCountNeverThrows) {

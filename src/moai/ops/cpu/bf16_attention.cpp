@@ -34,7 +34,7 @@ struct Convert {
 
 // Every job in one parallel region (one fork/join instead of one per tensor), in fixed 16K-element
 // chunks.
-void convert_all(std::initializer_list<Convert> jobs) {
+void convert_all(const std::vector<Convert>& jobs) {
   constexpr int64_t kChunk = int64_t(1) << 14;
   // The calling thread's list, reused across calls; the team reads it through a plain pointer
   // (a thread_local named inside the region would be each thread's own, empty, list).
@@ -62,42 +62,73 @@ Convert narrow(bf16* dst, const float* src, int64_t count) {
   return {nullptr, dst, src, nullptr, count};
 }
 
+// Batch elements in groups just large enough to give every thread work (the kernels run a task per
+// (batch element, head) forward and per (batch element, kv head) backward): the fp32 staging holds
+// one group's q/k/v/out (and gradients), not the whole batch's (at batch 8 on 2 threads, 1/8 of the
+// memory). Attention never mixes batch elements, so the results are the same bits as one call.
+int64_t group_size(const AttentionShape& s) {
+  const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  return std::clamp<int64_t>((threads + s.kv_heads - 1) / std::max<int64_t>(s.kv_heads, 1), 1,
+                             std::max<int64_t>(s.batch, 1));
+}
+
 }  // namespace
 
 void bf16_attention_forward(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
                             const int32_t* segment_ids, const AttentionShape& s) {
-  const int64_t q_count = s.batch * s.q_len * s.heads * s.head_dim;
+  const int64_t q_count = s.q_len * s.heads * s.head_dim;
   const int64_t row = s.kv_heads * s.head_dim;
   const int64_t kv_stride = s.kv_batch_stride ? s.kv_batch_stride : s.kv_len * row;
-  // Elements of k/v that the kernel reads: every batch element's first kv_len rows.
-  const int64_t kv_count = s.batch == 0 ? 0 : (s.batch - 1) * kv_stride + s.kv_len * row;
-  float* q32 = staging<0>(q_count);
-  float* k32 = staging<1>(kv_count);
-  float* v32 = staging<2>(kv_count);
-  float* out32 = staging<3>(q_count);
-  convert_all({widen(q32, q, q_count), widen(k32, k, kv_count), widen(v32, v, kv_count)});
-  attention_forward(out32, lse, q32, k32, v32, segment_ids, s);
-  convert_all({narrow(out, out32, q_count)});
+  const int64_t kv_count = s.kv_len * row;  // what the kernel reads of one batch element
+  const int64_t group = group_size(s);
+  float* q32 = staging<0>(group * q_count);
+  float* k32 = staging<1>(group * kv_count);
+  float* v32 = staging<2>(group * kv_count);
+  float* out32 = staging<3>(group * q_count);
+  std::vector<Convert> jobs;
+  for (int64_t b0 = 0; b0 < s.batch; b0 += group) {
+    AttentionShape part = s;
+    part.batch = std::min(group, s.batch - b0);
+    part.kv_batch_stride = 0;  // staged compactly
+    jobs.clear();
+    jobs.push_back(widen(q32, q + b0 * q_count, part.batch * q_count));
+    for (int64_t i = 0; i < part.batch; ++i) {
+      jobs.push_back(widen(k32 + i * kv_count, k + (b0 + i) * kv_stride, kv_count));
+      jobs.push_back(widen(v32 + i * kv_count, v + (b0 + i) * kv_stride, kv_count));
+    }
+    convert_all(jobs);
+    attention_forward(out32, lse ? lse + b0 * s.heads * s.q_len : nullptr, q32, k32, v32,
+                      segment_ids ? segment_ids + b0 * s.kv_len : nullptr, part);
+    convert_all({narrow(out + b0 * q_count, out32, part.batch * q_count)});
+  }
 }
 
 void bf16_attention_backward(bf16* dq, bf16* dk, bf16* dv, const bf16* dout, const bf16* out,
                              const float* lse, const bf16* q, const bf16* k, const bf16* v,
                              const int32_t* segment_ids, const AttentionShape& s) {
   MOAI_CHECK(s.q_len == s.kv_len && s.kv_batch_stride == 0);
-  const int64_t q_count = s.batch * s.q_len * s.heads * s.head_dim;
-  const int64_t kv_count = s.batch * s.kv_len * s.kv_heads * s.head_dim;
-  float* q32 = staging<0>(q_count);
-  float* k32 = staging<1>(kv_count);
-  float* v32 = staging<2>(kv_count);
-  float* out32 = staging<3>(q_count);
-  float* dout32 = staging<4>(q_count);
-  float* dq32 = staging<5>(q_count);
-  float* dk32 = staging<6>(kv_count);
-  float* dv32 = staging<7>(kv_count);
-  convert_all({widen(q32, q, q_count), widen(k32, k, kv_count), widen(v32, v, kv_count),
-               widen(out32, out, q_count), widen(dout32, dout, q_count)});
-  attention_backward(dq32, dk32, dv32, dout32, out32, lse, q32, k32, v32, segment_ids, s);
-  convert_all({narrow(dq, dq32, q_count), narrow(dk, dk32, kv_count), narrow(dv, dv32, kv_count)});
+  const int64_t q_count = s.q_len * s.heads * s.head_dim;
+  const int64_t kv_count = s.kv_len * s.kv_heads * s.head_dim;
+  const int64_t group = group_size(s);
+  float* q32 = staging<0>(group * q_count);
+  float* k32 = staging<1>(group * kv_count);
+  float* v32 = staging<2>(group * kv_count);
+  float* out32 = staging<3>(group * q_count);
+  float* dout32 = staging<4>(group * q_count);
+  float* dq32 = staging<5>(group * q_count);
+  float* dk32 = staging<6>(group * kv_count);
+  float* dv32 = staging<7>(group * kv_count);
+  for (int64_t b0 = 0; b0 < s.batch; b0 += group) {
+    AttentionShape part = s;
+    part.batch = std::min(group, s.batch - b0);
+    const int64_t qo = b0 * q_count, ko = b0 * kv_count;
+    const int64_t qn = part.batch * q_count, kn = part.batch * kv_count;
+    convert_all({widen(q32, q + qo, qn), widen(k32, k + ko, kn), widen(v32, v + ko, kn),
+                 widen(out32, out + qo, qn), widen(dout32, dout + qo, qn)});
+    attention_backward(dq32, dk32, dv32, dout32, out32, lse + b0 * s.heads * s.q_len, q32, k32, v32,
+                       segment_ids ? segment_ids + b0 * s.kv_len : nullptr, part);
+    convert_all({narrow(dq + qo, dq32, qn), narrow(dk + ko, dk32, kn), narrow(dv + ko, dv32, kn)});
+  }
 }
 
 }  // namespace moai::ops::cpu

@@ -7,8 +7,8 @@
 //
 // Implementation: the bf16 inputs are widened to fp32 (vectorised, parallel) and the fp32 CPU
 // kernels of attention.h run on them; results are rounded to bf16. The attention maths is thereby
-// exactly the fp32 kernel's (tiled over queries, never T x T), at the cost of fp32 copies of the
-// inputs.
+// exactly the fp32 kernel's (tiled over queries, never T x T), at the cost of fp32 copies of one
+// batch element's tensors at a time.
 #include <cstdint>
 
 #include "moai/ops/cpu/bf16.h"

@@ -332,11 +332,22 @@ bool blas_kernels_avx512() {
   return avx512;
 }
 
+// Whether vdpbf16ps issues at the fp32 FMA rate, i.e. does twice an sgemm's FLOPs per cycle. AMD's
+// AVX512-BF16 CPUs (Zen 4 and later) do: measured on an EPYC Zen 4, the own kernel ran 320-390
+// GFLOP/s per core against 100-175 for OpenBLAS's sgemm (Haswell or SkylakeX kernels). The Intel
+// Xeons measured without AMX issue it at half the rate (docs/BENCHMARKS.md, "bf16 CPU kernels").
+// A fixed rule, not a timing at start: the engine decides the bits of every result, and a timing
+// under load could flip between runs.
+bool bf16_dot_full_rate() {
+  static const bool amd = __builtin_cpu_is("amd");
+  return amd;
+}
+
 }  // namespace
 
 Bf16GemmEngine bf16_gemm_engine(int64_t m, int64_t n, int64_t k) {
   if (!cpu_has_avx512_bf16()) return Bf16GemmEngine::kConvertSgemm;
-  if (m == 1) return Bf16GemmEngine::kAvx512Bf16;
+  if (m == 1 || bf16_dot_full_rate()) return Bf16GemmEngine::kAvx512Bf16;
   return blas_kernels_avx512() ? Bf16GemmEngine::kConvertSgemm : Bf16GemmEngine::kAvx512Bf16;
 }
 
@@ -372,10 +383,28 @@ void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int
 void bf16_gemm(bf16* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k, bool trans_a,
                bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
   if (m <= 0 || n <= 0) return;
-  float* c32 = float_buffer<2>(size_t(m * n));
-  if (beta != 0.0f) to_float_parallel(c32, c, m * n);
-  bf16_gemm(c32, a, b, m, n, k, trans_a, trans_b, alpha, beta, engine);
-  to_bf16_parallel(c, c32, m * n);
+  // The fp32 result is staged in blocks of rows of about 1M elements (4 MB; at least 192 rows,
+  // whole register tiles), not as a whole [M, N] copy: a [tokens, ffn] output of a large model
+  // would otherwise need an fp32 buffer of hundreds of MB. Rows of op(a) are contiguous only
+  // without trans_a; a transposed a (not used with a bf16 output by the model) is staged whole, and
+  // so is convert+sgemm's result (it widens all of a and b anyway, and would widen b once per
+  // block).
+  if (engine == Bf16GemmEngine::kAuto) engine = bf16_gemm_engine(m, n, k);
+  const int64_t block =
+      trans_a || engine != Bf16GemmEngine::kAvx512Bf16
+          ? m
+          : std::min(m, std::max<int64_t>(192, (int64_t(1) << 20) / n / kMr * kMr));
+  // A lone last row would take the matrix-vector path (another summation order): it joins the
+  // block before it, so every element has the bits of one whole-matrix call.
+  float* c32 = float_buffer<2>(size_t((block + 1) * n));
+  for (int64_t row0 = 0, rows = 0; row0 < m; row0 += rows) {
+    rows = std::min(block, m - row0);
+    if (m - row0 - rows == 1) ++rows;
+    bf16* c_rows = c + row0 * n;
+    if (beta != 0.0f) to_float_parallel(c32, c_rows, rows * n);
+    bf16_gemm(c32, a + row0 * k, b, rows, n, k, trans_a, trans_b, alpha, beta, engine);
+    to_bf16_parallel(c_rows, c32, rows * n);
+  }
 }
 
 void bf16_gemm_reference(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,

@@ -10,10 +10,12 @@
 //   kConvertSgemm  bf16 -> fp32 copies of a and b, then the fp32 BLAS gemm (cpu::gemm). Runs on any
 //                  CPU.
 //   kAuto          per call, bf16_gemm_engine(m, n, k): on a CPU without AVX512-BF16 convert+sgemm;
-//                  for M = 1 (decode) avx512-bf16 (memory-bound: half the bytes of fp32); otherwise
-//                  convert+sgemm when the BLAS runs AVX-512 kernels (vdpbf16ps issues at half the
-//                  rate of fp32 FMAs on CPUs without AMX, so a good sgemm does twice its FLOPs),
-//                  else avx512-bf16 (e.g. OpenBLAS on its generic "Prescott" kernels).
+//                  for M = 1 (decode) avx512-bf16 (memory-bound: half the bytes of fp32); on AMD
+//                  (Zen 4 and later: vdpbf16ps at the fp32 FMA rate) avx512-bf16; otherwise
+//                  convert+sgemm when the BLAS runs AVX-512 kernels (on the Intel Xeons measured
+//                  without AMX vdpbf16ps issues at half the FMA rate, so a good sgemm does twice
+//                  its FLOPs), else avx512-bf16 (e.g. OpenBLAS on its Haswell or "Prescott"
+//                  kernels).
 // Threading: as cpu::gemm, one single-threaded block per OpenMP thread (rows or columns of c, fixed
 // partition: deterministic for a fixed thread count); inside a parallel region it runs on the
 // calling thread only.
@@ -36,7 +38,8 @@ void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int
                bool trans_a, bool trans_b, float alpha, float beta,
                Bf16GemmEngine engine = Bf16GemmEngine::kAuto);
 
-// bf16 output: computed in fp32 (c read as bf16 when beta != 0), rounded once at the end.
+// bf16 output: computed in fp32 (c read as bf16 when beta != 0), rounded once at the end; the
+// avx512-bf16 engine stages the fp32 result in blocks of ~1M elements of rows, not whole.
 void bf16_gemm(bf16* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k, bool trans_a,
                bool trans_b, float alpha, float beta,
                Bf16GemmEngine engine = Bf16GemmEngine::kAuto);

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-#include <initializer_list>
 #include <new>
+#include <type_traits>
 #include <vector>
 
 #include "moai/core/error.h"
@@ -115,11 +115,10 @@ void gemm(double* c, const double* a, const double* b, int64_t m, int64_t n, int
 
 namespace {
 
-// A float view as fp32 memory for the fp32 kernels. F32 views pass through untouched; BF16 views
-// are converted into scratch on entry when `read` and back on exit when `write` (vectorised, round
-// to nearest even). This is the CONVERT-TO-FP32 FALLBACK, used only by the elementwise ops, which
-// have no bf16 kernel (matmul, attention and the classifier run the bf16 kernels below): correct
-// (it rounds where a bf16 tensor is stored) but it costs a round trip through fp32 scratch.
+// A float view as fp32 memory. F32 views pass through untouched; BF16 views are converted into
+// scratch on entry when `read` and back on exit when `write` (vectorised, round to nearest even).
+// Left only for an fp32 matmul writing a bf16 c and for convert: every other op reads and writes
+// bf16 directly (the kernels of kernels.h and ops/cpu/bf16_*.h).
 class F32Stage {
  public:
   F32Stage(const TensorView& view, bool read, bool write) : view_(view), write_(write) {
@@ -162,17 +161,6 @@ class F32Stage {
   std::vector<float> storage_;
 };
 
-// Inputs and outputs of a kernel call in fp32 (see F32Stage).
-F32Stage in(const TensorView& view) {
-  return F32Stage(view, true, false);
-}
-F32Stage out(const TensorView& view) {
-  return F32Stage(view, false, true);
-}
-F32Stage inout(const TensorView& view) {
-  return F32Stage(view, true, true);
-}
-
 // ---- the bf16 dispatch points ------------------------------------------------------------------
 // Called when the op's dtype is BF16: the bf16 kernels of ops/cpu/bf16_*.h.
 void matmul_bf16(const TensorView& c, const TensorView& a, const TensorView& b, int64_t m,
@@ -209,19 +197,31 @@ void classifier_loss_bf16(const TensorView& losses, const TensorView& dx, const 
                        x.numel() / w.dim(1), w.dim(1), w.dim(0), config, grad_scale);
 }
 
-bool all_bf16(std::initializer_list<TensorView> views) {
-  for (const TensorView& view : views)
-    if (view.dtype != DType::kBF16) return false;
-  return true;
+// Calls f with the view's data typed by its dtype: BFloat16* for BF16, float* otherwise (the
+// two dtypes the CPU backend computes in; Backend checked the dtypes before run_*). The kernels of
+// kernels.h then read and write bf16 directly, with fp32 math.
+template <typename F>
+void typed(const TensorView& view, F&& f) {
+  if (view.dtype == DType::kBF16)
+    f(static_cast<BFloat16*>(view.data));
+  else
+    f(static_cast<float*>(view.data));
 }
-// out = a + b with every tensor bf16, in one pass: each sum in fp32, rounded once (the same bits as
-// the fp32 route, without the scratch round trip).
-void add_bf16(const TensorView& out_view, const TensorView& a, const TensorView& b) {
-  BFloat16* out = out_view.as<BFloat16>();
-  const BFloat16 *x = a.as<BFloat16>(), *y = b.as<BFloat16>();
+
+// out = a + b, each tensor fp32 or bf16, in one pass: each sum in fp32, rounded once when out is
+// bf16 (the same bits as an fp32 computation rounded at the end). out may alias a or b.
+void add_views(const TensorView& out_view, const TensorView& a, const TensorView& b) {
   const int64_t n = out_view.numel();
+  typed(out_view, [&](auto* out) {
+    using O = std::remove_pointer_t<decltype(out)>;
+    typed(a, [&](const auto* x) {
+      typed(b, [&](const auto* y) {
 #pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) out[i] = to_bf16(to_f32(x[i]) + to_f32(y[i]));
+        for (int64_t i = 0; i < n; ++i)
+          out[i] = from_math<O>(float(to_math(x[i])) + float(to_math(y[i])));
+      });
+    });
+  });
 }
 
 class CpuBackend final : public Backend {
@@ -307,27 +307,37 @@ class CpuBackend final : public Backend {
   }
   void run_embedding_backward(const TensorView& dtable, const TensorView& dout,
                               const TensorView& ids) override {
-    F32Stage d = in(dout);
-    cpu::embedding_backward(dtable.f32(), d.get(), ids.as<int32_t>(), ids.numel(), dtable.dim(1));
+    typed(dout, [&](auto* d) {
+      cpu::embedding_backward(dtable.f32(), d, ids.as<int32_t>(), ids.numel(), dtable.dim(1));
+    });
   }
   void run_rmsnorm_forward(const TensorView& out_view, const TensorView& rstd,
                            const TensorView& inp, const TensorView& weight, float eps) override {
-    F32Stage o = out(out_view), i = in(inp);
-    cpu::rmsnorm_forward(o.get(), rstd.f32(), i.get(), weight.f32(), rstd.numel(), weight.numel(),
-                         double(eps));
+    typed(out_view, [&](auto* o) {
+      typed(inp, [&](const auto* i) {
+        cpu::rmsnorm_forward(o, rstd.f32(), i, weight.f32(), rstd.numel(), weight.numel(),
+                             double(eps));
+      });
+    });
   }
   void run_rmsnorm_backward(const TensorView& dinp, const TensorView& dweight,
                             const TensorView& dout, const TensorView& inp, const TensorView& weight,
                             const TensorView& rstd, bool accumulate) override {
-    F32Stage di(dinp, accumulate, true), d = in(dout), i = in(inp);
-    cpu::rmsnorm_backward(di.get(), dweight.f32(), d.get(), i.get(), weight.f32(), rstd.f32(),
-                          rstd.numel(), weight.numel(), accumulate);
+    typed(dinp, [&](auto* di) {
+      typed(dout, [&](const auto* d) {
+        typed(inp, [&](const auto* i) {
+          cpu::rmsnorm_backward(di, dweight.f32(), d, i, weight.f32(), rstd.f32(), rstd.numel(),
+                                weight.numel(), accumulate);
+        });
+      });
+    });
   }
   void run_rope(const TensorView& x, const TensorView& position_ids, const TensorView& cos,
                 const TensorView& sin, bool inverse) override {
-    F32Stage x32 = inout(x);
-    cpu::rope_apply(x32.get(), position_ids.as<int32_t>(), cos.f32(), sin.f32(), x.dim(0), x.dim(1),
-                    x.dim(2), inverse ? -1 : +1);
+    typed(x, [&](auto* data) {
+      cpu::rope_apply(data, position_ids.as<int32_t>(), cos.f32(), sin.f32(), x.dim(0), x.dim(1),
+                      x.dim(2), inverse ? -1 : +1);
+    });
   }
   void run_attention_forward(const TensorView& out_view, const TensorView& lse, const TensorView& q,
                              const TensorView& k, const TensorView& v,
@@ -350,36 +360,35 @@ class CpuBackend final : public Backend {
   }
   void run_swiglu_forward(const TensorView& out_view, const TensorView& gate,
                           const TensorView& up) override {
-    F32Stage o = out(out_view), g = in(gate), u = in(up);
-    cpu::swiglu_forward(o.get(), g.get(), u.get(), gate.numel());
+    // Backend checked that out and up have gate's dtype.
+    typed(gate, [&](auto* g) {
+      using S = std::remove_pointer_t<decltype(g)>;
+      cpu::swiglu_forward(static_cast<S*>(out_view.data), g, static_cast<const S*>(up.data),
+                          gate.numel());
+    });
   }
   void run_swiglu_backward(const TensorView& dgate, const TensorView& dup, const TensorView& dout,
                            const TensorView& gate, const TensorView& up) override {
-    F32Stage dg = out(dgate), du = out(dup), d = in(dout), g = in(gate), u = in(up);
-    cpu::swiglu_backward(dg.get(), du.get(), d.get(), g.get(), u.get(), gate.numel());
+    typed(gate, [&](auto* g) {
+      using S = std::remove_pointer_t<decltype(g)>;
+      cpu::swiglu_backward(static_cast<S*>(dgate.data), static_cast<S*>(dup.data),
+                           static_cast<const S*>(dout.data), g, static_cast<const S*>(up.data),
+                           gate.numel());
+    });
   }
   void run_add(const TensorView& out_view, const TensorView& a, const TensorView& b) override {
-    if (all_bf16({out_view, a, b})) return add_bf16(out_view, a, b);
-    F32Stage o = out(out_view), a32 = in(a), b32 = in(b);
-    float *dst = o.get(), *x = a32.get(), *y = b32.get();
-    const int64_t n = out_view.numel();
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) dst[i] = x[i] + y[i];
+    add_views(out_view, a, b);
   }
   void run_accumulate(const TensorView& dst_view, const TensorView& src) override {
-    if (all_bf16({dst_view, src})) return add_bf16(dst_view, dst_view, src);
-    F32Stage d = inout(dst_view), s = in(src);
-    float *dst = d.get(), *x = s.get();
-    const int64_t n = dst_view.numel();
-#pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) dst[i] += x[i];
+    add_views(dst_view, dst_view, src);
   }
   void run_scale(const TensorView& x_view, float factor) override {
-    F32Stage x32 = inout(x_view);
-    float* x = x32.get();
     const int64_t n = x_view.numel();
+    typed(x_view, [&](auto* x) {
+      using S = std::remove_pointer_t<decltype(x)>;
 #pragma omp parallel for simd schedule(static)
-    for (int64_t i = 0; i < n; ++i) x[i] *= factor;
+      for (int64_t i = 0; i < n; ++i) x[i] = cpu::from_math<S>(cpu::to_math(x[i]) * factor);
+    });
   }
   void run_convert(const TensorView& dst, const TensorView& src) override {
     if (src.dtype == DType::kF32)

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "moai/ops/cpu/fast_exp.h"
@@ -37,6 +38,28 @@ T* scratch(size_t count, int slot = 0) {
   return buffer.data();
 }
 
+// Storage and math types. The activation kernels below take each tensor in its storage type: fp32
+// and double compute in themselves; bf16 is widened exactly to fp32 on load and rounded once (to
+// nearest even) on store, so a bf16 tensor gets the same bits as an fp32 computation rounded at the
+// end, with no fp32 copy of the tensor.
+template <typename S>
+using Math = std::conditional_t<std::is_same_v<S, BFloat16>, float, S>;
+template <typename S>
+inline Math<S> to_math(S value) {
+  return value;
+}
+inline float to_math(BFloat16 value) {
+  return to_f32(value);
+}
+template <typename S, typename T>
+inline S from_math(T value) {
+  return S(value);
+}
+template <>
+inline BFloat16 from_math<BFloat16, float>(float value) {
+  return to_bf16(value);
+}
+
 // ---- embedding ----
 template <typename T>
 void embedding_forward(T* out, const int32_t* ids, const T* table, int64_t n, int64_t c) {
@@ -46,39 +69,42 @@ void embedding_forward(T* out, const int32_t* ids, const T* table, int64_t n, in
 }
 
 // Threads own column slices, rows add in order: deterministic and race-free even with repeated ids.
-template <typename T>
-void embedding_backward(T* dtable, const T* dout, const int32_t* ids, int64_t n, int64_t c) {
+template <typename T, typename S>
+void embedding_backward(T* dtable, const S* dout, const int32_t* ids, int64_t n, int64_t c) {
 #pragma omp parallel
   {
     const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
     const int64_t begin = c * thread / threads, end = c * (thread + 1) / threads;
     for (int64_t row = 0; row < n; ++row) {
       T* dst = dtable + int64_t(ids[row]) * c;
-      const T* src = dout + row * c;
-      for (int64_t col = begin; col < end; ++col) dst[col] += src[col];
+      const S* src = dout + row * c;
+      for (int64_t col = begin; col < end; ++col) dst[col] += to_math(src[col]);
     }
   }
 }
 
 // ---- RMSNorm ----
-template <typename T>
-void rmsnorm_forward(T* out, T* rstd, const T* inp, const T* weight, int64_t n, int64_t c,
+// out (O) and inp (I) in their storage types; rstd and weight in the math type T.
+template <typename O, typename I, typename T>
+void rmsnorm_forward(O* out, T* rstd, const I* inp, const T* weight, int64_t n, int64_t c,
                      double eps) {
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < n; ++row) {
-    const T* x = inp + row * c;
+    const I* x = inp + row * c;
     double sum_sq = 0;
-    for (int64_t col = 0; col < c; ++col) sum_sq += double(x[col]) * double(x[col]);
+    for (int64_t col = 0; col < c; ++col)
+      sum_sq += double(to_math(x[col])) * double(to_math(x[col]));
     const T r = T(1.0 / std::sqrt(sum_sq / double(c) + eps));
     rstd[row] = r;
-    T* y = out + row * c;
-    for (int64_t col = 0; col < c; ++col) y[col] = x[col] * r * weight[col];
+    O* y = out + row * c;
+    for (int64_t col = 0; col < c; ++col)
+      y[col] = from_math<O>(T(to_math(x[col]) * r * weight[col]));
   }
 }
 
 // dinp = rstd * (dout*w - xhat * mean(dout*w*xhat)), dweight += sum_rows dout * xhat.
-template <typename T>
-void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T* weight,
+template <typename DI, typename DO, typename I, typename T>
+void rmsnorm_backward(DI* dinp, T* dweight, const DO* dout, const I* inp, const T* weight,
                       const T* rstd, int64_t n, int64_t c, bool accumulate) {
   const int max_threads = omp_get_max_threads();
   T* partial = scratch<T>(size_t(max_threads) * c, 1);
@@ -92,19 +118,20 @@ void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T*
     T* dw = partial + thread * c;
     const int64_t begin = n * thread / threads, end = n * (thread + 1) / threads;
     for (int64_t row = begin; row < end; ++row) {
-      const T* x = inp + row * c;
-      const T* dy = dout + row * c;
+      const I* x = inp + row * c;
+      const DO* dy = dout + row * c;
       const T r = rstd[row];
       double dot = 0;
       for (int64_t col = 0; col < c; ++col)
-        dot += double(dy[col] * weight[col]) * double(x[col] * r);
+        dot += double(T(to_math(dy[col])) * weight[col]) * double(T(to_math(x[col])) * r);
       const T mean_dot = T(dot / double(c));
-      T* dx = dinp + row * c;
+      DI* dx = dinp + row * c;
       for (int64_t col = 0; col < c; ++col) {
-        const T xhat = x[col] * r;
-        const T value = r * (dy[col] * weight[col] - xhat * mean_dot);
-        dx[col] = accumulate ? dx[col] + value : value;
-        dw[col] += dy[col] * xhat;
+        const T g = to_math(dy[col]);
+        const T xhat = T(to_math(x[col])) * r;
+        const T value = r * (g * weight[col] - xhat * mean_dot);
+        dx[col] = from_math<DI>(accumulate ? T(to_math(dx[col])) + value : value);
+        dw[col] += g * xhat;
       }
     }
   }
@@ -114,21 +141,22 @@ void rmsnorm_backward(T* dinp, T* dweight, const T* dout, const T* inp, const T*
 
 // ---- RoPE (rotate-half) ----
 // sign = +1: forward rotation; -1: the transposed rotation (backward).
-template <typename T>
-void rope_apply(T* x, const int32_t* position_ids, const float* cos, const float* sin, int64_t n,
+template <typename S>
+void rope_apply(S* x, const int32_t* position_ids, const float* cos, const float* sin, int64_t n,
                 int64_t heads, int64_t head_dim, int sign) {
+  using T = Math<S>;
   const int64_t half = head_dim / 2;
 #pragma omp parallel for schedule(static)
   for (int64_t row = 0; row < n; ++row) {
     const float* c_row = cos + int64_t(position_ids[row]) * half;
     const float* s_row = sin + int64_t(position_ids[row]) * half;
     for (int64_t head = 0; head < heads; ++head) {
-      T* v = x + (row * heads + head) * head_dim;
+      S* v = x + (row * heads + head) * head_dim;
       for (int64_t i = 0; i < half; ++i) {
-        const T a = v[i], b = v[i + half];
+        const T a = to_math(v[i]), b = to_math(v[i + half]);
         const T c = T(c_row[i]), s = T(sign) * T(s_row[i]);
-        v[i] = a * c - b * s;
-        v[i + half] = b * c + a * s;
+        v[i] = from_math<S>(T(a * c - b * s));
+        v[i + half] = from_math<S>(T(b * c + a * s));
       }
     }
   }
@@ -137,24 +165,27 @@ void rope_apply(T* x, const int32_t* position_ids, const float* cos, const float
 // ---- attention: see attention.h ----
 
 // ---- SwiGLU ----
-template <typename T>
-void swiglu_forward(T* out, const T* gate, const T* up, int64_t n) {
+template <typename S>
+void swiglu_forward(S* out, const S* gate, const S* up, int64_t n) {
+  using T = Math<S>;
 #pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const T sig = T(1) / (T(1) + std::exp(-gate[i]));
-    out[i] = gate[i] * sig * up[i];
+    const T g = to_math(gate[i]);
+    const T sig = T(1) / (T(1) + std::exp(-g));
+    out[i] = from_math<S>(T(g * sig * to_math(up[i])));
   }
 }
 
-template <typename T>
-void swiglu_backward(T* dgate, T* dup, const T* dout, const T* gate, const T* up, int64_t n) {
+template <typename S>
+void swiglu_backward(S* dgate, S* dup, const S* dout, const S* gate, const S* up, int64_t n) {
+  using T = Math<S>;
 #pragma omp parallel for simd schedule(static)
   for (int64_t i = 0; i < n; ++i) {
-    const T g = gate[i];
+    const T g = to_math(gate[i]), d = to_math(dout[i]);
     const T sig = T(1) / (T(1) + std::exp(-g));
     const T silu = g * sig;
-    dup[i] = dout[i] * silu;
-    dgate[i] = dout[i] * up[i] * sig * (T(1) + g * (T(1) - sig));
+    dup[i] = from_math<S>(T(d * silu));
+    dgate[i] = from_math<S>(T(d * to_math(up[i]) * sig * (T(1) + g * (T(1) - sig))));
   }
 }
 
