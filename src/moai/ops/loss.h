@@ -7,6 +7,8 @@
 //   LS = -sum_k q_k log p_k, q_y = 1 - smoothing, q_k = smoothing / (V - 1) for k != y
 // (the original project's definitions, inventory 3.8). Rows whose label is ignore_index contribute
 // 0. Plain cross-entropy is {1, 0, 0}; the original's multi-objective mix is multi_objective().
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 namespace moai::ops {
@@ -28,6 +30,12 @@ struct LossConfig {
   // original.
   static LossConfig multi_objective() { return {0.6f, 0.3f, 0.1f, 2.0f, 0.1f, -100}; }
 };
+
+// Rows of [rows, V] logits the CPU classifier materialises at a time (about 16M values, 16..1024
+// rows): its scratch is min(this, B*T) x V values, which the memory model counts.
+inline int64_t classifier_chunk_rows(int64_t vocab) {
+  return std::clamp<int64_t>((int64_t(1) << 24) / std::max<int64_t>(vocab, 1), 16, 1024);
+}
 
 // The loss names of `moai train --loss_type` and `moai model verify --loss`.
 enum class LossKind { kCrossEntropy, kFocal, kLabelSmoothing, kMultiObjective };

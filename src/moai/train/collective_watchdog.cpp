@@ -33,8 +33,8 @@ class WatchedCommunicator::Scope {
 };
 
 WatchedCommunicator::WatchedCommunicator(Communicator& inner, double timeout_s)
-    : inner_(inner), timeout_s_(timeout_s) {
-  if (timeout_s_ > 0 && inner_.world_size() > 1) thread_ = std::thread([this] { monitor(); });
+    : bootstrap_(inner), inner_(&inner), timeout_s_(timeout_s) {
+  if (timeout_s_ > 0 && bootstrap_.world_size() > 1) thread_ = std::thread([this] { monitor(); });
 }
 
 WatchedCommunicator::~WatchedCommunicator() {
@@ -60,42 +60,42 @@ void WatchedCommunicator::monitor() {
                  rank(), world_size(), waited, what, static_cast<long long>(step_.load()),
                  timeout_s_);
     std::fflush(stderr);
-    inner_.abort_job(3);
+    bootstrap_.abort_job(3);
   }
 }
 
 void WatchedCommunicator::allreduce_sum(float* data, int64_t count) {
   Scope scope(*this, "allreduce_sum(float)");
-  inner_.allreduce_sum(data, count);
+  inner_->allreduce_sum(data, count);
 }
 void WatchedCommunicator::allreduce_sum(double* data, int64_t count) {
   Scope scope(*this, "allreduce_sum(double)");
-  inner_.allreduce_sum(data, count);
+  inner_->allreduce_sum(data, count);
 }
 void WatchedCommunicator::allreduce_max(int64_t* data, int64_t count) {
   Scope scope(*this, "allreduce_max");
-  inner_.allreduce_max(data, count);
+  inner_->allreduce_max(data, count);
 }
 void WatchedCommunicator::broadcast(void* data, size_t bytes, int root) {
   Scope scope(*this, "broadcast");
-  inner_.broadcast(data, bytes, root);
+  inner_->broadcast(data, bytes, root);
 }
 void WatchedCommunicator::barrier() {
   Scope scope(*this, "barrier");
-  inner_.barrier();
+  inner_->barrier();
 }
 void WatchedCommunicator::reduce_scatter_sum(float* data, int64_t count) {
   Scope scope(*this, "reduce_scatter_sum");
-  inner_.reduce_scatter_sum(data, count);
+  inner_->reduce_scatter_sum(data, count);
 }
 void WatchedCommunicator::all_gather(float* data, int64_t count) {
   Scope scope(*this, "all_gather");
-  inner_.all_gather(data, count);
+  inner_->all_gather(data, count);
 }
 void WatchedCommunicator::reduce_scatter_sum_range(float* data, int64_t count, int64_t begin,
                                                    int64_t end) {
   Scope scope(*this, "reduce_scatter_sum_range");
-  inner_.reduce_scatter_sum_range(data, count, begin, end);
+  inner_->reduce_scatter_sum_range(data, count, begin, end);
 }
 
 void maybe_stall_for_test(const Communicator& comm, int64_t step) {

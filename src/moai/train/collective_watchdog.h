@@ -27,17 +27,21 @@ class WatchedCommunicator final : public Communicator {
   WatchedCommunicator& operator=(const WatchedCommunicator&) = delete;
 
   void set_armed(bool armed) { armed_.store(armed); }
+  // From now on the collectives go to `collectives` (NCCL on a GPU run); rank, node layout and
+  // abort_job stay with the communicator given at construction.
+  void use_collectives(Communicator& collectives) { inner_ = &collectives; }
+  Communicator& bootstrap() { return bootstrap_; }
   void set_step(int64_t step) { step_.store(step); }
 
-  int rank() const override { return inner_.rank(); }
-  int world_size() const override { return inner_.world_size(); }
-  std::string name() const override { return inner_.name(); }
-  int local_rank() const override { return inner_.local_rank(); }
-  int local_size() const override { return inner_.local_size(); }
-  int node_count() const override { return inner_.node_count(); }
-  bool allows_comm_thread() const override { return inner_.allows_comm_thread(); }
+  int rank() const override { return bootstrap_.rank(); }
+  int world_size() const override { return bootstrap_.world_size(); }
+  std::string name() const override { return inner_->name(); }
+  int local_rank() const override { return bootstrap_.local_rank(); }
+  int local_size() const override { return bootstrap_.local_size(); }
+  int node_count() const override { return bootstrap_.node_count(); }
+  bool allows_comm_thread() const override { return inner_->allows_comm_thread(); }
   [[noreturn]] void abort_job(int code) override {
-    inner_.abort_job(code);
+    bootstrap_.abort_job(code);
     std::_Exit(code);  // not reached: abort_job does not return
   }
 
@@ -54,7 +58,8 @@ class WatchedCommunicator final : public Communicator {
   class Scope;
   void monitor();
 
-  Communicator& inner_;
+  Communicator& bootstrap_;
+  Communicator* inner_;  // the collectives: bootstrap_ unless use_collectives()
   const double timeout_s_;
   std::atomic<bool> armed_{false};
   std::atomic<int64_t> step_{0};

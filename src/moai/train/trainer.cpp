@@ -69,6 +69,16 @@ double available_memory_bytes() {
   return 0;
 }
 
+// A field of /proc/self/status in bytes ("VmRSS:", "VmHWM:"; 0 when unknown).
+double process_status_bytes(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind(field, 0) == 0) return std::stod(line.substr(field.size())) * 1024.0;  // kB
+  return 0;
+}
+
 void write_generation_config(const std::string& dir, const model::Qwen3Config& config,
                              const tok::Tokenizer& tokenizer) {
   nlohmann::ordered_json out;
@@ -113,6 +123,7 @@ struct Run {
   std::unique_ptr<data::BatchLoader> eval_loader;
   EngineSettings engine;
   std::unique_ptr<ops::Backend> backend;
+  std::unique_ptr<Communicator> device_comm;  // NCCL on a multi-rank GPU run (after backend)
   std::unique_ptr<model::Qwen3Model> model;
   std::unique_ptr<AdamW> optimizer;
   // ZeRO-1: this rank's optimizer owns shard_range(total floats, rank, world).
@@ -136,6 +147,7 @@ struct Run {
   // Checkpoint staging (CPU backend: the parameters are host memory already).
   std::vector<float> host_buffer;
   double flops_per_token = 0;
+  double baseline_rss = 0;  // resident bytes before the model was built (runtime, data, tokenizer)
   StepClock clock;
   std::unique_ptr<ProgressBar> progress;  // rank 0 with hooks.show_progress
   double last_lr = 0;                     // of the latest step, for the log line
@@ -421,6 +433,17 @@ void check_memory(const Run& run) {
                                          "--max_seq_length, or use --gradient_checkpointing");
 }
 
+// A multi-rank run on a GPU sends its collectives through NCCL (hooks.device_communicator),
+// bootstrapped over the MPI communicator; a CPU run keeps MPI for everything.
+void attach_device_communicator(Run& run) {
+  if (run.comm.world_size() == 1 || run.backend->device() == ops::DeviceKind::kCpu) return;
+  if (!run.hooks.device_communicator)
+    throw_input_error("--device", "a multi-rank run on " + run.backend->name() +
+                                      " needs the NCCL communicator, which this build lacks");
+  run.device_comm = run.hooks.device_communicator(run.watch.bootstrap(), *run.backend);
+  run.watch.use_collectives(*run.device_comm);
+}
+
 // Backend, model, this rank's optimizer shard, and the starting weights.
 void build_model(Run& run) {
   const TrainConfig& config = run.config;
@@ -429,7 +452,11 @@ void build_model(Run& run) {
     run.threads =
         std::max<int>(1, static_cast<int>(default_thread_count()) / run.comm.local_size());
   run.engine = run.settings.engine;
+  // One GPU per rank of a node: "cuda" (or auto) without an index takes the local rank's GPU.
+  if (run.comm.world_size() > 1 && (config.device == "cuda" || config.device == "auto"))
+    run.engine.device.index = run.comm.local_rank();
   run.backend = ops::make_backend(run.engine.device, run.threads);
+  attach_device_communicator(run);
   run.model = std::make_unique<model::Qwen3Model>(
       run.model_config, *run.backend,
       model::ModelOptions{config.batch_size, config.max_seq_length, true,
@@ -535,6 +562,7 @@ void print_banner(const Run& run, int64_t total) {
 void setup(Run& run, TrainResult& result) {
   const std::optional<CheckpointInfo> resume = open_output(run);
   open_data(run);
+  run.baseline_rss = process_status_bytes("VmRSS:");
   resolve_model_shapes(run, resume);
   build_model(run);
   build_loaders(run);
@@ -811,6 +839,14 @@ void finish_run(Run& run, TrainResult& result) {
   run.metrics.close();
 }
 
+// Every rank: its peak resident memory and the part that was there before the model (the runtime
+// baseline `moai model info --baseline_mib` takes).
+void report_memory(const Run& run) {
+  constexpr double kMib = 1024.0 * 1024.0;
+  std::fprintf(stderr, "rank %d: peak RSS %.1f MiB (%.1f MiB before the model was built)\n",
+               run.comm.rank(), process_status_bytes("VmHWM:") / kMib, run.baseline_rss / kMib);
+}
+
 void start_clock(Run& run, int64_t total) {
   if (run.comm.is_root() && run.hooks.show_progress) {
     run.progress = std::make_unique<ProgressBar>("train", static_cast<uint64_t>(total), "steps");
@@ -856,6 +892,7 @@ TrainResult run_training(const TrainConfig& config, Communicator& comm, const Tr
     finish_interrupted(run, result);
   else
     finish_run(run, result);
+  report_memory(run);
   return result;
 }
 
