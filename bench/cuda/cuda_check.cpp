@@ -211,14 +211,12 @@ int hf_forward(const std::map<std::string, std::string>& flags) {
   options.max_batch = batch;
   options.max_seq = seq;
   model::Qwen3Model m(config, *backend, options);
-  std::vector<float> host(size_t(m.layout().total_floats()));
-  model::load_hf_weights(dir, m.layout(), host.data());
-  m.set_params(host.data());
+  model::load_hf_weights_into(m, dir);
   model::Batch mb{batch, seq, ids, labels, {}, {}};
   m.zero_grads();
   const float loss = float(m.forward(mb, ops::LossConfig::cross_entropy(), 0.0, true));
   m.backward();
-  std::vector<float> grads(host.size());
+  std::vector<float> grads(size_t(m.layout().total_floats()));
   m.get_grads(grads.data());
   std::vector<int64_t> rows(size_t(batch * seq));
   for (size_t i = 0; i < rows.size(); ++i) rows[i] = int64_t(i);

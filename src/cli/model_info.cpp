@@ -1,9 +1,12 @@
 // moai model info CONFIG|DIR: parameter count, FLOPs per token and training memory at a batch/seq.
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 
 #include "cli/command.h"
 #include "moai/core/progress.h"
 #include "moai/model/qwen3_model.h"
+#include "moai/ops/loss.h"
 
 namespace moai::cli {
 namespace {
@@ -15,7 +18,20 @@ struct InfoOptions {
   bool gradient_checkpointing = false;
   int64_t world_size = 1;
   int64_t zero_stage = -1;  // -1: 1 when world_size > 1
+  std::string precision;    // fp32 | bf16; empty: both
+  double baseline_mib = 0;  // the runtime's own resident memory (moai train reports it per rank)
 };
+
+// Host copies made while a checkpoint is written (CPU backend): the fp32 weights kept for staging
+// plus this rank's two AdamW moments, or at the end a second copy of the weights for final_model/.
+// Rank 0 writes the weights; under ZeRO-1 the other ranks stage their moment shards only.
+struct StagingBytes {
+  double root = 0;
+  double others = 0;
+};
+StagingBytes checkpoint_staging(double masters, double moments, bool zero) {
+  return {std::max(masters + moments, 2 * masters), zero ? moments : 0.0};
+}
 
 std::string human_count(double count) {
   char text[32];
@@ -53,7 +69,10 @@ void run_info(const InfoOptions& opt) {
   const bool zero = opt.zero_stage == 1 || (opt.zero_stage < 0 && opt.world_size > 1);
   // ZeRO-1 keeps the moments of 1/world_size of the parameters on each rank.
   const double moment_share = zero ? 1.0 / double(opt.world_size) : 1.0;
-  for (const ops::Precision precision : {ops::Precision::kFp32, ops::Precision::kBf16}) {
+  std::vector<ops::Precision> precisions = {ops::Precision::kFp32, ops::Precision::kBf16};
+  if (!opt.precision.empty()) precisions = {ops::parse_precision(opt.precision, "--precision")};
+  const double baseline = opt.baseline_mib * 1024 * 1024;
+  for (const ops::Precision precision : precisions) {
     // fp32 masters (plus the bf16 working copy in bf16), fp32 gradients and AdamW moments.
     const double masters =
         double(model::Qwen3Model::estimate_param_bytes(c, ops::Precision::kFp32));
@@ -72,8 +91,22 @@ void run_info(const InfoOptions& opt) {
     std::printf("  AdamW moments   %s%s\n", format_bytes(moments).c_str(),
                 zero ? " (this rank's shard)" : "");
     std::printf("  activations     %s\n", format_bytes(activations).c_str());
-    std::printf("  total           %s\n",
-                format_bytes(weights + masters + moments + activations).c_str());
+    // The CPU fp32 classifier's logits scratch (ops::classifier_chunk_rows); bf16 uses other
+    // buffers, not modelled here.
+    const int64_t rows = std::min(ops::classifier_chunk_rows(c.vocab_size), opt.batch * opt.seq);
+    const double scratch =
+        precision == ops::Precision::kFp32 ? double(rows * c.vocab_size) * sizeof(float) : 0.0;
+    if (scratch > 0)
+      std::printf("  loss scratch    %s (CPU classifier: %lld rows of logits)\n",
+                  format_bytes(scratch).c_str(), (long long)rows);
+    const StagingBytes staging = checkpoint_staging(masters, moments, zero);
+    std::printf("  checkpoint copy %s on rank 0, %s on the others (host staging while saving)\n",
+                format_bytes(staging.root).c_str(), format_bytes(staging.others).c_str());
+    if (baseline > 0) std::printf("  runtime         %s (given)\n", format_bytes(baseline).c_str());
+    const double state = weights + masters + moments + activations + scratch + baseline;
+    std::printf("  total           %s on rank 0, %s on the others\n",
+                format_bytes(state + staging.root).c_str(),
+                format_bytes(state + staging.others).c_str());
   }
 }
 
@@ -85,9 +118,10 @@ void register_info(CLI::App& root) {
   cmd->add_option("config", opt->config,
                   "config.json, a preset in configs/, or an HF model directory")
       ->required();
-  cmd->add_option(flag("batch"), opt->batch, "micro-batch size for the memory estimate")
+  cmd->add_option(flag("batch") + ",--batch_size", opt->batch,
+                  "micro-batch size for the memory estimate")
       ->capture_default_str();
-  cmd->add_option(flag("seq"), opt->seq, "sequence length for FLOPs and memory")
+  cmd->add_option(flag("seq") + ",--seq_len", opt->seq, "sequence length for FLOPs and memory")
       ->capture_default_str();
   cmd->add_flag(flag("gradient_checkpointing"), opt->gradient_checkpointing,
                 "estimate with checkpointing");
@@ -98,6 +132,11 @@ void register_info(CLI::App& root) {
                   "0: full AdamW state per rank; 1: 1/world_size (ZeRO-1); -1: 1 when > 1 rank")
       ->capture_default_str()
       ->check(CLI::Range(-1, 1));
+  cmd->add_option(flag("precision"), opt->precision, "fp32 or bf16 (default: both)");
+  cmd->add_option(flag("baseline_mib"), opt->baseline_mib,
+                  "resident memory of the runtime itself, added to the totals (moai train prints "
+                  "it per rank: \"MiB before the model was built\")")
+      ->capture_default_str();
   cmd->callback([opt] { run_info(*opt); });
 }
 

@@ -24,16 +24,6 @@ struct VerifyOptions {
   EngineFlags engine;
 };
 
-ops::LossConfig parse_loss(const std::string& name) {
-  if (name == "cross_entropy") return ops::LossConfig::cross_entropy();
-  if (name == "focal") return ops::LossConfig::focal(2.0f);
-  if (name == "label_smoothing") return ops::LossConfig::label_smoothing(0.1f);
-  if (name == "multi_objective") return ops::LossConfig::multi_objective();
-  throw_input_error(
-      "--loss",
-      "\"" + name + "\", expected cross_entropy, focal, label_smoothing or multi_objective");
-}
-
 std::vector<int32_t> read_ids(const SafetensorsFile& file, const std::string& name, int64_t* batch,
                               int64_t* seq, bool optional) {
   const SafetensorsTensor* tensor = file.find(name);
@@ -71,9 +61,7 @@ void run_verify(const VerifyOptions& opt) {
   const ops::Precision precision = engine_precision(opt.engine, ops::Precision::kFp32);
   auto backend = make_engine_backend(opt.engine, opt.threads, precision);
   model::Qwen3Model model(config, *backend, {B, T, true, false, precision});
-  std::vector<float> host(size_t(model.layout().total_floats()));
-  model::load_hf_weights(opt.model_path, model.layout(), host.data());
-  model.set_params(host.data());
+  model::load_hf_weights_into(model, opt.model_path);
   const model::Batch batch{B, T, ids, labels, positions, segments};
 
   std::vector<int64_t> rows(size_t(B * T));
@@ -81,9 +69,10 @@ void run_verify(const VerifyOptions& opt) {
   std::vector<float> logits(size_t(B * T * config.vocab_size));
   model.forward_logits(batch, rows, logits.data());
   model.zero_grads();
-  const float loss = float(model.forward(batch, parse_loss(opt.loss), 0, true));
+  const float loss = float(model.forward(
+      batch, ops::loss_config_for({ops::parse_loss_kind(opt.loss, "--loss")}), 0, true));
   model.backward();
-  std::vector<float> grads(host.size());
+  std::vector<float> grads(size_t(model.layout().total_floats()));
   model.get_grads(grads.data());
 
   SafetensorsWriter writer;

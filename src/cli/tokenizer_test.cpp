@@ -102,7 +102,8 @@ void print_samples(const tok::Tokenizer& t) {
         shown += " ...";
         i = ids.size() - 3;
       }
-      shown += " " + quoted(t.decode(std::span(&ids[i], 1)));
+      shown += ' ';  // two appends: GCC 12 warns (-Wrestrict) on " " + std::string&&
+      shown += quoted(t.decode(std::span(&ids[i], 1)));
     }
     std::printf("  %-13s %3zu tokens:%s\n", label.c_str(), ids.size(), shown.c_str());
   }

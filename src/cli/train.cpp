@@ -9,6 +9,9 @@
 #include "cli/command.h"
 #include "moai/core/error.h"
 #include "moai/core/log.h"
+#ifdef MOAI_HAVE_CUDA
+#include "moai/train/nccl/nccl_communicator.h"
+#endif
 #include "moai/train/communicator.h"
 #include "moai/train/sequential.h"
 #include "moai/train/train_config.h"
@@ -59,6 +62,11 @@ void run_train(TrainFlags& flags) {
     for (const std::string& note : notes) MOAI_WARN(note);
   train::TrainerHooks hooks;
   hooks.show_progress = !flags.quiet;
+#ifdef MOAI_HAVE_CUDA
+  hooks.device_communicator = [](train::Communicator& bootstrap, ops::Backend& backend) {
+    return train::make_nccl_communicator(bootstrap, backend);
+  };
+#endif
   const train::TrainResult result = config.sequential
                                         ? train::run_sequential_training(config, *comm, hooks)
                                         : train::run_training(config, *comm, hooks);

@@ -22,8 +22,7 @@ EvalModel load_eval_model(const std::string& model_dir, const EvalModelOptions& 
                                     " tokens but the model's vocab_size is " +
                                     std::to_string(config.vocab_size));
   const model::ParamLayout layout(config);
-  std::vector<float> params(size_t(layout.total_floats()));
-  model::load_hf_weights(model_dir, layout, params.data());
+  std::vector<float> params = model::read_hf_params(model_dir, layout);
   out.backend = ops::make_backend(options.device, options.threads);
   ScorerOptions scorer = options.scorer;
   scorer.precision = options.precision.value_or(

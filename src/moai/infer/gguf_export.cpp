@@ -170,8 +170,7 @@ GgufExportSummary export_gguf(const std::string& model_dir, const std::string& o
   const json tok_cfg = file_exists(cfg_path) ? read_json(cfg_path) : json::object();
 
   const model::ParamLayout layout(config);
-  std::vector<float> params(static_cast<size_t>(layout.total_floats()));
-  model::load_hf_weights(model_dir, layout, params.data());
+  const std::vector<float> params = model::read_hf_params(model_dir, layout);
 
   TokenizerTables tables = tokenizer_tables(tok, tok_path, config.vocab_size);
   GgufWriter w;

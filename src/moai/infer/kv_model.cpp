@@ -26,8 +26,7 @@ std::unique_ptr<InferenceModel> InferenceModel::load(const std::string& model_di
   std::unique_ptr<ops::Backend> backend = ops::make_backend(device, threads);
   const ops::Precision mode =
       precision.value_or(ops::default_inference_precision(config.torch_dtype, backend->device()));
-  std::vector<float> params(size_t(layout.total_floats()));
-  model::load_hf_weights(model_dir, layout, params.data());
+  const std::vector<float> params = model::read_hf_params(model_dir, layout);
   MOAI_INFO("engine: " << backend->name() << ", precision " << ops::precision_name(mode));
   return std::make_unique<InferenceModel>(config, params, max_context, threads, std::move(backend),
                                           mode);

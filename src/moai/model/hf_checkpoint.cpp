@@ -11,6 +11,7 @@
 #include "moai/core/file_util.h"
 #include "moai/core/log.h"
 #include "moai/core/safetensors.h"
+#include "moai/model/qwen3_model.h"
 
 namespace moai::model {
 namespace {
@@ -87,6 +88,16 @@ void load_hf_weights(const std::string& dir, const ParamLayout& layout, float* h
   if (ignored > 0)
     MOAI_LOG(kWarn,
              dir << ": " << ignored << " tensor(s) in the checkpoint are not used by the model");
+}
+
+std::vector<float> read_hf_params(const std::string& dir, const ParamLayout& layout) {
+  std::vector<float> params(static_cast<size_t>(layout.total_floats()));
+  load_hf_weights(dir, layout, params.data());
+  return params;
+}
+
+void load_hf_weights_into(Qwen3Model& model, const std::string& dir) {
+  model.set_params(read_hf_params(dir, model.layout()).data());
 }
 
 void save_hf_model(const std::string& dir, const Qwen3Config& config, const ParamLayout& layout,

@@ -12,11 +12,19 @@
 
 namespace moai::model {
 
+class Qwen3Model;
+
 // Fills host_params (layout.total_floats()) from the safetensors file(s) in `dir`. Every tensor of
 // the layout must be present with the right shape (InputError naming file and tensor otherwise);
 // the original project's "mlp.swiglu.*" names are accepted as aliases. Unknown extra tensors are
 // counted and logged.
 void load_hf_weights(const std::string& dir, const ParamLayout& layout, float* host_params);
+
+// The same, into a new host buffer of layout.total_floats().
+std::vector<float> read_hf_params(const std::string& dir, const ParamLayout& layout);
+
+// The one way a model gets an HF directory's weights: read them to the host and set_params.
+void load_hf_weights_into(Qwen3Model& model, const std::string& dir);
 
 struct SaveOptions {
   std::string dtype = "F32";  // F32 or BF16

@@ -5,6 +5,10 @@
 
 namespace moai::train {
 
+void Communicator::abort_job(int code) {
+  std::_Exit(code);
+}
+
 void Communicator::allreduce_average(float* data, int64_t count) {
   allreduce_sum_bucketed(data, count);
   if (world_size() == 1) return;

@@ -40,6 +40,9 @@ class Communicator {
   // True when one other thread may run collectives while this one makes none (MPI's
   // THREAD_SERIALIZED): needed to overlap gradient communication with the backward.
   virtual bool allows_comm_thread() const { return true; }
+  // Ends the whole job with `code` now, from any thread (MPI_Abort under MPI): the collective
+  // watchdog's way out of a collective that never returns.
+  [[noreturn]] virtual void abort_job(int code);
 
   // Sum, then divide by world_size on the host: host buffers only. The trainer does not use it (it
   // sums and divides by the step's global token count), and device buffers must not go through it.

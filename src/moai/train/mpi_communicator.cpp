@@ -53,6 +53,11 @@ class MpiCommunicator final : public Communicator {
     if (!finalized && node_comm_ != MPI_COMM_NULL) MPI_Comm_free(&node_comm_);
   }
 
+  [[noreturn]] void abort_job(int code) override {
+    MPI_Abort(MPI_COMM_WORLD, code);
+    std::_Exit(code);  // MPI_Abort should not return
+  }
+
   int rank() const override { return rank_; }
   int local_rank() const override { return local_rank_; }
   int local_size() const override { return local_size_; }

@@ -200,6 +200,9 @@ const std::vector<ConfigField>& train_config_fields() {
        "a checkpoint dir, or auto (the latest complete one)"},
       {"seed", &C::seed, "seed for initialisation and data order"},
       {"threads", &C::threads, "CPU threads per rank; 0 = all cores / ranks"},
+      {"collective_timeout", &C::collective_timeout,
+       "seconds a rank may wait in one of a training step's collectives (a dead or stuck peer) "
+       "before the job is aborted with status 3; <= 0: wait forever"},
       {"max_bad_steps", &C::max_bad_steps,
        "stop after this many consecutive steps with NaN/Inf loss or gradients"},
       {"peak_tflops", &C::peak_tflops, "peak TFLOP/s per rank for the MFU column; 0 hides it"},
@@ -376,9 +379,39 @@ EngineSettings resolve_engine_settings(const TrainConfig& config) {
   return out;
 }
 
-void validate_train_config(const TrainConfig& config) {
-  if (config.mode != "pretrain" && config.mode != "sft")
-    throw_input_error("mode", "expected pretrain or sft, got \"" + config.mode + "\"");
+namespace {
+
+data::DatasetMode parse_mode(const std::string& name) {
+  if (name == "pretrain") return data::DatasetMode::kPretrain;
+  if (name == "sft") return data::DatasetMode::kSft;
+  throw_input_error("mode", "expected pretrain or sft, got \"" + name + "\"");
+}
+
+EvalStrategy parse_eval_strategy(const std::string& name) {
+  if (name == "steps") return EvalStrategy::kSteps;
+  if (name == "no") return EvalStrategy::kNo;
+  throw_input_error("evaluation_strategy", "expected steps or no, got \"" + name + "\"");
+}
+
+ZeroStage zero_stage_of(int64_t stage) {
+  if (stage == -1) return ZeroStage::kAuto;
+  if (stage == 0) return ZeroStage::kNone;
+  if (stage == 1) return ZeroStage::kOptimizer;
+  throw_input_error("zero_stage", "expected 0, 1 or -1 (auto), got " + std::to_string(stage));
+}
+
+ops::LossSettings loss_settings_of(const TrainConfig& config) {
+  ops::LossSettings loss;
+  loss.kind = ops::parse_loss_kind(config.loss_type, "loss_type");
+  loss.focal_gamma = config.focal_gamma;
+  loss.smoothing = config.smoothing;
+  loss.ce_weight = config.ce_weight;
+  loss.focal_weight = config.focal_weight;
+  loss.smooth_weight = config.smooth_weight;
+  return loss;
+}
+
+void validate_sizes(const TrainConfig& config) {
   if (config.dataset.empty() && config.train_file.empty())
     throw_input_error("dataset", "give at least one --dataset or --train_file");
   if (config.output_dir.empty()) throw_input_error("output_dir", "required");
@@ -388,12 +421,15 @@ void validate_train_config(const TrainConfig& config) {
   if (config.max_seq_length < 2) throw_input_error("max_seq_length", "expected at least 2");
   if (config.max_steps <= 0 && !(config.num_epochs > 0))
     throw_input_error("num_epochs", "expected a positive number when --max_steps <= 0");
-  resolve_engine_settings(config);
-  if (config.evaluation_strategy != "steps" && config.evaluation_strategy != "no")
-    throw_input_error("evaluation_strategy",
-                      "expected steps or no, got \"" + config.evaluation_strategy + "\"");
   if (config.eval_fraction < 0 || config.eval_fraction >= 1)
     throw_input_error("eval_fraction", "expected a value in [0, 1)");
+  if (config.max_bad_steps <= 0) throw_input_error("max_bad_steps", "expected a positive integer");
+  if (config.threads < 0) throw_input_error("threads", "expected 0 (auto) or a positive count");
+  if (config.sequential && config.dataset.size() + config.train_file.size() < 2)
+    throw_input_error("sequential", "needs at least two datasets to train one after another");
+}
+
+void validate_optimizer(const TrainConfig& config, ScheduleKind scheduler) {
   if (config.adam_beta1 < 0 || config.adam_beta1 >= 1)
     throw_input_error("adam_beta1", "expected [0, 1)");
   if (config.adam_beta2 < 0 || config.adam_beta2 >= 1)
@@ -404,22 +440,26 @@ void validate_train_config(const TrainConfig& config) {
     throw_input_error("warmup_ratio", "expected [0, 1]");
   if (config.decay_ratio < 0 || config.decay_ratio > 1)
     throw_input_error("decay_ratio", "expected [0, 1]");
-  if (config.lr_scheduler == "wsd" &&
+  if (scheduler == ScheduleKind::kWsd &&
       std::abs(config.warmup_ratio + config.stable_ratio + config.decay_ratio - 1.0) > 1e-6)
     throw_input_error("stable_ratio", "warmup_ratio + stable_ratio + decay_ratio must sum to 1");
-  if (config.zero_stage < -1 || config.zero_stage > 1)
-    throw_input_error("zero_stage",
-                      "expected 0, 1 or -1 (auto), got " + std::to_string(config.zero_stage));
-  if (config.max_bad_steps <= 0) throw_input_error("max_bad_steps", "expected a positive integer");
-  if (config.threads < 0) throw_input_error("threads", "expected 0 (auto) or a positive count");
-  static const std::set<std::string> losses = {"cross_entropy", "focal", "label_smoothing",
-                                               "multi_objective"};
-  if (!losses.count(config.loss_type))
-    throw_input_error("loss_type",
-                      "\"" + config.loss_type +
-                          "\": expected cross_entropy, focal, label_smoothing or multi_objective");
-  if (config.sequential && config.dataset.size() + config.train_file.size() < 2)
-    throw_input_error("sequential", "needs at least two datasets to train one after another");
+}
+
+}  // namespace
+
+TrainSettings validate_train_config(const TrainConfig& config) {
+  TrainSettings settings;
+  settings.mode = parse_mode(config.mode);
+  validate_sizes(config);
+  settings.engine = resolve_engine_settings(config);
+  settings.evaluation = parse_eval_strategy(config.evaluation_strategy);
+  settings.lr_scheduler = parse_schedule_kind(config.lr_scheduler, "lr_scheduler");
+  settings.decay_shape = parse_decay_shape(config.decay_shape, "decay_shape");
+  validate_optimizer(config, settings.lr_scheduler);
+  settings.zero_stage = zero_stage_of(config.zero_stage);
+  settings.loss = loss_settings_of(config);
+  ops::loss_config_for(settings.loss);  // multi_objective: the weights must sum to 1
+  return settings;
 }
 
 std::vector<std::string> inert_setting_notes(const TrainConfig& config) {

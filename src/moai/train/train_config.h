@@ -9,7 +9,10 @@
 #include <variant>
 #include <vector>
 
+#include "moai/data/prepared_dataset.h"
 #include "moai/ops/backend_factory.h"
+#include "moai/ops/loss.h"
+#include "moai/train/lr_schedule.h"
 
 namespace moai::train {
 
@@ -91,10 +94,11 @@ struct TrainConfig {
   std::string eval_dataset_path;       // local datasets for eval_tasks (moai eval --dataset_path)
   std::string resume_from_checkpoint;  // PATH | auto | empty
   int64_t seed = 42;
-  int64_t threads = 0;         // 0: default
-  int64_t max_bad_steps = 10;  // consecutive non-finite steps before stopping
-  double peak_tflops = 0;      // per rank, for MFU; 0: not shown
-  std::string debug_kill_at;   // tests: "step:N", "save:N" or "eval:N" SIGKILLs the process there
+  int64_t threads = 0;              // 0: default
+  int64_t max_bad_steps = 10;       // consecutive non-finite steps before stopping
+  double collective_timeout = 600;  // s a step's collective may wait for a peer; <= 0: no limit
+  double peak_tflops = 0;           // per rank, for MFU; 0: not shown
+  std::string debug_kill_at;  // tests: "step:N", "save:N" or "eval:N" SIGKILLs the process there
 
   // Accepted for compatibility with the original's flags and YAML; they have no effect in moai and
   // say so when set to a non-default value (see docs/training.md).
@@ -140,8 +144,31 @@ struct EngineSettings {
 };
 EngineSettings resolve_engine_settings(const TrainConfig& config);
 
-// Checks cross-field rules (mode, positive sizes, ratios); InputError naming the field.
-void validate_train_config(const TrainConfig& config);
+enum class EvalStrategy { kSteps, kNo };
+enum class ZeroStage { kAuto, kNone, kOptimizer };  // --zero_stage -1 | 0 | 1
+
+// The string (and coded) settings as enums: TrainConfig keeps the text only for parsing and
+// printing (YAML, flags, the config saved in checkpoints); the trainer reads these.
+struct TrainSettings {
+  data::DatasetMode mode = data::DatasetMode::kPretrain;
+  ops::LossSettings loss;
+  ScheduleKind lr_scheduler = ScheduleKind::kLinear;
+  DecayShape decay_shape = DecayShape::kCosine;
+  EvalStrategy evaluation = EvalStrategy::kSteps;
+  ZeroStage zero_stage = ZeroStage::kAuto;
+  EngineSettings engine;
+
+  bool evaluates() const { return evaluation != EvalStrategy::kNo; }
+  // ZeRO-1 for this world size (auto: on with more than one rank).
+  bool shards_optimizer(int world_size) const {
+    return zero_stage == ZeroStage::kOptimizer ||
+           (zero_stage == ZeroStage::kAuto && world_size > 1);
+  }
+};
+
+// Checks every field and the cross-field rules (mode, positive sizes, ratios) and returns the enum
+// form; InputError naming the field.
+TrainSettings validate_train_config(const TrainConfig& config);
 
 // Notes for accepted settings that do nothing in moai and were set to a non-default value.
 std::vector<std::string> inert_setting_notes(const TrainConfig& config);

@@ -21,8 +21,11 @@
 //      at lr = schedule(s).
 // Rank 0 writes checkpoints, metrics and final_model/.
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 
+#include "moai/ops/ops.h"
 #include "moai/train/communicator.h"
 #include "moai/train/train_config.h"
 
@@ -42,6 +45,11 @@ struct TrainResult {
 
 struct TrainerHooks {
   bool show_progress = true;  // the progress line on rank 0
+  // Builds the communicator for device buffers (NCCL) once a GPU backend exists: a multi-rank run
+  // on the CUDA backend sends its collectives through it, bootstrapped over `comm` (MPI broadcasts
+  // the NCCL id). Set by the CLI in CUDA builds; without it such a run is refused.
+  std::function<std::unique_ptr<Communicator>(Communicator& bootstrap, ops::Backend& backend)>
+      device_communicator;
 };
 
 // Runs a whole training job. InputError for bad settings, data or model files; Error when the loss

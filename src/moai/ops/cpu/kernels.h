@@ -259,7 +259,7 @@ T loss_row(T* logits, int64_t v, int32_t label, const LossConfig& config, T grad
 template <typename T>
 void classifier_loss(T* losses, T* dx, T* dw, const T* x, const T* w, const int32_t* labels,
                      int64_t n, int64_t c, int64_t v, const LossConfig& config, T grad_scale) {
-  const int64_t chunk = std::clamp<int64_t>((int64_t(1) << 24) / std::max<int64_t>(v, 1), 16, 1024);
+  const int64_t chunk = classifier_chunk_rows(v);
   T* logits = scratch<T>(size_t(std::min(chunk, n)) * v, 2);
   const bool want_grad = dx != nullptr;
   for (int64_t row0 = 0; row0 < n; row0 += chunk) {
