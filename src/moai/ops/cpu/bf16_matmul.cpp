@@ -202,18 +202,20 @@ MOAI_TARGET_BF16 inline __m512 load16(const uint16_t* src, __mmask16 mask) {
       0xFFFF, _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_maskz_loadu_epi16(mask, src)), 16));
 }
 
+// c = alpha * (sum of the 16 lanes) + beta * c (beta 0: c is not read).
+MOAI_TARGET_BF16 inline void store_dot(float* c, __m512 acc, float alpha, float beta) {
+  alignas(64) float lanes[16];  // (not _mm512_reduce_add_ps: GCC 12 warns inside it)
+  _mm512_store_ps(lanes, acc);
+  float sum = 0.0f;
+  for (float lane : lanes) sum += lane;
+  const float dot = alpha * sum;
+  *c = beta == 0.0f ? dot : dot + beta * *c;
+}
+
 // M = 1 with b as [cols, k] rows (y = x W^T, the decode projection): four dot products at a time,
 // 32 products per vdpbf16ps.
 MOAI_TARGET_BF16 void gemv_rows(float* c, const uint16_t* x, const uint16_t* w, int64_t ldw,
                                 int64_t cols, int64_t k, float alpha, float beta) {
-  auto finish = [&](int64_t j, __m512 acc) {
-    alignas(64) float lanes[16];  // (not _mm512_reduce_add_ps: GCC 12 warns inside it)
-    _mm512_store_ps(lanes, acc);
-    float sum = 0.0f;
-    for (float lane : lanes) sum += lane;
-    const float dot = alpha * sum;
-    c[j] = beta == 0.0f ? dot : dot + beta * c[j];
-  };
   int64_t j = 0;
   for (; j + 4 <= cols; j += 4) {
     __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
@@ -226,7 +228,7 @@ MOAI_TARGET_BF16 void gemv_rows(float* c, const uint16_t* x, const uint16_t* w, 
         acc[r] = _mm512_dpbf16_ps(acc[r], xv,
                                   (__m512bh)_mm512_maskz_loadu_epi16(mask, w + (j + r) * ldw + i));
     }
-    for (int r = 0; r < 4; ++r) finish(j + r, acc[r]);
+    for (int r = 0; r < 4; ++r) store_dot(c + j + r, acc[r], alpha, beta);
   }
   for (; j < cols; ++j) {
     __m512 acc = _mm512_setzero_ps();
@@ -235,7 +237,7 @@ MOAI_TARGET_BF16 void gemv_rows(float* c, const uint16_t* x, const uint16_t* w, 
       acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_maskz_loadu_epi16(mask, x + i),
                              (__m512bh)_mm512_maskz_loadu_epi16(mask, w + j * ldw + i));
     }
-    finish(j, acc);
+    store_dot(c + j, acc, alpha, beta);
   }
 }
 
