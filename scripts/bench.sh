@@ -30,6 +30,9 @@ done
 echo "== trainer loop: overhead over the bare step, 1 vs 2 MPI ranks"
 "$ROOT/bench/train_loop.sh" "$MOAI" 3 10
 
+echo "== data parallel: 2 ranks, ZeRO-0/1 x overlap off/on, per-rank peak RSS vs moai model info"
+"$ROOT/bench/train_dist.sh" "$MOAI" 3 12
+
 echo "== tokenizer encode: moai vs HF tokenizers"
 python3 "$ROOT/bench/tokenizer_encode.py" --moai "$MOAI" --shared "$SHARED" --runs 3
 
