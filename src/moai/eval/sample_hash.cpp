@@ -83,7 +83,7 @@ void append_string(std::string& out, const std::string& s) {
 void append_json(std::string& out, const nlohmann::ordered_json& v, int indent, int level) {
   const auto newline = [&](int depth) {
     out += '\n';
-    out.append(size_t(indent * depth), ' ');
+    out.append(size_t(indent) * size_t(depth), ' ');
   };
   if (v.is_object() || v.is_array()) {
     const bool object = v.is_object();
