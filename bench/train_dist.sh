@@ -13,13 +13,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 assets=${MOAI_ASSETS_DIR:-$here/../shared/assets}
 work=$(mktemp -d /tmp/moai_train_dist.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-python3 - "$here/configs/tiny.json" "$work/model.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1])); c["vocab_size"] = 50000
-json.dump(c, open(sys.argv[2], "w"))
-PY
-"$moai" data prepare --mode pretrain --dataset "$assets/corpora/en.txt" --tokenizer_path "$assets/moai_kor_eng" \
-  --output_dir "$work/data" --validation_split_percentage 0 --quiet > /dev/null
+source "$here/bench/train_common.bash"
+bench_prepare "$moai" "$work" "$assets"
 common=(train --mode pretrain --dataset "$work/data" --model_config "$work/model.json" --max_seq_length 128
         --gradient_accumulation_steps 1 --batch_size 4 --threads 1 --max_steps "$steps" --logging_steps 1
         --save_steps 0 --evaluation_strategy no --quiet --seed 1)

@@ -13,14 +13,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 assets=${MOAI_ASSETS_DIR:-$here/../shared/assets}
 work=$(mktemp -d /tmp/moai_train_loop.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-# configs/tiny.json with the moai_kor_eng tokenizer's 50,000-token vocabulary.
-python3 - "$here/configs/tiny.json" "$work/model.json" <<'PY'
-import json, sys
-c = json.load(open(sys.argv[1])); c["vocab_size"] = 50000
-json.dump(c, open(sys.argv[2], "w"))
-PY
-"$moai" data prepare --mode pretrain --dataset "$assets/corpora/en.txt" --tokenizer_path "$assets/moai_kor_eng" \
-  --output_dir "$work/data" --validation_split_percentage 0 --quiet > /dev/null
+source "$here/bench/train_common.bash"
+bench_prepare "$moai" "$work" "$assets"
 
 # Median seconds between consecutive train lines of a metrics.jsonl, skipping the first two steps.
 step_median() {
