@@ -54,3 +54,6 @@ if [[ -n ${MOAI_LLAMA_PEERS:-} ]]; then
 else
   echo "== generation skipped: set MOAI_LLAMA_PEERS to a folder with bench_gen_llama.mjs and node-llama-cpp"
 fi
+
+echo "== server under load and abuse: 64 clients, 4 rounds against one server (outcomes, p50/p99, RSS plateau)"
+"$ROOT/bench/serve_load.sh" "$MOAI" 4 2
