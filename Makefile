@@ -18,9 +18,13 @@ build: deps
 
 # Every test: unit, golden and CLI end-to-end (Release build), then the unit tests again under ASan+UBSan
 # (test suites whose name contains "Slow", and the CLI scripts, run only in the Release pass).
-test: build
-	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS)
-	@$(MAKE) --no-print-directory test-asan
+# Each half prints its wall time (build + tests) at the end.
+test:
+	@start=$$(date +%s); $(MAKE) --no-print-directory build && cd $(BUILD_DIR) && \
+	  ctest --output-on-failure -j $(JOBS) && \
+	  echo "make test: Release half (build + tests) took $$(( $$(date +%s) - start )) s"
+	@start=$$(date +%s); $(MAKE) --no-print-directory test-asan && \
+	  echo "make test: ASan+UBSan half (build + tests) took $$(( $$(date +%s) - start )) s"
 
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOAI_SANITIZE=ON \
