@@ -103,8 +103,12 @@ class ReferenceTest : public ::testing::Test {
         }
         EXPECT_EQ(got["target"], want["gold"]) << doc_where;
         EXPECT_EQ(got["acc"], want["acc"]) << doc_where;
-        if (got.contains("acc_norm")) EXPECT_EQ(got["acc_norm"], want["acc_norm"]) << doc_where;
-        if (got.contains("f1")) EXPECT_EQ(got["f1"][1], want["pred"]) << doc_where;
+        if (got.contains("acc_norm")) {
+          EXPECT_EQ(got["acc_norm"], want["acc_norm"]) << doc_where;
+        }
+        if (got.contains("f1")) {
+          EXPECT_EQ(got["f1"][1], want["pred"]) << doc_where;
+        }
       }
       for (const auto& [metric, value] : rt["metrics"].items()) {
         ASSERT_TRUE(task.metrics.count(metric)) << where << " " << metric;

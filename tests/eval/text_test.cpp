@@ -22,7 +22,8 @@ TEST(TextUtilTest, PythonWhitespaceAndStrip) {
   EXPECT_EQ(py_len("abc"), 3u);
   EXPECT_EQ(py_rstrip("a\x85"), "a\x85");  // a stray byte is not NEL (U+0085 is "\xC2\x85")
   EXPECT_EQ(py_rstrip("a\xC2\x85"), "a");
-  EXPECT_EQ(py_capitalize("\xFFab"), "\xFFab");
+  const std::string stray = std::string("\xFF") + "ab";  // a byte that is no character, then "ab"
+  EXPECT_EQ(py_capitalize(stray), stray);
 }
 
 TEST(TextUtilTest, CapitalizeLowersTheRest) {

@@ -29,7 +29,9 @@ TEST(Communicator, ShardRangesCoverTheBufferAligned) {
         const ShardRange range = shard_range(count, rank, world);
         EXPECT_EQ(range.begin, next) << count << " " << world << " " << rank;
         EXPECT_GE(range.size(), 0);
-        if (range.size() > 0) EXPECT_EQ(range.begin % 16, 0);
+        if (range.size() > 0) {
+          EXPECT_EQ(range.begin % 16, 0);
+        }
         next = range.end;
       }
       EXPECT_EQ(next, count) << count << " " << world;
