@@ -98,6 +98,27 @@ TEST(KvModel, IncrementalDecodeEqualsFullRecomputeAtEveryPosition) {
   one(1);
 }
 
+// bf16: the decode steps (matrix-vector products, the decode attention kernel reading the bf16
+// cache) track the full recompute (the prefill paths) within bf16 rounding of the activations.
+TEST(KvModel, Bf16IncrementalDecodeTracksFullRecompute) {
+  const Qwen3Config c = small_config();
+  InferenceModel m(c, random_params(c, 1), 0, 2, nullptr, ops::Precision::kBf16);
+  std::mt19937 gen(7);
+  std::vector<uint32_t> tokens(40);
+  for (auto& t : tokens) t = gen() % uint32_t(c.vocab_size);
+  const int64_t T = int64_t(tokens.size()), V = c.vocab_size;
+  std::vector<float> full(static_cast<size_t>(T * V)), last(static_cast<size_t>(V));
+  KvCache fresh = m.new_cache();
+  m.forward(fresh, tokens, last.data(), full.data());
+  KvCache cache = m.new_cache();
+  std::vector<float> step(static_cast<size_t>(V));
+  m.forward(cache, std::span(tokens).first(5), step.data());
+  for (int64_t pos = 5; pos < T; ++pos) {
+    m.forward(cache, std::span(tokens).subspan(size_t(pos), 1), step.data());
+    EXPECT_LE(max_row_error(step.data(), full.data() + pos * V, 1, V), 3e-2) << "position " << pos;
+  }
+}
+
 // A prompt longer than one forward chunk (256 rows) is prefilled in pieces; its logits equal a
 // token-by-token decode, and the full-sequence model (training's forward) on the same weights.
 TEST(KvModel, ChunkedPrefillEqualsDecodeAndTheTrainingForward) {

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <random>
 #include <vector>
 
 #include "moai/core/error.h"
@@ -30,6 +31,37 @@ TEST(Sampler, GreedyPicksArgmaxLowestIdOnTies) {
   Sampler s(p);
   EXPECT_EQ(s.sample(std::vector<float>{0.1f, 3.0f, -1.0f, 3.0f}, {}), 1u);
   EXPECT_EQ(argmax(std::vector<float>{-5, -5, -4}), 2u);
+}
+
+// The vectorised argmax against the plain loop (first index of the largest value) on
+// vocabulary-sized rows: random values, the maximum repeated (also across -0/+0 and in the last,
+// partial block), at the first and last index, and a NaN row (the plain loop's answer).
+TEST(Sampler, ArgmaxMatchesPlainLoopOnLongRows) {
+  const auto plain = [](const std::vector<float>& v) {
+    uint32_t best = 0;
+    for (uint32_t i = 1; i < v.size(); ++i)
+      if (v[i] > v[best]) best = i;
+    return best;
+  };
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (const size_t size : {size_t(1), size_t(63), size_t(64), size_t(65), size_t(151669)}) {
+    std::vector<float> row(size);
+    for (float& v : row) v = std::round(normal(rng) * 4.0f) / 4.0f;  // many equal values
+    EXPECT_EQ(argmax(row), plain(row)) << size;
+    const uint32_t tie = uint32_t(size / 3), last = uint32_t(size - 1);
+    row[last] = row[tie] = 100.0f;
+    EXPECT_EQ(argmax(row), plain(row)) << size;
+    row[tie] = row[last] = 0.0f;
+    row[0] = 200.0f;
+    EXPECT_EQ(argmax(row), 0u) << size;
+    for (float& v : row) v = -std::fabs(v) - 1.0f;
+    row[last] = 0.0f;
+    if (size > 2) row[size / 2] = -0.0f;  // ties with +0 as in the plain loop
+    EXPECT_EQ(argmax(row), plain(row)) << size;
+    row[size / 2] = NAN;
+    EXPECT_EQ(argmax(row), plain(row)) << size << " with a NaN";
+  }
 }
 
 TEST(Sampler, TemperatureOneFollowsSoftmax) {

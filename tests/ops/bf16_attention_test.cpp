@@ -1,9 +1,11 @@
 // bf16 attention against the double-precision kernels (checked against finite differences in
 // grad_check_test.cpp) run on the same bf16-rounded inputs, plus a direct finite-difference check
 // of a few gradient entries. Odd sizes (T = 37, D = 24: not multiples of the 4-query / 8-key
-// blocks), GQA, packed-document masks and the KV-cache shape.
+// blocks), GQA, packed-document masks, the KV-cache shape and the decode kernel (few queries read
+// straight from the bf16 cache).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -129,6 +131,31 @@ TEST(Bf16Attention, KvCacheShape) {
   attention_forward(ref.data(), static_cast<double*>(nullptr), q.f64.data(), k.f64.data(),
                     v.f64.data(), nullptr, shape);
   expect_bf16_close(out, ref, 1e-5, "kv cache");
+}
+
+TEST(Bf16Attention, DecodeQueriesOverCache) {
+  // The decode kernel (<= 16 new queries, no masks, straight from the bf16 cache): 1..16 queries,
+  // GQA, caches of 1, 17 and 300 valid rows in 320-row buffers, out and lse vs the double kernel.
+  const int64_t B = 2, H = 8, KV = 2, D = 64, cache = 320;
+  std::mt19937_64 rng(29);
+  const Tensor k = random_tensor(B * cache * KV * D, rng),
+               v = random_tensor(B * cache * KV * D, rng);
+  for (const int64_t rows : {1, 17, 300})
+    for (int64_t new_rows = 1; new_rows <= std::min<int64_t>(16, rows); ++new_rows) {
+      const Tensor q = random_tensor(B * new_rows * H * D, rng);
+      const AttentionShape shape{B, new_rows, rows, H, KV, D, cache * KV * D, 0.125f};
+      std::vector<bf16> out(q.bf.size());
+      std::vector<float> lse(size_t(B * H * new_rows));
+      bf16_attention_forward(out.data(), lse.data(), q.bf.data(), k.bf.data(), v.bf.data(), nullptr,
+                             shape);
+      std::vector<double> ref(out.size()), lse_ref(lse.size());
+      attention_forward(ref.data(), lse_ref.data(), q.f64.data(), k.f64.data(), v.f64.data(),
+                        nullptr, shape);
+      const std::string what =
+          "cache " + std::to_string(rows) + ", " + std::to_string(new_rows) + " queries";
+      expect_bf16_close(out, ref, 1e-5, what);
+      for (size_t i = 0; i < lse.size(); ++i) ASSERT_NEAR(lse[i], lse_ref[i], 1e-5) << what;
+    }
 }
 
 }  // namespace

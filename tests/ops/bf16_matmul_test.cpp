@@ -1,6 +1,7 @@
 // bf16 matmul against the double-precision reference on the same bf16 inputs: every engine, every
 // transpose, alpha/beta (beta 0 over NaN), odd shapes around the kernel's blocking (12 x 32 tiles,
-// depth slices of 256, 144-row and 2048-column panels), K = 1 and M = 1 (the matrix-vector paths).
+// depth slices of 256, 144-row and 2048-column panels), K = 1 and M = 1 (the matrix-vector paths,
+// including the 16-row passes of x W^T).
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -109,6 +110,19 @@ TEST(Bf16Matmul, MatrixVectorShapes) {
       for (int trans = 0; trans < 4; ++trans)
         for (const float beta : {0.0f, 0.25f})
           check_case(shape, trans & 1, trans & 2, 1.0f, beta, engine, rng);
+}
+
+// The 16-row matrix-vector pass (y = x W^T): row counts around 16 (a short last pass) and depths
+// around its 32-wide steps (k < 32, k % 32 != 0), alpha and beta, and a vocabulary-sized product
+// whose rows split over the threads.
+TEST(Bf16Matmul, MatrixVectorRowPasses) {
+  std::mt19937 rng(14);
+  for (const Bf16GemmEngine engine : engines())
+    for (const int64_t n : {1, 15, 16, 17, 31, 49, 1000})
+      for (const int64_t k : {1, 7, 31, 32, 33, 95, 512})
+        check_case({1, n, k}, false, true, 0.75f, n % 2 ? 0.0f : -1.5f, engine, rng);
+  for (const Bf16GemmEngine engine : engines())
+    check_case({1, 4109, 512}, false, true, 1.0f, 0.0f, engine, rng);
 }
 
 TEST(Bf16Matmul, ZeroDepthScalesByBeta) {

@@ -57,12 +57,42 @@ double Rng::next_double() {
   return static_cast<double>(next_u64() >> 11) * 0x1.0p-53;
 }
 
-uint32_t argmax(std::span<const float> values) {
-  MOAI_CHECK(!values.empty());
+namespace {
+// The first index of the largest value (values[i] > values[best] over i ascending).
+uint32_t argmax_plain(std::span<const float> values) {
   uint32_t best = 0;
   for (uint32_t i = 1; i < values.size(); ++i)
     if (values[i] > values[best]) best = i;
   return best;
+}
+}  // namespace
+
+uint32_t argmax(std::span<const float> values) {
+  MOAI_CHECK(!values.empty());
+  // Two vectorised passes (the greedy pick reads a vocabulary-sized row every token): the largest
+  // value, then the first index holding it, i.e. the plain loop's answer (-0 and +0 tie as there).
+  // A NaN makes the order partial, so such a row takes the plain loop.
+  const float* data = values.data();
+  const size_t size = values.size();
+  float largest = data[0];
+  bool nan = false;
+#pragma omp simd reduction(max : largest) reduction(| : nan)
+  for (size_t i = 0; i < size; ++i) {
+    largest = std::max(largest, data[i]);
+    nan |= std::isnan(data[i]);
+  }
+  if (nan) return argmax_plain(values);
+  constexpr size_t kBlock = 64;
+  for (size_t begin = 0; begin < size; begin += kBlock) {
+    const size_t end = std::min(size, begin + kBlock);
+    bool found = false;
+#pragma omp simd reduction(| : found)
+    for (size_t i = begin; i < end; ++i) found |= data[i] == largest;
+    if (found)
+      for (size_t i = begin; i < end; ++i)
+        if (data[i] == largest) return uint32_t(i);
+  }
+  return 0;  // not reached: largest is one of the values
 }
 
 void apply_penalties(std::span<float> logits, std::span<const uint32_t> history, float repetition,

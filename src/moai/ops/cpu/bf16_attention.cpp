@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 #include <utility>
 #include <vector>
@@ -72,10 +73,76 @@ int64_t group_size(const AttentionShape& s) {
                              std::max<int64_t>(s.batch, 1));
 }
 
+// Decode shape: a few new queries, no document masks. Such a step reads each key and value once
+// per head, so it reads the bf16 cache directly instead of widening it whole.
+constexpr int64_t kDecodeQueries = 16;
+bool decode_shape(const int32_t* segment_ids, const AttentionShape& s) {
+  return !segment_ids && s.q_len <= kDecodeQueries && s.kv_heads > 0 && s.heads % s.kv_heads == 0;
+}
+
+// One query row of one head: the fp32 scores of keys 0..count-1 (q . k times scale), their
+// softmax, and the softmax-weighted sum of the values in fp32, rounded to bf16 once. `work` holds
+// count + 2 * D floats. Returns the log-sum-exp.
+float decode_query(bf16* out, const bf16* q, const bf16* k, const bf16* v, int64_t row,
+                   int64_t count, int64_t D, float scale, float* work) {
+  float* scores = work;
+  float* qf = work + count;
+  float* acc = qf + D;
+  for (int64_t d = 0; d < D; ++d) qf[d] = to_f32(q[d]);
+  float max_score = -INFINITY;
+  for (int64_t j = 0; j < count; ++j) {
+    const bf16* key = k + j * row;
+    float dot = 0.0f;
+#pragma omp simd reduction(+ : dot)
+    for (int64_t d = 0; d < D; ++d) dot += qf[d] * to_f32(key[d]);
+    scores[j] = dot * scale;
+    max_score = std::max(max_score, scores[j]);
+  }
+  float sum = 0.0f;
+  for (int64_t j = 0; j < count; ++j) {
+    scores[j] = std::exp(scores[j] - max_score);
+    sum += scores[j];
+  }
+  std::fill(acc, acc + D, 0.0f);
+  for (int64_t j = 0; j < count; ++j) {
+    const float p = scores[j];
+    const bf16* value = v + j * row;
+#pragma omp simd
+    for (int64_t d = 0; d < D; ++d) acc[d] += p * to_f32(value[d]);
+  }
+  const float inv = 1.0f / sum;
+  for (int64_t d = 0; d < D; ++d) out[d] = to_bf16(acc[d] * inv);
+  return max_score + std::log(sum);
+}
+
+// The decode shape over the team, one task per (batch element, head).
+void decode_attention(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
+                      const AttentionShape& s) {
+  const int64_t D = s.head_dim, H = s.heads, group = H / s.kv_heads, Lq = s.q_len;
+  const int64_t row = s.kv_heads * D;
+  const int64_t kv_stride = s.kv_batch_stride ? s.kv_batch_stride : s.kv_len * row;
+  const int64_t tasks = s.batch * H;
+  const bool team = tasks > 1 && tasks * s.kv_len * D >= (int64_t(1) << 15) && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (team)
+  for (int64_t task = 0; task < tasks; ++task) {
+    const int64_t b = task / H, h = task % H;
+    const bf16* kb = k + b * kv_stride + (h / group) * D;
+    const bf16* vb = v + b * kv_stride + (h / group) * D;
+    float* work = staging<8>(s.kv_len + 2 * D);  // the calling thread's own
+    for (int64_t t = 0; t < Lq; ++t) {
+      const int64_t at = (b * Lq + t) * H + h;
+      const float log_sum = decode_query(out + at * D, q + at * D, kb, vb, row,
+                                         s.kv_len - Lq + t + 1, D, s.scale, work);
+      if (lse) lse[(b * H + h) * Lq + t] = log_sum;
+    }
+  }
+}
+
 }  // namespace
 
 void bf16_attention_forward(bf16* out, float* lse, const bf16* q, const bf16* k, const bf16* v,
                             const int32_t* segment_ids, const AttentionShape& s) {
+  if (decode_shape(segment_ids, s)) return decode_attention(out, lse, q, k, v, s);
   const int64_t q_count = s.q_len * s.heads * s.head_dim;
   const int64_t row = s.kv_heads * s.head_dim;
   const int64_t kv_stride = s.kv_batch_stride ? s.kv_batch_stride : s.kv_len * row;

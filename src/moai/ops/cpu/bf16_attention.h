@@ -8,7 +8,9 @@
 // Implementation: the bf16 inputs are widened to fp32 (vectorised, parallel) and the fp32 CPU
 // kernels of attention.h run on them; results are rounded to bf16. The attention maths is thereby
 // exactly the fp32 kernel's (tiled over queries, never T x T), at the cost of fp32 copies of one
-// batch element's tensors at a time.
+// batch element's tensors at a time. Decode steps (at most 16 new queries, no document masks) take
+// their own kernel instead: it reads the bf16 cache directly (no fp32 copy of K and V per step),
+// per query fp32 scores, softmax and value sums, one task per (batch element, head).
 #include <cstdint>
 
 #include "moai/ops/cpu/bf16.h"

@@ -202,42 +202,69 @@ MOAI_TARGET_BF16 inline __m512 load16(const uint16_t* src, __mmask16 mask) {
       0xFFFF, _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_maskz_loadu_epi16(mask, src)), 16));
 }
 
-// c = alpha * (sum of the 16 lanes) + beta * c (beta 0: c is not read).
-MOAI_TARGET_BF16 inline void store_dot(float* c, __m512 acc, float alpha, float beta) {
-  alignas(64) float lanes[16];  // (not _mm512_reduce_add_ps: GCC 12 warns inside it)
-  _mm512_store_ps(lanes, acc);
-  float sum = 0.0f;
-  for (float lane : lanes) sum += lane;
-  const float dot = alpha * sum;
-  *c = beta == 0.0f ? dot : dot + beta * *c;
+// Lane r of the result = the sum of the 16 lanes of acc[r]: an add tree that transposes as it
+// goes (128-bit blocks, then pairs, then single lanes), ending with lane 4b + e holding row 4e + b.
+MOAI_TARGET_BF16 inline __m512 sum_lanes16(const __m512 (&acc)[16]) {
+  __m512 blocks[8], rows4[4], halves[2];
+  for (int i = 0; i < 8; ++i) {  // [x0+x2, x1+x3, y0+y2, y1+y3] for the pair (x, y)
+    const __m512 x = acc[2 * i], y = acc[2 * i + 1];
+    blocks[i] = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x44), _mm512_shuffle_f32x4(x, y, 0xEE));
+  }
+  for (int i = 0; i < 4; ++i) {  // block b: four partial sums of row 4i + b
+    const __m512 p = blocks[2 * i], q = blocks[2 * i + 1];
+    rows4[i] = _mm512_add_ps(_mm512_shuffle_f32x4(p, q, 0x88), _mm512_shuffle_f32x4(p, q, 0xDD));
+  }
+  for (int i = 0; i < 2; ++i) {  // block b: rows 8i + b (lanes 0, 2) and 8i + 4 + b (lanes 1, 3)
+    const __m512 a = rows4[2 * i], b = rows4[2 * i + 1];
+    halves[i] = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+  }
+  const __m512d lo = _mm512_castps_pd(halves[0]), hi = _mm512_castps_pd(halves[1]);
+  const __m512 sums = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(lo, hi)),
+                                    _mm512_castpd_ps(_mm512_unpackhi_pd(lo, hi)));
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  return _mm512_permutexvar_ps(order, sums);
 }
 
-// M = 1 with b as [cols, k] rows (y = x W^T, the decode projection): four dot products at a time,
-// 32 products per vdpbf16ps.
+constexpr int64_t kGemvRows = 16;  // dot products per pass of gemv_rows
+
+// M = 1 with b as [cols, k] rows (y = x W^T: the decode projections and the lm_head, memory-bound):
+// 16 dot products per pass, 32 products per vdpbf16ps, unmasked loads but for the last k % 32 of a
+// row, and a prefetch of the next pass's rows one cache line at a time. A last pass of fewer rows
+// repeats its last row (every row is summed in the same order) and stores only its own.
 MOAI_TARGET_BF16 void gemv_rows(float* c, const uint16_t* x, const uint16_t* w, int64_t ldw,
                                 int64_t cols, int64_t k, float alpha, float beta) {
-  int64_t j = 0;
-  for (; j + 4 <= cols; j += 4) {
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                     _mm512_setzero_ps()};
-    for (int64_t i = 0; i < k; i += 32) {
-      const __mmask32 mask = __mmask32(k - i >= 32 ? ~0u : (1u << (k - i)) - 1);
-      const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(mask, x + i);
-#pragma GCC unroll 4
-      for (int r = 0; r < 4; ++r)
-        acc[r] = _mm512_dpbf16_ps(acc[r], xv,
-                                  (__m512bh)_mm512_maskz_loadu_epi16(mask, w + (j + r) * ldw + i));
+  const int64_t full = k / 32 * 32;
+  const __mmask32 tail = __mmask32((uint64_t(1) << (k - full)) - 1);
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  for (int64_t j = 0; j < cols; j += kGemvRows) {
+    const int64_t rows = std::min(kGemvRows, cols - j);
+    const uint16_t* row[kGemvRows];
+    const uint16_t* next[kGemvRows];
+    __m512 acc[kGemvRows];
+    for (int64_t r = 0; r < kGemvRows; ++r) {
+      row[r] = w + (j + std::min(r, rows - 1)) * ldw;
+      next[r] = w + std::min(j + kGemvRows + r, cols - 1) * ldw;
+      acc[r] = _mm512_setzero_ps();
     }
-    for (int r = 0; r < 4; ++r) store_dot(c + j + r, acc[r], alpha, beta);
-  }
-  for (; j < cols; ++j) {
-    __m512 acc = _mm512_setzero_ps();
-    for (int64_t i = 0; i < k; i += 32) {
-      const __mmask32 mask = __mmask32(k - i >= 32 ? ~0u : (1u << (k - i)) - 1);
-      acc = _mm512_dpbf16_ps(acc, (__m512bh)_mm512_maskz_loadu_epi16(mask, x + i),
-                             (__m512bh)_mm512_maskz_loadu_epi16(mask, w + j * ldw + i));
+    for (int64_t i = 0; i < full; i += 32) {
+      const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + i);
+#pragma GCC unroll 16
+      for (int r = 0; r < kGemvRows; ++r) {
+        _mm_prefetch(reinterpret_cast<const char*>(next[r] + i), _MM_HINT_T0);
+        acc[r] = _mm512_dpbf16_ps(acc[r], xv, (__m512bh)_mm512_loadu_si512(row[r] + i));
+      }
     }
-    store_dot(c + j, acc, alpha, beta);
+    if (full < k) {
+      const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(tail, x + full);
+#pragma GCC unroll 16
+      for (int r = 0; r < kGemvRows; ++r)
+        acc[r] =
+            _mm512_dpbf16_ps(acc[r], xv, (__m512bh)_mm512_maskz_loadu_epi16(tail, row[r] + full));
+    }
+    const __mmask16 mine = __mmask16((1u << rows) - 1);
+    __m512 v = _mm512_mul_ps(va, sum_lanes16(acc));
+    if (beta != 0.0f) v = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(mine, c + j), v);
+    _mm512_mask_storeu_ps(c + j, mine, v);
   }
 }
 
