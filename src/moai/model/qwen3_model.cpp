@@ -279,12 +279,13 @@ void Qwen3Model::logits_for_rows(std::span<const int64_t> rows, float* host_out)
   Arena& a = *arena_;
   const int64_t C = config_.hidden_size, V = config_.vocab_size;
   const ops::TensorView head = weight(layout_.offset_of(ParamKind::kLmHead), {V, C});
+  const ops::Buffer& slot = a.logits_slot(V);
   for (size_t begin = 0; begin < rows.size(); begin += size_t(a.logit_rows)) {
     const int64_t count = std::min<int64_t>(a.logit_rows, int64_t(rows.size() - begin));
     for (int64_t i = 0; i < count; ++i)
       backend_.copy(a.gathered.offset(i * C).view({C}),
                     a.final_norm.offset(rows[begin + size_t(i)] * C).view({C}));
-    const ops::TensorView logits = a.logits.view({count, V});
+    const ops::TensorView logits = slot.view({count, V});
     ops::linear_forward(backend_, logits, a.gathered.view({count, C}), head);
     backend_.copy_to_host(host_out + begin * size_t(V), logits.data, logits.bytes());
   }
