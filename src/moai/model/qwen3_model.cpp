@@ -22,7 +22,7 @@ Qwen3Model::Qwen3Model(const Qwen3Config& config, ops::Backend& backend,
   const size_t master_bytes = size_t(layout_.total_floats()) * ops::dtype_size(ops::DType::kF32);
   params_ = static_cast<float*>(backend_.allocate(master_bytes));
   if (options_.training) grads_ = static_cast<float*>(backend_.allocate(master_bytes));
-  if (compute != ops::DType::kF32)
+  if (has_working_copy(options_.precision, options_.training, backend_))
     work_ = {backend_.allocate(size_t(layout_.total_floats()) * ops::dtype_size(compute)), compute};
   arena_ = std::make_unique<Arena>(&backend_, config_, options_.max_batch, options_.max_seq,
                                    options_.training, options_.gradient_checkpointing, compute,
@@ -89,14 +89,20 @@ ops::TensorView Qwen3Model::grad(int64_t offset, std::initializer_list<int64_t> 
   return ops::make_view(grads_ + offset, ops::DType::kF32, dims);
 }
 
-size_t Qwen3Model::estimate_param_bytes(const Qwen3Config& config, ops::Precision precision) {
+bool Qwen3Model::has_working_copy(ops::Precision precision, bool training,
+                                  const ops::Backend& backend) {
+  if (ops::compute_dtype(precision) == ops::DType::kF32) return false;
+  return !training || !backend.rounds_f32_weights();
+}
+size_t Qwen3Model::estimate_param_bytes(const Qwen3Config& config, ops::Precision precision,
+                                        bool working_copy) {
   const size_t floats = size_t(ParamLayout(config).total_floats());
   const ops::DType compute = ops::compute_dtype(precision);
   return floats * ops::dtype_size(ops::DType::kF32) +
-         (compute == ops::DType::kF32 ? 0 : floats * ops::dtype_size(compute));
+         (compute == ops::DType::kF32 || !working_copy ? 0 : floats * ops::dtype_size(compute));
 }
 size_t Qwen3Model::param_bytes() const {
-  return estimate_param_bytes(config_, options_.precision);
+  return estimate_param_bytes(config_, options_.precision, work_.data != nullptr);
 }
 size_t Qwen3Model::grad_bytes() const {
   return grads_ ? size_t(layout_.total_floats()) * ops::dtype_size(ops::DType::kF32) : 0;

@@ -22,6 +22,16 @@ void bf16_classifier_loss(float* losses, float* dx, float* dw, const bf16* x, co
                           const int32_t* labels, int64_t n, int64_t c, int64_t v,
                           const LossConfig& config, float grad_scale,
                           Bf16GemmEngine engine = Bf16GemmEngine::kAuto, int64_t chunk_rows = 0);
+// w in fp32 (the master weights of bf16 training): rounded to bf16 (to_bf16) as it is read; the
+// same bits as passing its to_bf16 copy.
+void bf16_classifier_loss(float* losses, bf16* dx, float* dw, const bf16* x, const float* w,
+                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
+                          const LossConfig& config, float grad_scale,
+                          Bf16GemmEngine engine = Bf16GemmEngine::kAuto, int64_t chunk_rows = 0);
+void bf16_classifier_loss(float* losses, float* dx, float* dw, const bf16* x, const float* w,
+                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
+                          const LossConfig& config, float grad_scale,
+                          Bf16GemmEngine engine = Bf16GemmEngine::kAuto, int64_t chunk_rows = 0);
 
 // chunk_rows: rows per chunk, 0 = bf16_classifier_chunk_rows(v) (tests pass small values).
 // Rows per chunk for vocabulary v: about 4M logits (16 MB of fp32 scores and 8 MB of their bf16
