@@ -48,7 +48,7 @@ float* float_buffer(size_t count) {
 }
 
 // A matrix operand: element (row, col) of op(x) at x[row * row_step + col * col_step]. T is
-// uint16_t (bf16 bits) or float (fp32, rounded to bf16 as it is packed: b may be fp32 weights).
+// uint16_t (bf16 bits) or float (fp32 weights as b, rounded to bf16 as they are packed).
 template <typename T = uint16_t>
 struct Operand {
   const T* data;
@@ -56,18 +56,9 @@ struct Operand {
   int64_t col_step;
 };
 
-// An element's bf16 bits: bf16 as stored, fp32 rounded by to_bf16 (the bits of to_bf16_parallel).
-inline uint32_t bf16_bits(uint16_t value) {
-  return value;
-}
-inline uint32_t bf16_bits(float value) {
-  return to_bf16(value).bits;
-}
-
-// Two elements at src[0], src[step] as one bf16 pair (low half first); hi only when `both`.
-template <typename T>
-inline uint32_t pair(const T* src, int64_t step, bool both) {
-  return bf16_bits(src[0]) | (both ? bf16_bits(src[step]) << 16 : 0u);
+// Two bf16 at src[0], src[step] as one pair (low half first); hi only when `both`.
+inline uint32_t pair(const uint16_t* src, int64_t step, bool both) {
+  return uint32_t(src[0]) | (both ? uint32_t(src[step]) << 16 : 0u);
 }
 
 // Packs op(a)[row0 .. row0+rows, k0 .. k0+depth) as kMr-row strips of (k, k+1) pairs, zero-padded.
@@ -103,27 +94,30 @@ void pack_a(uint32_t* __restrict dst, const Operand<>& a, int64_t row0, int64_t 
 }
 
 // Packs op(b)[k0 .. k0+depth, col0 .. col0+cols) as kNr-column strips of (k, k+1) pairs.
-template <typename T>
-void pack_b(uint32_t* __restrict dst, const Operand<T>& b, int64_t k0, int64_t depth, int64_t col0,
+void pack_b(uint32_t* __restrict dst, const Operand<>& b, int64_t k0, int64_t depth, int64_t col0,
             int64_t cols) {
   const int64_t pairs = (depth + 1) / 2;
   for (int64_t s = 0; s * kNr < cols; ++s) {
     uint32_t* __restrict strip = dst + s * pairs * kNr;
     const int64_t width = std::min(kNr, cols - s * kNr);
-    const T* base = b.data + k0 * b.row_step + (col0 + s * kNr) * b.col_step;
+    const uint16_t* base = b.data + k0 * b.row_step + (col0 + s * kNr) * b.col_step;
     if (b.row_step == 1) {  // b stored [N, K]: each column's k run is contiguous
       for (int64_t j = 0; j < width; ++j) {
-        const T* src = base + j * b.col_step;
-        for (int64_t p = 0; p < depth / 2; ++p) strip[p * kNr + j] = pair(src + 2 * p, 1, true);
-        if (depth % 2) strip[(pairs - 1) * kNr + j] = bf16_bits(src[depth - 1]);
+        const uint16_t* src = base + j * b.col_step;
+        for (int64_t p = 0; p < depth / 2; ++p) {
+          uint32_t value;
+          std::memcpy(&value, src + 2 * p, 4);
+          strip[p * kNr + j] = value;
+        }
+        if (depth % 2) strip[(pairs - 1) * kNr + j] = src[depth - 1];
       }
     } else {  // b stored [K, N]: interleave two rows
       for (int64_t p = 0; p < pairs; ++p) {
-        const T* lo = base + 2 * p * b.row_step;
-        const T* hi = lo + b.row_step;
+        const uint16_t* lo = base + 2 * p * b.row_step;
+        const uint16_t* hi = lo + b.row_step;
         uint32_t* __restrict out = strip + p * kNr;
         if (2 * p + 1 < depth && b.col_step == 1) {
-          for (int64_t j = 0; j < width; ++j) out[j] = bf16_bits(lo[j]) | (bf16_bits(hi[j]) << 16);
+          for (int64_t j = 0; j < width; ++j) out[j] = uint32_t(lo[j]) | (uint32_t(hi[j]) << 16);
         } else {
           for (int64_t j = 0; j < width; ++j)
             out[j] = pair(lo + j * b.col_step, b.row_step, 2 * p + 1 < depth);
@@ -133,6 +127,24 @@ void pack_b(uint32_t* __restrict dst, const Operand<T>& b, int64_t k0, int64_t d
     for (int64_t p = 0; p < pairs; ++p)
       for (int64_t j = width; j < kNr; ++j) strip[p * kNr + j] = 0;
   }
+}
+
+// fp32 b: the slice rounded to bf16 (to_bf16, vectorised; the bits of the bf16 working copy) into
+// thread-local staging along its contiguous direction, then packed as bf16. One of b's steps is 1.
+void pack_b(uint32_t* __restrict dst, const Operand<float>& b, int64_t k0, int64_t depth,
+            int64_t col0, int64_t cols) {
+  static thread_local std::vector<bf16> staging;
+  const bool k_runs = b.row_step == 1;  // b stored [N, K]: each column's k run is contiguous
+  const int64_t runs = k_runs ? cols : depth, length = k_runs ? depth : cols;
+  if (staging.size() < size_t(runs * length)) staging.resize(size_t(runs * length));
+  for (int64_t i = 0; i < runs; ++i) {
+    const float* src =
+        k_runs ? b.data + k0 + (col0 + i) * b.col_step : b.data + (k0 + i) * b.row_step + col0;
+    to_bf16(staging.data() + i * length, src, length);
+  }
+  const Operand<> staged{reinterpret_cast<const uint16_t*>(staging.data()), k_runs ? 1 : length,
+                         k_runs ? length : 1};
+  pack_b(dst, staged, 0, depth, 0, cols);
 }
 
 // c[R, cols] = alpha * tile + beta * c (beta == 0: c not read), cols <= kNr.
