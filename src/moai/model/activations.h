@@ -61,9 +61,9 @@ struct Qwen3Model::Arena {
   ops::Buffer final_rstd;  // [N]
   ops::Buffer dfinal;      // [N, C] gradient of the final norm output (from the classifier)
   ops::Buffer losses;      // [N]
-  ops::Buffer logits;  // [logit_rows, V] fp32 for forward_logits; in a training arena allocated
+  ops::Buffer logits;      // [logit_rows, V] fp32 for forward_logits; in a training arena allocated
                        // on first use (logits_slot()), outside `bytes`: no training step needs it
-  ops::Buffer gathered;    // [logit_rows, C]
+  ops::Buffer gathered;  // [logit_rows, C]
   int64_t logit_rows = 0;
   ops::Buffer ids;        // [N]
   ops::Buffer labels;     // [N]
