@@ -61,8 +61,9 @@ struct Qwen3Model::Arena {
   ops::Buffer final_rstd;  // [N]
   ops::Buffer dfinal;      // [N, C] gradient of the final norm output (from the classifier)
   ops::Buffer losses;      // [N]
-  ops::Buffer logits;      // [logit_rows, V] fp32 for forward_logits; in a training arena allocated
-                       // on first use (logits_slot()), outside `bytes`: no training step needs it
+  // [logit_rows, V] fp32 for forward_logits; a training arena allocates it on first use
+  // (logits_slot()), outside `bytes`: no training step needs it.
+  ops::Buffer logits;
   ops::Buffer gathered;  // [logit_rows, C]
   int64_t logit_rows = 0;
   ops::Buffer ids;        // [N]
