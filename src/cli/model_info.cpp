@@ -73,10 +73,12 @@ void run_info(const InfoOptions& opt) {
   if (!opt.precision.empty()) precisions = {ops::parse_precision(opt.precision, "--precision")};
   const double baseline = opt.baseline_mib * 1024 * 1024;
   for (const ops::Precision precision : precisions) {
-    // fp32 masters (plus the bf16 working copy in bf16), fp32 gradients and AdamW moments.
+    // fp32 masters, fp32 gradients and AdamW moments. CPU bf16 training keeps no bf16 working copy:
+    // its kernels round the masters to bf16 as they read them (Backend::rounds_f32_weights).
     const double masters =
-        double(model::Qwen3Model::estimate_param_bytes(c, ops::Precision::kFp32));
-    const double weights = double(model::Qwen3Model::estimate_param_bytes(c, precision));
+        double(model::Qwen3Model::estimate_param_bytes(c, ops::Precision::kFp32, false));
+    const double weights =
+        double(model::Qwen3Model::estimate_param_bytes(c, precision, /*working_copy=*/false));
     model::ModelOptions options{opt.batch, opt.seq, true, opt.gradient_checkpointing, precision};
     const double activations = double(model::Qwen3Model::estimate_activation_bytes(c, options));
     std::printf("training memory   %s, batch %lld x seq %lld%s, per rank of %lld (ZeRO-%d):\n",
@@ -84,8 +86,9 @@ void run_info(const InfoOptions& opt) {
                 (long long)opt.batch, (long long)opt.seq,
                 opt.gradient_checkpointing ? ", gradient checkpointing" : "",
                 (long long)opt.world_size, zero ? 1 : 0);
-    std::printf("  weights         %s%s\n", format_bytes(weights).c_str(),
-                precision == ops::Precision::kFp32 ? "" : " (fp32 masters + bf16 working copy)");
+    std::printf(
+        "  weights         %s%s\n", format_bytes(weights).c_str(),
+        precision == ops::Precision::kFp32 ? "" : " (fp32 masters, rounded to bf16 as read)");
     std::printf("  gradients       %s\n", format_bytes(masters).c_str());
     const double moments = 2 * masters * moment_share;
     std::printf("  AdamW moments   %s%s\n", format_bytes(moments).c_str(),

@@ -216,6 +216,35 @@ TEST(Qwen3Model, InferenceModelGivesTheSameLogits) {
   EXPECT_LT(infer_model.activation_bytes(), train_model.activation_bytes());
 }
 
+// bf16 CPU training keeps no bf16 working copy (the kernels round the fp32 masters as they read
+// them); an inference model keeps one. Both give the same bits, and the byte counts match the
+// estimates that `moai model info` prints.
+TEST(Qwen3Model, Bf16TrainingReadsTheMastersWithTheCopysBits) {
+  auto backend = ops::make_cpu_backend(2);
+  const ModelOptions train_options{2, 16, true, false, ops::Precision::kBf16};
+  const ModelOptions infer_options{2, 16, false, false, ops::Precision::kBf16};
+  Qwen3Model train_model(tiny_config(), *backend, train_options);
+  Qwen3Model infer_model(tiny_config(), *backend, infer_options);
+  train_model.init_weights(3);
+  std::vector<float> params(size_t(train_model.layout().total_floats()));
+  train_model.get_params(params.data());
+  infer_model.set_params(params.data());
+  const Data d = random_data(2, 16, 8, 97);
+  const std::vector<int64_t> rows = {0, 15, 31};
+  std::vector<float> a(3 * 97), b(3 * 97);
+  train_model.forward_logits(as_batch(d, 2, 16), rows, a.data());
+  infer_model.forward_logits(as_batch(d, 2, 16), rows, b.data());
+  EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
+  const size_t masters = params.size() * sizeof(float);
+  EXPECT_FALSE(Qwen3Model::has_working_copy(ops::Precision::kBf16, true, *backend));
+  EXPECT_EQ(train_model.param_bytes(), masters);
+  EXPECT_EQ(train_model.param_bytes(),
+            Qwen3Model::estimate_param_bytes(tiny_config(), ops::Precision::kBf16, false));
+  EXPECT_EQ(infer_model.param_bytes(), masters + masters / 2);
+  EXPECT_EQ(train_model.activation_bytes(),
+            Qwen3Model::estimate_activation_bytes(tiny_config(), train_options));
+}
+
 TEST(Qwen3Model, BadBatchesAreInputErrors) {
   auto backend = ops::make_cpu_backend(1);
   Qwen3Model model(tiny_config(), *backend, {2, 16, true, false});

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -126,6 +127,24 @@ void check(const LossConfig& config, const char* label) {
     EXPECT_EQ(losses2, losses);
     EXPECT_EQ(dw2, dw);
     for (size_t i = 0; i < dx.size(); ++i) ASSERT_EQ(dx_bf[i].bits, to_bf16(dx[i]).bits);
+
+    // fp32 w (the masters of bf16 training) that rounds to p.w: the same bits as p.w. Each value
+    // sits just under half a bf16 step off p.w, so an unrounded read would differ.
+    std::vector<float> w_master(p.wf.size());
+    for (size_t i = 0; i < w_master.size(); ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, &p.wf[i], 4);
+      bits += 0x7FFF;
+      std::memcpy(&w_master[i], &bits, 4);
+      ASSERT_EQ(to_bf16(w_master[i]).bits, p.w[i].bits);
+    }
+    std::vector<bf16> dx_m(dx.size());
+    std::vector<float> dw_m(dw.size(), 0.25f), losses_m(losses.size());
+    bf16_classifier_loss(losses_m.data(), dx_m.data(), dw_m.data(), p.x.data(), w_master.data(),
+                         p.labels.data(), p.n, p.c, p.v, config, grad_scale, engine, 16);
+    EXPECT_EQ(losses_m, losses);
+    EXPECT_EQ(dw_m, dw);
+    for (size_t i = 0; i < dx.size(); ++i) ASSERT_EQ(dx_m[i].bits, dx_bf[i].bits);
 
     // Loss only (no gradient) gives the same losses, in the same chunks (a BLAS may sum a row
     // in another order for another M: OpenBLAS's Haswell sgemm does).

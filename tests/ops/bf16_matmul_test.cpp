@@ -127,13 +127,43 @@ TEST(Bf16Matmul, MatrixVectorRowPasses) {
 
 TEST(Bf16Matmul, ZeroDepthScalesByBeta) {
   std::vector<float> c = {1.0f, NAN, 3.0f, 4.0f};
-  bf16_gemm(c.data(), static_cast<const bf16*>(nullptr), nullptr, 2, 2, 0, false, false, 1.0f,
-            0.0f);
+  bf16_gemm(c.data(), static_cast<const bf16*>(nullptr), static_cast<const bf16*>(nullptr), 2, 2, 0,
+            false, false, 1.0f, 0.0f);
   for (float value : c) EXPECT_EQ(value, 0.0f);
   c = {1.0f, 2.0f, 3.0f, 4.0f};
-  bf16_gemm(c.data(), static_cast<const bf16*>(nullptr), nullptr, 2, 2, 0, false, false, 1.0f,
-            2.0f);
+  bf16_gemm(c.data(), static_cast<const bf16*>(nullptr), static_cast<const bf16*>(nullptr), 2, 2, 0,
+            false, false, 1.0f, 2.0f);
   EXPECT_EQ(c[3], 8.0f);
+}
+
+// fp32 b (the master weights of bf16 training) is rounded to bf16 as the kernels read it: the same
+// bits as passing its to_bf16 copy, for both outputs, every engine and transpose, and the
+// matrix-vector shapes (m = 1) too.
+TEST(Bf16Matmul, Fp32WeightsMatchTheirBf16Copy) {
+  std::mt19937 rng(14);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const Case cases[] = {{1, 37, 19}, {1, 640, 300}, {13, 33, 17}, {150, 65, 513}, {193, 70, 40}};
+  for (const Bf16GemmEngine engine : engines())
+    for (const Case& shape : cases)
+      for (int trans = 0; trans < 4; ++trans) {
+        const auto [m, n, k] = shape;
+        const bool ta = trans & 1, tb = trans & 2;
+        const std::vector<bf16> a = random_bf16(m * k, rng);
+        std::vector<float> b(static_cast<size_t>(k * n));
+        for (float& value : b) value = normal(rng);
+        std::vector<bf16> b16(b.size());
+        for (size_t i = 0; i < b.size(); ++i) b16[i] = to_bf16(b[i]);
+        std::vector<float> want(static_cast<size_t>(m * n), 0.5f), got = want;
+        bf16_gemm(want.data(), a.data(), b16.data(), m, n, k, ta, tb, 1.0f, 0.25f, engine);
+        bf16_gemm(got.data(), a.data(), b.data(), m, n, k, ta, tb, 1.0f, 0.25f, engine);
+        std::vector<bf16> want16(want.size(), to_bf16(0.5f)), got16 = want16;
+        bf16_gemm(want16.data(), a.data(), b16.data(), m, n, k, ta, tb, 1.0f, 0.0f, engine);
+        bf16_gemm(got16.data(), a.data(), b.data(), m, n, k, ta, tb, 1.0f, 0.0f, engine);
+        for (size_t i = 0; i < want.size(); ++i) {
+          ASSERT_EQ(got[i], want[i]) << bf16_gemm_engine_name(engine) << " trans " << trans;
+          ASSERT_EQ(got16[i].bits, want16[i].bits) << bf16_gemm_engine_name(engine);
+        }
+      }
 }
 
 // The own kernel sums each element in one tile in a fixed order, so the thread partition cannot

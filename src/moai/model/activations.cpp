@@ -92,9 +92,10 @@ Qwen3Model::Arena::Arena(ops::Backend* b, const Qwen3Config& c, int64_t max_batc
   carver.add(&final_norm, N * C, cd);
   carver.add(&final_rstd, N);
   carver.add(&losses, N);
-  // forward_logits works in chunks of rows so that [rows, V] stays near 16 MB.
+  // forward_logits works in chunks of rows so that [rows, V] stays near 16 MB. Training steps never
+  // use the fp32 slot: a training arena allocates it on the first forward_logits (logits_slot).
   logit_rows = std::clamp<int64_t>((int64_t(1) << 22) / c.vocab_size, 1, N);
-  carver.add(&logits, logit_rows * c.vocab_size);
+  if (!training) carver.add(&logits, logit_rows * c.vocab_size);
   carver.add(&gathered, logit_rows * C, cd);
   carver.add(&ids, N, I32);
   carver.add(&labels, N, I32);
@@ -114,7 +115,17 @@ Qwen3Model::Arena::Arena(ops::Backend* b, const Qwen3Config& c, int64_t max_batc
 }
 
 Qwen3Model::Arena::~Arena() {
-  if (backend) backend->deallocate(memory);
+  if (!backend) return;
+  backend->deallocate(memory);
+  if (logits_memory) backend->deallocate(logits_memory);
+}
+
+const ops::Buffer& Qwen3Model::Arena::logits_slot(int64_t vocab_size) {
+  if (!logits.data) {
+    logits_memory = backend->allocate(size_t(logit_rows * vocab_size) * sizeof(float));
+    logits = {logits_memory, ops::DType::kF32};
+  }
+  return logits;
 }
 
 size_t Qwen3Model::estimate_activation_bytes(const Qwen3Config& config,

@@ -50,6 +50,7 @@ struct BackwardScratch {
 struct Qwen3Model::Arena {
   ops::Backend* backend;  // null: a dry run that only computes `bytes` (moai model info)
   void* memory = nullptr;
+  void* logits_memory = nullptr;  // the lazily allocated logits slot of a training arena
   size_t bytes = 0;
   int64_t max_tokens = 0;
   std::vector<ops::Buffer>
@@ -60,8 +61,10 @@ struct Qwen3Model::Arena {
   ops::Buffer final_rstd;  // [N]
   ops::Buffer dfinal;      // [N, C] gradient of the final norm output (from the classifier)
   ops::Buffer losses;      // [N]
-  ops::Buffer logits;      // [logit_rows, V] for forward_logits
-  ops::Buffer gathered;    // [logit_rows, C]
+  // [logit_rows, V] fp32 for forward_logits; a training arena allocates it on first use
+  // (logits_slot()), outside `bytes`: no training step needs it.
+  ops::Buffer logits;
+  ops::Buffer gathered;  // [logit_rows, C]
   int64_t logit_rows = 0;
   ops::Buffer ids;        // [N]
   ops::Buffer labels;     // [N]
@@ -79,6 +82,8 @@ struct Qwen3Model::Arena {
   Arena(ops::Backend* b, const Qwen3Config& config, int64_t max_batch, int64_t max_seq,
         bool training, bool checkpointing, ops::DType compute, int64_t max_positions);
   ~Arena();
+  // The logits slot, allocated here on the first call when the arena left it out.
+  const ops::Buffer& logits_slot(int64_t vocab_size);
 };
 
 }  // namespace moai::model

@@ -22,7 +22,7 @@ Qwen3Model::Qwen3Model(const Qwen3Config& config, ops::Backend& backend,
   const size_t master_bytes = size_t(layout_.total_floats()) * ops::dtype_size(ops::DType::kF32);
   params_ = static_cast<float*>(backend_.allocate(master_bytes));
   if (options_.training) grads_ = static_cast<float*>(backend_.allocate(master_bytes));
-  if (compute != ops::DType::kF32)
+  if (has_working_copy(options_.precision, options_.training, backend_))
     work_ = {backend_.allocate(size_t(layout_.total_floats()) * ops::dtype_size(compute)), compute};
   arena_ = std::make_unique<Arena>(&backend_, config_, options_.max_batch, options_.max_seq,
                                    options_.training, options_.gradient_checkpointing, compute,
@@ -89,14 +89,20 @@ ops::TensorView Qwen3Model::grad(int64_t offset, std::initializer_list<int64_t> 
   return ops::make_view(grads_ + offset, ops::DType::kF32, dims);
 }
 
-size_t Qwen3Model::estimate_param_bytes(const Qwen3Config& config, ops::Precision precision) {
+bool Qwen3Model::has_working_copy(ops::Precision precision, bool training,
+                                  const ops::Backend& backend) {
+  if (ops::compute_dtype(precision) == ops::DType::kF32) return false;
+  return !training || !backend.rounds_f32_weights();
+}
+size_t Qwen3Model::estimate_param_bytes(const Qwen3Config& config, ops::Precision precision,
+                                        bool working_copy) {
   const size_t floats = size_t(ParamLayout(config).total_floats());
   const ops::DType compute = ops::compute_dtype(precision);
   return floats * ops::dtype_size(ops::DType::kF32) +
-         (compute == ops::DType::kF32 ? 0 : floats * ops::dtype_size(compute));
+         (compute == ops::DType::kF32 || !working_copy ? 0 : floats * ops::dtype_size(compute));
 }
 size_t Qwen3Model::param_bytes() const {
-  return estimate_param_bytes(config_, options_.precision);
+  return estimate_param_bytes(config_, options_.precision, work_.data != nullptr);
 }
 size_t Qwen3Model::grad_bytes() const {
   return grads_ ? size_t(layout_.total_floats()) * ops::dtype_size(ops::DType::kF32) : 0;
@@ -279,12 +285,13 @@ void Qwen3Model::logits_for_rows(std::span<const int64_t> rows, float* host_out)
   Arena& a = *arena_;
   const int64_t C = config_.hidden_size, V = config_.vocab_size;
   const ops::TensorView head = weight(layout_.offset_of(ParamKind::kLmHead), {V, C});
+  const ops::Buffer& slot = a.logits_slot(V);
   for (size_t begin = 0; begin < rows.size(); begin += size_t(a.logit_rows)) {
     const int64_t count = std::min<int64_t>(a.logit_rows, int64_t(rows.size() - begin));
     for (int64_t i = 0; i < count; ++i)
       backend_.copy(a.gathered.offset(i * C).view({C}),
                     a.final_norm.offset(rows[begin + size_t(i)] * C).view({C}));
-    const ops::TensorView logits = a.logits.view({count, V});
+    const ops::TensorView logits = slot.view({count, V});
     ops::linear_forward(backend_, logits, a.gathered.view({count, C}), head);
     backend_.copy_to_host(host_out + begin * size_t(V), logits.data, logits.bytes());
   }

@@ -43,8 +43,9 @@ struct ModelOptions {
   int64_t max_seq = 0;                  // 0 = config.max_position_embeddings
   bool training = true;                 // allocate gradients and the activations backward needs
   bool gradient_checkpointing = false;  // keep only layer inputs; recompute each layer in backward
-  // kBf16: mixed precision (fp32 masters and gradients, a bf16 working copy of the weights, bf16
-  // matmul/attention activations; docs/model.md).
+  // kBf16: mixed precision (fp32 masters and gradients, bf16 matmul/attention activations; the
+  // matmuls read bf16 weights: a bf16 working copy of the masters, or, when training on a backend
+  // that rounds fp32 weights as it reads them (the CPU), the masters themselves; docs/model.md).
   ops::Precision precision = ops::Precision::kFp32;
   // Rows of the RoPE tables (the longest position + 1 a forward may use); 0 = max(max_seq,
   // config.max_position_embeddings). Generation sets it to its context.
@@ -72,7 +73,7 @@ class Qwen3Model {
 
   // Device buffers of layout().total_floats() floats (the fp32 masters and their gradients).
   // grads() is null unless options.training. After changing params() in place (the optimizer step)
-  // call weights_updated() so that the bf16 working copy follows.
+  // call weights_updated() so that the bf16 working copy (if any) follows.
   float* params() { return params_; }
   const float* params() const { return params_; }
   float* grads() { return grads_; }
@@ -124,10 +125,15 @@ class Qwen3Model {
   void forward_cached(std::span<const CachedSegment> segments, std::span<const int32_t> ids,
                       std::span<const int64_t> logit_rows, float* host_out);
 
-  // Bytes held: parameters (fp32 masters plus the bf16 working copy), gradients, activation arena
+  // Bytes held: parameters (fp32 masters plus any bf16 working copy), gradients, activation arena
   // (for `moai model info` and the benchmark).
   size_t param_bytes() const;
-  static size_t estimate_param_bytes(const Qwen3Config& config, ops::Precision precision);
+  static size_t estimate_param_bytes(const Qwen3Config& config, ops::Precision precision,
+                                     bool working_copy);
+  // Whether a model of this precision on `backend` keeps a bf16 working copy of the weights: bf16,
+  // unless training on a backend that rounds fp32 weights itself (Backend::rounds_f32_weights).
+  static bool has_working_copy(ops::Precision precision, bool training,
+                               const ops::Backend& backend);
   size_t grad_bytes() const;
   size_t activation_bytes() const;
 
@@ -149,8 +155,8 @@ class Qwen3Model {
   void logits_for_rows(std::span<const int64_t> rows, float* host_out);
   ops::DType compute_dtype() const { return ops::compute_dtype(options_.precision); }
   void layer_backward(int64_t layer, int64_t batch, int64_t seq);
-  // A parameter as a view: the fp32 master (norm weights, embedding) or the matmul weight in the
-  // compute dtype (the bf16 working copy in bf16).
+  // A parameter as a view: the fp32 master (norm weights, embedding) or the matmul weight (the bf16
+  // working copy when there is one, else the fp32 master).
   ops::TensorView master(int64_t offset, std::initializer_list<int64_t> dims) const;
   ops::TensorView weight(int64_t offset, std::initializer_list<int64_t> dims) const;
   ops::TensorView grad(int64_t offset, std::initializer_list<int64_t> dims) const;
@@ -161,7 +167,7 @@ class Qwen3Model {
   ParamLayout layout_;
   float* params_ = nullptr;
   float* grads_ = nullptr;
-  ops::Buffer work_;  // the bf16 working copy of params_ (data null in fp32)
+  ops::Buffer work_;  // the bf16 working copy of params_ (data null in fp32 and CPU bf16 training)
   std::unique_ptr<Arena> arena_;
   int64_t cur_batch_ = 0;
   int64_t cur_seq_ = 0;

@@ -78,6 +78,13 @@ void expect_dtype(Op op, const TensorView& view, DType dtype) {
   if (view.dtype != dtype) fail(op, view, std::string("dtype ") + dtype_name(dtype));
 }
 
+// A weight operand has the compute dtype, or is fp32 under bf16 when the backend rounds fp32
+// weights as it reads them (Backend::rounds_f32_weights).
+void expect_weight_dtype(Op op, const TensorView& w, DType compute, bool f32_rounded) {
+  if (w.dtype == DType::kF32 && compute == DType::kBF16 && f32_rounded) return;
+  expect_dtype(op, w, compute);
+}
+
 void expect_rank(Op op, const TensorView& view, int rank) {
   if (view.rank != rank) fail(op, view, "rank " + std::to_string(rank));
 }
@@ -112,7 +119,7 @@ void Backend::matmul(const TensorView& c, const TensorView& a, const TensorView&
   expect_rank(op, a, 2);
   expect_rank(op, b, 2);
   expect_rank(op, c, 2);
-  expect_dtype(op, b, a.dtype);
+  expect_weight_dtype(op, b, a.dtype, rounds_f32_weights());
   if (c.dtype != DType::kF32) expect_dtype(op, c, a.dtype);
   const int64_t m = trans_a ? a.dim(1) : a.dim(0), k = trans_a ? a.dim(0) : a.dim(1);
   const int64_t n = trans_b ? b.dim(0) : b.dim(1);
@@ -312,7 +319,7 @@ void Backend::classifier_loss(const TensorView& losses, const TensorView& dx, co
   const Op op = Op::kClassifierLoss;
   require(op, x.dtype);
   expect_rank(op, w, 2);
-  expect_dtype(op, w, x.dtype);
+  expect_weight_dtype(op, w, x.dtype, rounds_f32_weights());
   expect_dtype(op, losses, DType::kF32);
   expect_dtype(op, labels, DType::kI32);
   const int64_t n = rows_of(op, x, w.dim(1));

@@ -113,11 +113,16 @@ class Backend {
   // Prepares the calling thread to run ops (the CPU backend sets its OpenMP thread count, which is
   // per thread: a server's engine thread calls this before its first op). No-op by default.
   virtual void bind_calling_thread() {}
+  // Whether the BF16 matmul and classifier_loss take fp32 weights (matmul's b, classifier_loss's
+  // w), rounded to bf16 as they are read (the CPU kernels round while packing): bf16 training then
+  // needs no bf16 working copy of the fp32 masters. False by default (CUDA keeps the copy).
+  virtual bool rounds_f32_weights() const { return false; }
   // Typed forms of the above: byte counts from the views (same numel and dtype required).
   void copy(const TensorView& dst, const TensorView& src);
   void zero(const TensorView& dst) { zero(dst.data, dst.bytes()); }
 
-  // ---- matmul (dtype of a; b has a's dtype; c is F32 or a's dtype) ---------------------------
+  // ---- matmul (dtype of a; b has a's dtype, or F32 under BF16 a when rounds_f32_weights();
+  // c is F32 or a's dtype) ---------------------------
   // c[M,Nc] = alpha * op(a) · op(b) + beta * c. op(a) is [M,K]: a is [M,K], or [K,M] when trans_a.
   // op(b) is [K,Nc]: b is [K,Nc], or [Nc,K] when trans_b. beta = 0 ignores c's old contents (may be
   // NaN). Accumulation is fp32 for every dtype.

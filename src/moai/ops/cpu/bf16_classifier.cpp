@@ -2,6 +2,8 @@
 // gradients, the fp32 loss rows of kernels.h in between.
 #include "moai/ops/cpu/bf16_classifier.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -50,17 +52,26 @@ void store_dx(bf16* dx, const float* a, const float* b, int64_t m, int64_t n, in
   to_bf16_parallel(dx, out, m * n);
 }
 
+// w as fp32 values: bf16 widened, fp32 (master weights) rounded to bf16 values.
+void widen_w(float* dst, const bf16* w, int64_t n) {
+  to_float_parallel(dst, w, n);
+}
+void widen_w(float* dst, const float* w, int64_t n) {
+#pragma omp parallel for schedule(static) if (!omp_in_parallel())
+  for (int64_t i = 0; i < n; ++i) dst[i] = round_to_bf16(w[i]);
+}
+
 // convert+sgemm: w widened once per call (not once per chunk and matmul), x per chunk, fp32 BLAS;
 // the same values as the bf16 engine (bf16 inputs, bf16-rounded logits' gradient, fp32 sums).
-template <typename Dx>
-void classifier_fp32(float* losses, Dx* dx, float* dw, const bf16* x, const bf16* w,
+template <typename Dx, typename W>
+void classifier_fp32(float* losses, Dx* dx, float* dw, const bf16* x, const W* w,
                      const int32_t* labels, int64_t n, int64_t c, int64_t v,
                      const LossConfig& config, float grad_scale, int64_t chunk) {
   static thread_local std::vector<float> w_buffer, x_buffer, logits_buffer;
   float* w32 = grow(w_buffer, size_t(v * c));
   float* x32 = grow(x_buffer, size_t(std::min(chunk, n) * c));
   float* logits = grow(logits_buffer, size_t(std::min(chunk, n) * v));
-  to_float_parallel(w32, w, v * c);
+  widen_w(w32, w, v * c);
   const bool want_grad = dx != nullptr;
   for (int64_t row0 = 0; row0 < n; row0 += chunk) {
     const int64_t rows = std::min(chunk, n - row0);
@@ -75,9 +86,9 @@ void classifier_fp32(float* losses, Dx* dx, float* dw, const bf16* x, const bf16
   }
 }
 
-// avx512-bf16: bf16 matmuls straight from the bf16 tensors.
-template <typename Dx>
-void classifier_bf16(float* losses, Dx* dx, float* dw, const bf16* x, const bf16* w,
+// avx512-bf16: bf16 matmuls straight from the tensors (fp32 w rounded as bf16_gemm packs it).
+template <typename Dx, typename W>
+void classifier_bf16(float* losses, Dx* dx, float* dw, const bf16* x, const W* w,
                      const int32_t* labels, int64_t n, int64_t c, int64_t v,
                      const LossConfig& config, float grad_scale, int64_t chunk,
                      Bf16GemmEngine engine) {
@@ -97,8 +108,8 @@ void classifier_bf16(float* losses, Dx* dx, float* dw, const bf16* x, const bf16
   }
 }
 
-template <typename Dx>
-void classifier_chunks(float* losses, Dx* dx, float* dw, const bf16* x, const bf16* w,
+template <typename Dx, typename W>
+void classifier_chunks(float* losses, Dx* dx, float* dw, const bf16* x, const W* w,
                        const int32_t* labels, int64_t n, int64_t c, int64_t v,
                        const LossConfig& config, float grad_scale, Bf16GemmEngine engine,
                        int64_t chunk_rows) {
@@ -114,7 +125,7 @@ void classifier_chunks(float* losses, Dx* dx, float* dw, const bf16* x, const bf
 }  // namespace
 
 int64_t bf16_classifier_chunk_rows(int64_t v) {
-  return std::clamp<int64_t>((int64_t(1) << 22) / std::max<int64_t>(v, 1), 16, 1024);
+  return std::clamp<int64_t>((int64_t(1) << 21) / std::max<int64_t>(v, 1), 16, 1024);
 }
 
 void bf16_classifier_loss(float* losses, bf16* dx, float* dw, const bf16* x, const bf16* w,
@@ -123,8 +134,19 @@ void bf16_classifier_loss(float* losses, bf16* dx, float* dw, const bf16* x, con
                           int64_t chunk_rows) {
   classifier_chunks(losses, dx, dw, x, w, labels, n, c, v, config, grad_scale, engine, chunk_rows);
 }
-
+void bf16_classifier_loss(float* losses, bf16* dx, float* dw, const bf16* x, const float* w,
+                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
+                          const LossConfig& config, float grad_scale, Bf16GemmEngine engine,
+                          int64_t chunk_rows) {
+  classifier_chunks(losses, dx, dw, x, w, labels, n, c, v, config, grad_scale, engine, chunk_rows);
+}
 void bf16_classifier_loss(float* losses, float* dx, float* dw, const bf16* x, const bf16* w,
+                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
+                          const LossConfig& config, float grad_scale, Bf16GemmEngine engine,
+                          int64_t chunk_rows) {
+  classifier_chunks(losses, dx, dw, x, w, labels, n, c, v, config, grad_scale, engine, chunk_rows);
+}
+void bf16_classifier_loss(float* losses, float* dx, float* dw, const bf16* x, const float* w,
                           const int32_t* labels, int64_t n, int64_t c, int64_t v,
                           const LossConfig& config, float grad_scale, Bf16GemmEngine engine,
                           int64_t chunk_rows) {

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "moai/core/error.h"
@@ -46,12 +47,13 @@ float* float_buffer(size_t count) {
   return buffer.data();
 }
 
-// A matrix operand: element (row, col) of op(x) at x[row * row_step + col * col_step].
+// A matrix operand: element (row, col) of op(x) at x[row * row_step + col * col_step]. T is
+// uint16_t (bf16 bits) or float (fp32 weights as b, rounded to bf16 as they are packed).
+template <typename T = uint16_t>
 struct Operand {
-  const uint16_t* data;
+  const T* data;
   int64_t row_step;
   int64_t col_step;
-  uint32_t at(int64_t row, int64_t col) const { return data[row * row_step + col * col_step]; }
 };
 
 // Two bf16 at src[0], src[step] as one pair (low half first); hi only when `both`.
@@ -61,7 +63,7 @@ inline uint32_t pair(const uint16_t* src, int64_t step, bool both) {
 
 // Packs op(a)[row0 .. row0+rows, k0 .. k0+depth) as kMr-row strips of (k, k+1) pairs, zero-padded.
 // Each orientation reads memory in order: along k when a's rows are contiguous, else along rows.
-void pack_a(uint32_t* __restrict dst, const Operand& a, int64_t row0, int64_t rows, int64_t k0,
+void pack_a(uint32_t* __restrict dst, const Operand<>& a, int64_t row0, int64_t rows, int64_t k0,
             int64_t depth) {
   const int64_t pairs = (depth + 1) / 2;
   for (int64_t s = 0; s * kMr < rows; ++s) {
@@ -92,7 +94,7 @@ void pack_a(uint32_t* __restrict dst, const Operand& a, int64_t row0, int64_t ro
 }
 
 // Packs op(b)[k0 .. k0+depth, col0 .. col0+cols) as kNr-column strips of (k, k+1) pairs.
-void pack_b(uint32_t* __restrict dst, const Operand& b, int64_t k0, int64_t depth, int64_t col0,
+void pack_b(uint32_t* __restrict dst, const Operand<>& b, int64_t k0, int64_t depth, int64_t col0,
             int64_t cols) {
   const int64_t pairs = (depth + 1) / 2;
   for (int64_t s = 0; s * kNr < cols; ++s) {
@@ -125,6 +127,24 @@ void pack_b(uint32_t* __restrict dst, const Operand& b, int64_t k0, int64_t dept
     for (int64_t p = 0; p < pairs; ++p)
       for (int64_t j = width; j < kNr; ++j) strip[p * kNr + j] = 0;
   }
+}
+
+// fp32 b: the slice rounded to bf16 (to_bf16, vectorised; the bits of the bf16 working copy) into
+// thread-local staging along its contiguous direction, then packed as bf16. One of b's steps is 1.
+void pack_b(uint32_t* __restrict dst, const Operand<float>& b, int64_t k0, int64_t depth,
+            int64_t col0, int64_t cols) {
+  static thread_local std::vector<bf16> staging;
+  const bool k_runs = b.row_step == 1;  // b stored [N, K]: each column's k run is contiguous
+  const int64_t runs = k_runs ? cols : depth, length = k_runs ? depth : cols;
+  if (staging.size() < size_t(runs * length)) staging.resize(size_t(runs * length));
+  for (int64_t i = 0; i < runs; ++i) {
+    const float* src =
+        k_runs ? b.data + k0 + (col0 + i) * b.col_step : b.data + (k0 + i) * b.row_step + col0;
+    to_bf16(staging.data() + i * length, src, length);
+  }
+  const Operand<> staged{reinterpret_cast<const uint16_t*>(staging.data()), k_runs ? 1 : length,
+                         k_runs ? length : 1};
+  pack_b(dst, staged, 0, depth, 0, cols);
 }
 
 // c[R, cols] = alpha * tile + beta * c (beta == 0: c not read), cols <= kNr.
@@ -168,7 +188,8 @@ constexpr MicroKernel kMicroKernels[kMr + 1] = {
     micro_kernel<10>, micro_kernel<11>, micro_kernel<12>};
 
 // c[rows, cols] (row stride ldc) = alpha * op(a) op(b) + beta * c on the calling thread.
-void gemm_avx512_block(float* c, int64_t ldc, const Operand& a, const Operand& b, int64_t rows,
+template <typename T>
+void gemm_avx512_block(float* c, int64_t ldc, const Operand<>& a, const Operand<T>& b, int64_t rows,
                        int64_t cols, int64_t k, float alpha, float beta) {
   const int64_t kc_max = std::min(kKc, k), pairs_max = (kc_max + 1) / 2;
   uint32_t* bp = pack_buffer<0>(size_t(pairs_max * ((std::min(kNc, cols) + kNr - 1) / kNr) * kNr));
@@ -325,33 +346,68 @@ void split_over_threads(int64_t m, int64_t n, int64_t k, const Block& block) {
   }
 }
 
-void gemm_avx512(float* c, const bf16* a_bf, const bf16* b_bf, int64_t m, int64_t n, int64_t k,
+// b's storage as the kernels read it: bf16 bits, or fp32 (rounded while packing).
+inline const uint16_t* storage(const bf16* b) {
+  return reinterpret_cast<const uint16_t*>(b);
+}
+inline const float* storage(const float* b) {
+  return b;
+}
+
+// b[0, extent) as bf16 bits for the matrix-vector paths, which read b unpacked: bf16 as it is,
+// fp32 rounded (to_bf16) into a thread-local buffer (only a lone row of c takes these paths).
+const uint16_t* bf16_extent(const uint16_t* b, int64_t /*extent*/) {
+  return b;
+}
+const uint16_t* bf16_extent(const float* b, int64_t extent) {
+  static thread_local std::vector<bf16> buffer;
+  if (buffer.size() < size_t(extent)) buffer.resize(size_t(extent));
+  to_bf16(buffer.data(), b, extent);
+  return storage(buffer.data());
+}
+
+template <typename B>
+void gemm_avx512(float* c, const bf16* a_bf, const B* b_in, int64_t m, int64_t n, int64_t k,
                  bool trans_a, bool trans_b, float alpha, float beta) {
-  const auto* a = reinterpret_cast<const uint16_t*>(a_bf);
-  const auto* b = reinterpret_cast<const uint16_t*>(b_bf);
+  const auto* a = storage(a_bf);
+  const auto* b = storage(b_in);
   const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
   split_over_threads(m, n, k, [&](int64_t row0, int64_t rows, int64_t col0, int64_t cols) {
     const uint16_t* a_block = a + (trans_a ? row0 : row0 * lda);
-    const uint16_t* b_block = b + (trans_b ? col0 * ldb : col0);
+    const auto* b_block = b + (trans_b ? col0 * ldb : col0);
     float* c_block = c + row0 * n + col0;
+    const int64_t b_extent = trans_b ? (cols - 1) * ldb + k : (k - 1) * ldb + cols;
     if (rows == 1 && trans_b && (!trans_a || lda == 1)) {  // x contiguous
-      gemv_rows(c_block, a_block, b_block, ldb, cols, k, alpha, beta);
+      gemv_rows(c_block, a_block, bf16_extent(b_block, b_extent), ldb, cols, k, alpha, beta);
     } else if (rows == 1 && !trans_b) {
-      gemv_cols(c_block, a_block, trans_a ? lda : 1, b_block, ldb, cols, k, alpha, beta);
+      gemv_cols(c_block, a_block, trans_a ? lda : 1, bf16_extent(b_block, b_extent), ldb, cols, k,
+                alpha, beta);
     } else {
-      const Operand a_op{a_block, trans_a ? 1 : lda, trans_a ? lda : 1};
-      const Operand b_op{b_block, trans_b ? 1 : ldb, trans_b ? ldb : 1};
+      const Operand<> a_op{a_block, trans_a ? 1 : lda, trans_a ? lda : 1};
+      const Operand<std::remove_cvref_t<decltype(*b)>> b_op{b_block, trans_b ? 1 : ldb,
+                                                            trans_b ? ldb : 1};
       gemm_avx512_block(c_block, n, a_op, b_op, rows, cols, k, alpha, beta);
     }
   });
 }
 
-void gemm_convert(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,
+// dst[i] = src[i] as fp32: bf16 widened, fp32 rounded to a bf16 value (the same bits as widening
+// its to_bf16).
+void widen_parallel(float* dst, const bf16* src, int64_t n) {
+  to_float_parallel(dst, src, n);
+}
+void widen_parallel(float* dst, const float* src, int64_t n) {
+#pragma omp parallel for schedule(static) if (n > (int64_t(1) << 16) && !omp_in_parallel())
+  for (int64_t i = 0; i < n; ++i) dst[i] = round_to_bf16(src[i]);
+}
+
+template <typename B>
+void gemm_convert(float* c, const bf16* a, const B* b, int64_t m, int64_t n, int64_t k,
                   bool trans_a, bool trans_b, float alpha, float beta) {
   float* a32 = float_buffer<0>(size_t(m * k));
   float* b32 = float_buffer<1>(size_t(k * n));
   to_float_parallel(a32, a, m * k);
-  to_float_parallel(b32, b, k * n);
+  widen_parallel(b32, b, k * n);
   gemm(c, a32, b32, m, n, k, trans_a, trans_b, alpha, beta);
 }
 
@@ -392,8 +448,11 @@ const char* bf16_gemm_engine_name(Bf16GemmEngine engine) {
   return "?";
 }
 
-void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,
-               bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
+namespace {
+
+template <typename B>
+void gemm_any(float* c, const bf16* a, const B* b, int64_t m, int64_t n, int64_t k, bool trans_a,
+              bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {  // no products: c = beta * c (beta 0 clears NaN too)
     for (int64_t i = 0; i < m * n; ++i) c[i] = beta == 0.0f ? 0.0f : beta * c[i];
@@ -409,8 +468,9 @@ void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int
   }
 }
 
-void bf16_gemm(bf16* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k, bool trans_a,
-               bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
+template <typename B>
+void gemm_any(bf16* c, const bf16* a, const B* b, int64_t m, int64_t n, int64_t k, bool trans_a,
+              bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
   if (m <= 0 || n <= 0) return;
   // The fp32 result is staged in blocks of rows of about 1M elements (4 MB; at least 192 rows,
   // whole register tiles), not as a whole [M, N] copy: a [tokens, ffn] output of a large model
@@ -431,9 +491,28 @@ void bf16_gemm(bf16* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int6
     if (m - row0 - rows == 1) ++rows;
     bf16* c_rows = c + row0 * n;
     if (beta != 0.0f) to_float_parallel(c32, c_rows, rows * n);
-    bf16_gemm(c32, a + row0 * k, b, rows, n, k, trans_a, trans_b, alpha, beta, engine);
+    gemm_any(c32, a + row0 * k, b, rows, n, k, trans_a, trans_b, alpha, beta, engine);
     to_bf16_parallel(c_rows, c32, rows * n);
   }
+}
+
+}  // namespace
+
+void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,
+               bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
+  gemm_any(c, a, b, m, n, k, trans_a, trans_b, alpha, beta, engine);
+}
+void bf16_gemm(float* c, const bf16* a, const float* b, int64_t m, int64_t n, int64_t k,
+               bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
+  gemm_any(c, a, b, m, n, k, trans_a, trans_b, alpha, beta, engine);
+}
+void bf16_gemm(bf16* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k, bool trans_a,
+               bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
+  gemm_any(c, a, b, m, n, k, trans_a, trans_b, alpha, beta, engine);
+}
+void bf16_gemm(bf16* c, const bf16* a, const float* b, int64_t m, int64_t n, int64_t k,
+               bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
+  gemm_any(c, a, b, m, n, k, trans_a, trans_b, alpha, beta, engine);
 }
 
 void bf16_gemm_reference(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,

@@ -2,7 +2,8 @@
 // bf16 matmul with fp32 accumulation: c[M,N] = alpha * op(a) · op(b) + beta * c, row-major, the
 // same semantics as Backend::matmul (op(a) is [M,K]: a is [M,K], or [K,M] when trans_a; op(b) is
 // [K,N]: b is [K,N], or [N,K] when trans_b; beta = 0 ignores c's old contents, which may be NaN). a
-// and b are bf16; products are exact in fp32 and sums are fp32.
+// is bf16, b bf16 or fp32 rounded to bf16 as it is read; products are exact in fp32 and sums are
+// fp32.
 //
 // Engines (docs/BENCHMARKS.md "bf16 CPU kernels" has the measurements behind the rule):
 //   kAvx512Bf16    own kernel: A and B packed as bf16 pairs, a 12 x 32 register tile of vdpbf16ps
@@ -37,11 +38,19 @@ const char* bf16_gemm_engine_name(Bf16GemmEngine engine);
 void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,
                bool trans_a, bool trans_b, float alpha, float beta,
                Bf16GemmEngine engine = Bf16GemmEngine::kAuto);
+// b in fp32 (the fp32 master weights of bf16 training): each element rounded to bf16 (to_bf16,
+// round to nearest even) as it is read, while packing; the same bits as passing its to_bf16 copy.
+void bf16_gemm(float* c, const bf16* a, const float* b, int64_t m, int64_t n, int64_t k,
+               bool trans_a, bool trans_b, float alpha, float beta,
+               Bf16GemmEngine engine = Bf16GemmEngine::kAuto);
 
 // bf16 output: computed in fp32 (c read as bf16 when beta != 0), rounded once at the end; the
 // avx512-bf16 engine stages the fp32 result in blocks of ~1M elements of rows, not whole.
 void bf16_gemm(bf16* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k, bool trans_a,
                bool trans_b, float alpha, float beta,
+               Bf16GemmEngine engine = Bf16GemmEngine::kAuto);
+void bf16_gemm(bf16* c, const bf16* a, const float* b, int64_t m, int64_t n, int64_t k,
+               bool trans_a, bool trans_b, float alpha, float beta,
                Bf16GemmEngine engine = Bf16GemmEngine::kAuto);
 
 // The slow, obvious twin (double accumulation, single thread): what the tests compare against.

@@ -161,15 +161,27 @@ class F32Stage {
   std::vector<float> storage_;
 };
 
+// Calls f with a bf16 op's weight operand typed by its dtype: BFloat16*, or float* for fp32 master
+// weights, which the bf16 kernels round to bf16 as they read them (rounds_f32_weights()).
+template <typename F>
+void with_weight(const TensorView& w, const F& f) {
+  if (w.dtype == DType::kF32)
+    f(w.f32());
+  else
+    f(w.as<BFloat16>());
+}
+
 // ---- the bf16 dispatch points ------------------------------------------------------------------
 // Called when the op's dtype is BF16: the bf16 kernels of ops/cpu/bf16_*.h.
 void matmul_bf16(const TensorView& c, const TensorView& a, const TensorView& b, int64_t m,
                  int64_t n, int64_t k, bool trans_a, bool trans_b, float alpha, float beta) {
-  const BFloat16 *a16 = a.as<BFloat16>(), *b16 = b.as<BFloat16>();
-  if (c.dtype == DType::kF32)
-    bf16_gemm(c.f32(), a16, b16, m, n, k, trans_a, trans_b, alpha, beta);
-  else
-    bf16_gemm(c.as<BFloat16>(), a16, b16, m, n, k, trans_a, trans_b, alpha, beta);
+  const BFloat16* a16 = a.as<BFloat16>();
+  with_weight(b, [&](const auto* b_data) {  // fp32 b: rounded to bf16 while packed
+    if (c.dtype == DType::kF32)
+      bf16_gemm(c.f32(), a16, b_data, m, n, k, trans_a, trans_b, alpha, beta);
+    else
+      bf16_gemm(c.as<BFloat16>(), a16, b_data, m, n, k, trans_a, trans_b, alpha, beta);
+  });
 }
 void attention_forward_bf16(const TensorView& out_view, const TensorView& lse, const TensorView& q,
                             const TensorView& k, const TensorView& v, const TensorView& segment_ids,
@@ -192,9 +204,12 @@ void classifier_loss_bf16(const TensorView& losses, const TensorView& dx, const 
                           const TensorView& x, const TensorView& w, const TensorView& labels,
                           const LossConfig& config, float grad_scale) {
   // dx has x's dtype (checked by Backend::classifier_loss); absent for the loss alone.
-  bf16_classifier_loss(losses.f32(), static_cast<BFloat16*>(dx.data), static_cast<float*>(dw.data),
-                       x.as<BFloat16>(), w.as<BFloat16>(), labels.as<int32_t>(),
-                       x.numel() / w.dim(1), w.dim(1), w.dim(0), config, grad_scale);
+  with_weight(w, [&](const auto* w_data) {
+    bf16_classifier_loss(losses.f32(), static_cast<BFloat16*>(dx.data),
+                         static_cast<float*>(dw.data), x.as<BFloat16>(), w_data,
+                         labels.as<int32_t>(), x.numel() / w.dim(1), w.dim(1), w.dim(0), config,
+                         grad_scale);
+  });
 }
 
 // Calls f with the view's data typed by its dtype: BFloat16* for BF16, float* otherwise (the
@@ -278,6 +293,9 @@ class CpuBackend final : public Backend {
     if (bytes) std::memset(dst, 0, bytes);
   }
   void synchronize() override {}
+  bool rounds_f32_weights() const override {
+    return true;
+  }
   void bind_calling_thread() override {
     omp_set_num_threads(threads_);
   }
