@@ -14,9 +14,10 @@
 namespace moai::data {
 namespace {
 
-// Read and decompression buffers start at 64 KiB (the line buffer doubles when one line fills it): large
-// enough that syscalls cost nothing next to the parsing, small enough that opening many small files (a
-// Hub dataset's shards, the fuzzer's one-file inputs) does not zero-fill megabytes per file.
+// Read and decompression buffers start at 64 KiB (the line buffer doubles when one line fills it):
+// large enough that syscalls cost nothing next to the parsing, small enough that opening many small
+// files (a Hub dataset's shards, the fuzzer's one-file inputs) does not zero-fill megabytes per
+// file.
 constexpr size_t kChunk = 1 << 16;
 
 class PlainStream : public ByteStream {
