@@ -125,7 +125,7 @@ void classifier_chunks(float* losses, Dx* dx, float* dw, const bf16* x, const W*
 }  // namespace
 
 int64_t bf16_classifier_chunk_rows(int64_t v) {
-  return std::clamp<int64_t>((int64_t(1) << 21) / std::max<int64_t>(v, 1), 16, 1024);
+  return std::clamp<int64_t>((int64_t(1) << 22) / std::max<int64_t>(v, 1), 16, 1024);
 }
 
 void bf16_classifier_loss(float* losses, bf16* dx, float* dw, const bf16* x, const bf16* w,
