@@ -37,8 +37,9 @@ grep -q '"torch_dtype": "bfloat16"' "$WORK/ref/final_model/config.json" ||
 [[ $cuda_build -eq 1 ]] ||
   expect_exit2 "make cuda" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --device cuda
 expect_exit2 "fp16" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --precision fp16
-# Generation runs on the shared engine in either precision (on the CPU fp32 is the default even for
-# this bfloat16 checkpoint): greedy text comes out and the engine line names the precision.
+# Generation runs on the shared engine in either precision: greedy text comes out and the engine line
+# names the precision. Without --precision this bfloat16 checkpoint runs in bf16 on a CPU with
+# AVX512-BF16 (and AVX512-BW), in fp32 on other CPUs.
 for precision in bf16 fp32; do
   "$MOAI_BIN" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --temperature 0 \
     --max_new_tokens 8 --precision $precision --device cpu > "$WORK/gen_$precision.txt" 2> "$WORK/gen.log" ||
@@ -48,7 +49,9 @@ for precision in bf16 fp32; do
 done
 "$MOAI_BIN" generate --model_path "$WORK/ref/final_model" --prompt "Hello" --temperature 0 \
   --max_new_tokens 2 --device cpu > /dev/null 2> "$WORK/gen.log"
-grep -q "precision fp32" "$WORK/gen.log" || { echo "FAIL: CPU default is not fp32: $(cat "$WORK/gen.log")"; exit 1; }
+want=fp32
+grep -q avx512_bf16 /proc/cpuinfo && grep -q avx512bw /proc/cpuinfo && want=bf16
+grep -q "precision $want" "$WORK/gen.log" || { echo "FAIL: CPU default is not $want: $(cat "$WORK/gen.log")"; exit 1; }
 
 run=$WORK/run
 status=0

@@ -30,8 +30,8 @@ class InferenceModel {
   // Loads config.json and the safetensors weights of an HF directory (F32/BF16/F16 -> fp32
   // masters). max_context 0 = config.max_position_embeddings; threads 0 = default_thread_count().
   // `device` comes from --device (auto = cuda when available, else cpu); `precision` from
-  // --precision, unset = the checkpoint's torch_dtype on CUDA and fp32 on the CPU (where bf16 is
-  // not faster without AMX; ops::default_inference_precision); bf16 is mixed precision as in
+  // --precision, unset = the checkpoint's torch_dtype on CUDA and on CPUs with AVX512-BF16, else
+  // fp32 (ops::default_inference_precision); bf16 is mixed precision as in
   // training, a bf16 working copy of the weights and a bf16 KV cache). Logs the engine and
   // precision.
   static std::unique_ptr<InferenceModel> load(const std::string& model_dir, int64_t max_context = 0,

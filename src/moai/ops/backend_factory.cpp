@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "moai/core/error.h"
+#include "moai/ops/blas_kernels.h"
 
 #ifdef MOAI_HAVE_CUDA
 #include "moai/ops/cuda/cuda_backend.h"
@@ -58,8 +59,8 @@ std::unique_ptr<Backend> make_backend(const DeviceSpec& spec, int threads) {
 }
 
 Precision default_inference_precision(const std::string& torch_dtype, DeviceKind device) {
-  return torch_dtype == "bfloat16" && device != DeviceKind::kCpu ? Precision::kBf16
-                                                                 : Precision::kFp32;
+  if (torch_dtype != "bfloat16") return Precision::kFp32;
+  return device != DeviceKind::kCpu || cpu_has_avx512_bf16() ? Precision::kBf16 : Precision::kFp32;
 }
 
 }  // namespace moai::ops

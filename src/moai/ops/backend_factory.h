@@ -28,7 +28,8 @@ bool cuda_built();
 std::unique_ptr<Backend> make_backend(const DeviceSpec& spec, int threads = 0);
 
 // The precision inference uses when --precision is not given: the checkpoint's torch_dtype on an
-// accelerator; fp32 on the CPU, where bf16 is not faster without AMX (docs/model.md "Precision").
+// accelerator and on a CPU with AVX512-BF16 (there bf16 decode runs ~1.8x fp32: it streams half the
+// bytes); fp32 on other CPUs, where bf16 would be converted (docs/model.md "Precision").
 Precision default_inference_precision(const std::string& torch_dtype, DeviceKind device);
 
 }  // namespace moai::ops
