@@ -223,6 +223,12 @@ MOAI_TARGET_BF16 inline __m512 load16(const uint16_t* src, __mmask16 mask) {
       0xFFFF, _mm512_maskz_cvtepu16_epi32(0xFFFF, _mm256_maskz_loadu_epi16(mask, src)), 16));
 }
 
+// GCC 12's shuffle/unpack intrinsics pass _mm512_undefined_ps() as the unused merge source of their
+// masked builtins; once inlined here, -Wmaybe-uninitialized reports it (a false positive).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // Lane r of the result = the sum of the 16 lanes of acc[r]: an add tree that transposes as it
 // goes (128-bit blocks, then pairs, then single lanes), ending with lane 4b + e holding row 4e + b.
 MOAI_TARGET_BF16 inline __m512 sum_lanes16(const __m512 (&acc)[16]) {
@@ -245,6 +251,9 @@ MOAI_TARGET_BF16 inline __m512 sum_lanes16(const __m512 (&acc)[16]) {
   const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   return _mm512_permutexvar_ps(order, sums);
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 constexpr int64_t kGemvRows = 16;  // dot products per pass of gemv_rows
 
