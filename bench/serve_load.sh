@@ -20,12 +20,9 @@ cleanup() {
 trap cleanup EXIT
 
 head -c 120000 "$ASSETS/corpora/en.txt" > "$WORK/corpus.txt"
-cat > "$WORK/model.json" << 'JSON'
-{"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": 50000, "hidden_size": 32,
- "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
- "head_dim": 16, "max_position_embeddings": 512, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
- "tie_word_embeddings": true, "initializer_range": 0.02}
-JSON
+# The tests' micro model (tests/cli/micro_model.json) with room for longer requests.
+sed 's/"max_position_embeddings": 128/"max_position_embeddings": 512/' "$ROOT/tests/cli/micro_model.json" \
+  > "$WORK/model.json"
 "$MOAI" data prepare --mode pretrain --dataset "$WORK/corpus.txt" --tokenizer_path "$ASSETS/moai_kor_eng" \
   --output_dir "$WORK/data" --validation_split_percentage 0 --quiet > /dev/null
 "$MOAI" train --mode pretrain --dataset "$WORK/data" --model_config "$WORK/model.json" --max_steps 1 \

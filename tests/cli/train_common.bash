@@ -1,4 +1,5 @@
-# Shared setup for the tests/cli/train_*.sh scripts (sourced, not run): a tiny model config, a small
+# Shared setup for the tests/cli/train_*.sh scripts (sourced, not run): a tiny model config
+# (micro_model.json, also the model of bench/serve_load.sh), a small
 # English corpus slice and the moai_kor_eng tokenizer from ../shared/assets. Exits 0 with a SKIP line when
 # the assets are absent (CI always has them).
 set -euo pipefail
@@ -12,12 +13,7 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/moai_train_test.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 head -c 120000 "$ASSETS/corpora/en.txt" > "$WORK/corpus.txt"
-cat > "$WORK/model.json" <<'JSON'
-{"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": 50000, "hidden_size": 32,
- "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
- "head_dim": 16, "max_position_embeddings": 128, "rms_norm_eps": 1e-6, "rope_theta": 10000.0,
- "tie_word_embeddings": true, "initializer_range": 0.02}
-JSON
+cp "$SRC/tests/cli/micro_model.json" "$WORK/model.json"
 # Prepared once; every run below reads the same token shards.
 "$MOAI_BIN" data prepare --mode pretrain --dataset "$WORK/corpus.txt" \
   --tokenizer_path "$ASSETS/moai_kor_eng" --output_dir "$WORK/data" \

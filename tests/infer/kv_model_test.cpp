@@ -62,18 +62,30 @@ std::vector<float> random_params(const Qwen3Config& c, uint32_t seed) {
   return p;
 }
 
+// count token ids in [0, vocab) from seed.
+std::vector<uint32_t> random_tokens(size_t count, uint32_t seed, int64_t vocab) {
+  std::mt19937 gen(seed);
+  std::vector<uint32_t> tokens(count);
+  for (auto& t : tokens) t = gen() % uint32_t(vocab);
+  return tokens;
+}
+
+// The logits [T, V] of every position of tokens, from one prefill of a fresh cache.
+std::vector<float> prefill_logits(InferenceModel& m, std::span<const uint32_t> tokens) {
+  const size_t V = size_t(m.config().vocab_size);
+  std::vector<float> full(tokens.size() * V), last(V);
+  KvCache fresh = m.new_cache();
+  m.forward(fresh, tokens, last.data(), full.data());
+  EXPECT_EQ(fresh.length(), int64_t(tokens.size()));
+  return full;
+}
+
 TEST(KvModel, IncrementalDecodeEqualsFullRecomputeAtEveryPosition) {
   const Qwen3Config c = small_config();
   InferenceModel m(c, random_params(c, 1), 0, 2);
-  std::mt19937 gen(5);
-  std::vector<uint32_t> tokens(70);
-  for (auto& t : tokens) t = gen() % uint32_t(c.vocab_size);
+  const std::vector<uint32_t> tokens = random_tokens(70, 5, c.vocab_size);
   const int64_t T = int64_t(tokens.size()), V = c.vocab_size;
-
-  std::vector<float> full(static_cast<size_t>(T * V)), last(static_cast<size_t>(V));
-  KvCache fresh = m.new_cache();
-  m.forward(fresh, tokens, last.data(), full.data());
-  EXPECT_EQ(fresh.length(), T);
+  const std::vector<float> full = prefill_logits(m, tokens);
 
   // Prefill 9, then single tokens, a chunk of 6, then single tokens again.
   KvCache cache = m.new_cache();
@@ -103,13 +115,9 @@ TEST(KvModel, IncrementalDecodeEqualsFullRecomputeAtEveryPosition) {
 TEST(KvModel, Bf16IncrementalDecodeTracksFullRecompute) {
   const Qwen3Config c = small_config();
   InferenceModel m(c, random_params(c, 1), 0, 2, nullptr, ops::Precision::kBf16);
-  std::mt19937 gen(7);
-  std::vector<uint32_t> tokens(40);
-  for (auto& t : tokens) t = gen() % uint32_t(c.vocab_size);
+  const std::vector<uint32_t> tokens = random_tokens(40, 7, c.vocab_size);
   const int64_t T = int64_t(tokens.size()), V = c.vocab_size;
-  std::vector<float> full(static_cast<size_t>(T * V)), last(static_cast<size_t>(V));
-  KvCache fresh = m.new_cache();
-  m.forward(fresh, tokens, last.data(), full.data());
+  const std::vector<float> full = prefill_logits(m, tokens);
   KvCache cache = m.new_cache();
   std::vector<float> step(static_cast<size_t>(V));
   m.forward(cache, std::span(tokens).first(5), step.data());
@@ -126,13 +134,10 @@ TEST(KvModel, ChunkedPrefillEqualsDecodeAndTheTrainingForward) {
   c.max_position_embeddings = 320;
   const std::vector<float> params = random_params(c, 4);
   InferenceModel m(c, params, 0, 2);
-  std::mt19937 gen(8);
-  std::vector<uint32_t> tokens(300);
-  for (auto& t : tokens) t = gen() % uint32_t(c.vocab_size);
+  const std::vector<uint32_t> tokens = random_tokens(300, 8, c.vocab_size);
   const int64_t T = int64_t(tokens.size()), V = c.vocab_size;
-  std::vector<float> full(static_cast<size_t>(T * V)), last(static_cast<size_t>(V));
-  KvCache prefill = m.new_cache();
-  m.forward(prefill, tokens, last.data(), full.data());
+  const std::vector<float> full = prefill_logits(m, tokens);
+  std::vector<float> last(static_cast<size_t>(V));
   KvCache decode = m.new_cache();
   for (int64_t t = 0; t < T; ++t) {
     m.forward(decode, std::span(tokens).subspan(size_t(t), 1), last.data());

@@ -49,14 +49,23 @@ Qwen3Model::Arena::Arena(ops::Backend* b, const Qwen3Config& c, int64_t max_batc
   max_tokens = N;
   Carver carver;
   // Inference and checkpointing keep only the residual stream per layer; other activations share
-  // one slot.
+  // one slot. bf16 training gives the RMSNorm backward bf16 copies of the residuals, so without
+  // checkpointing (which recomputes each layer from its fp32 input) the fp32 stream needs only two
+  // slots, like inference.
   const bool per_layer = training && !checkpointing;
+  const bool saved_lp = training && cd != DType::kF32;
+  const bool all_residuals = training && (checkpointing || !saved_lp);
   residual.resize(size_t(L + 1));
   layers.resize(size_t(L));
-  for (int64_t l = 0; l <= L; ++l) carver.add(&residual[size_t(l)], N * C);
+  const int64_t residual_slots = all_residuals ? L + 1 : 2;
+  for (int64_t l = 0; l < residual_slots; ++l) carver.add(&residual[size_t(l)], N * C);
   const int64_t slots = per_layer ? L : 1;
   for (int64_t l = 0; l < slots; ++l) {
     LayerActivations& a = layers[size_t(l)];
+    if (saved_lp) {
+      carver.add(&a.in_saved, N * C, cd);
+      carver.add(&a.mid_saved, N * C, cd);
+    }
     carver.add(&a.ln1, N * C, cd);
     carver.add(&a.rstd1, N);
     carver.add(&a.q_raw, N * QD, cd);
@@ -68,7 +77,7 @@ Qwen3Model::Arena::Arena(ops::Backend* b, const Qwen3Config& c, int64_t max_batc
     carver.add(&a.v, N * KD, cd);
     carver.add(&a.att, N * QD, cd);
     carver.add(&a.lse, N * H);
-    carver.add(&a.res_mid, N * C);
+    if (!saved_lp || l == 0) carver.add(&a.res_mid, N * C);
     carver.add(&a.ln2, N * C, cd);
     carver.add(&a.rstd2, N);
     carver.add(&a.gate, N * F, cd);
@@ -110,6 +119,9 @@ Qwen3Model::Arena::Arena(ops::Backend* b, const Qwen3Config& c, int64_t max_batc
   carver.assign(memory);
   if (!per_layer)
     for (int64_t l = 1; l < L; ++l) layers[size_t(l)] = layers[0];
+  if (saved_lp)
+    for (int64_t l = 1; l < L; ++l) layers[size_t(l)].res_mid = layers[0].res_mid;
+  for (int64_t l = residual_slots; l <= L; ++l) residual[size_t(l)] = residual[size_t(l % 2)];
   host_losses.resize(size_t(N));
   host_positions.resize(size_t(N));
 }

@@ -26,11 +26,15 @@ struct LayerActivations {
   ops::Buffer att;      // [N, H*D] attention output (before o_proj)
   ops::Buffer lse;      // [B*H*T]
   ops::Buffer res_mid;  // [N, C] residual after attention
-  ops::Buffer ln2;      // [N, C]
-  ops::Buffer rstd2;    // [N]
-  ops::Buffer gate;     // [N, F]
-  ops::Buffer up;       // [N, F]
-  ops::Buffer act;      // [N, F] silu(gate) * up
+  // bf16 training: the layer's input and res_mid rounded to bf16 for the RMSNorm backward (null
+  // otherwise; docs/model.md).
+  ops::Buffer in_saved;   // [N, C]
+  ops::Buffer mid_saved;  // [N, C]
+  ops::Buffer ln2;        // [N, C]
+  ops::Buffer rstd2;      // [N]
+  ops::Buffer gate;       // [N, F]
+  ops::Buffer up;         // [N, F]
+  ops::Buffer act;        // [N, F] silu(gate) * up
 };
 
 struct BackwardScratch {
@@ -53,8 +57,10 @@ struct Qwen3Model::Arena {
   void* logits_memory = nullptr;  // the lazily allocated logits slot of a training arena
   size_t bytes = 0;
   int64_t max_tokens = 0;
-  std::vector<ops::Buffer>
-      residual;  // L+1 views [N, C]: residual[l] is layer l's input, residual[L] the last output
+  // L+1 views [N, C]: residual[l] is layer l's input, residual[L] the last output. Each has its
+  // own memory when backward reads it in fp32 (fp32 training, gradient checkpointing); otherwise
+  // they alternate between two slots (a layer reads one and writes the other).
+  std::vector<ops::Buffer> residual;
   std::vector<LayerActivations> layers;
   BackwardScratch grad{};
   ops::Buffer final_norm;  // [N, C]

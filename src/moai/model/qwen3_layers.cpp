@@ -47,6 +47,7 @@ void Qwen3Model::layer_forward(int64_t layer, int64_t batch, int64_t seq,
   const ops::TensorView segments =
       has_segments_ ? arena.segments.view({N}) : ops::absent<int32_t>();
 
+  if (a.in_saved.data) backend_.convert(a.in_saved.view({N, C}), x);
   backend_.rmsnorm_forward(ln1, a.rstd1.view({N}), x, master(w.in_norm, {C}), eps);
   ops::linear_forward(backend_, a.q_raw.view({N, QD}), ln1, weight(w.q, {QD, C}));
   ops::linear_forward(backend_, a.k_raw.view({N, KD}), ln1, weight(w.k, {KD, C}));
@@ -68,6 +69,7 @@ void Qwen3Model::layer_forward(int64_t layer, int64_t batch, int64_t seq,
   const ops::TensorView mid = a.res_mid.view({N, C});
   backend_.copy(mid, x);
   ops::linear_forward(backend_, mid, a.att.view({N, QD}), weight(w.o, {C, QD}), 1.0f);
+  if (a.mid_saved.data) backend_.convert(a.mid_saved.view({N, C}), mid);
   backend_.rmsnorm_forward(ln2, a.rstd2.view({N}), mid, master(w.post_norm, {C}), eps);
   ops::linear_forward(backend_, a.gate.view({N, F}), ln2, weight(w.gate, {F, C}));
   ops::linear_forward(backend_, a.up.view({N, F}), ln2, weight(w.up, {F, C}));
@@ -110,7 +112,10 @@ void Qwen3Model::layer_backward(int64_t layer, int64_t batch, int64_t seq) {
   const int64_t H = c.num_attention_heads, KV = c.num_key_value_heads, QD = c.q_dim(),
                 KD = c.kv_dim();
   const LayerWeights w = layer_offsets(layout_, layer);
-  const ops::TensorView x = arena.residual[size_t(layer)].view({N, C});
+  // The RMSNorm inputs: the fp32 residuals, or their bf16 copies (bf16 training).
+  const ops::TensorView x =
+      (a.in_saved.data ? a.in_saved : arena.residual[size_t(layer)]).view({N, C});
+  const ops::TensorView mid = (a.mid_saved.data ? a.mid_saved : a.res_mid).view({N, C});
   const ops::TensorView dres = g.dres.view({N, C}), dln = g.dln.view({N, C});
   const ops::TensorView dres_mm = g.dres_lp.data ? g.dres_lp.view({N, C}) : dres;
   const ops::TensorView positions = arena.positions.view({N});
@@ -130,8 +135,8 @@ void Qwen3Model::layer_backward(int64_t layer, int64_t batch, int64_t seq) {
                        a.ln2.view({N, C}), weight(w.gate, {F, C}), false);
   ops::linear_backward(backend_, dln, grad(w.up, {F, C}), g.dup.view({N, F}), a.ln2.view({N, C}),
                        weight(w.up, {F, C}), true);
-  backend_.rmsnorm_backward(dres, grad(w.post_norm, {C}), dln, a.res_mid.view({N, C}),
-                            master(w.post_norm, {C}), a.rstd2.view({N}), true);
+  backend_.rmsnorm_backward(dres, grad(w.post_norm, {C}), dln, mid, master(w.post_norm, {C}),
+                            a.rstd2.view({N}), true);
 
   // Attention: mid = x + att Wo^T.
   if (g.dres_lp.data) backend_.convert(dres_mm, dres);

@@ -108,11 +108,17 @@ void classifier_bf16(float* losses, Dx* dx, float* dw, const bf16* x, const W* w
   }
 }
 
+}  // namespace
+
+int64_t bf16_classifier_chunk_rows(int64_t v) {
+  return std::clamp<int64_t>((int64_t(1) << 22) / std::max<int64_t>(v, 1), 16, 1024);
+}
+
 template <typename Dx, typename W>
-void classifier_chunks(float* losses, Dx* dx, float* dw, const bf16* x, const W* w,
-                       const int32_t* labels, int64_t n, int64_t c, int64_t v,
-                       const LossConfig& config, float grad_scale, Bf16GemmEngine engine,
-                       int64_t chunk_rows) {
+void bf16_classifier_loss(float* losses, Dx* dx, float* dw, const bf16* x, const W* w,
+                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
+                          const LossConfig& config, float grad_scale, Bf16GemmEngine engine,
+                          int64_t chunk_rows) {
   if (n <= 0) return;
   const int64_t chunk = chunk_rows > 0 ? chunk_rows : bf16_classifier_chunk_rows(v);
   if (engine == Bf16GemmEngine::kAuto) engine = bf16_gemm_engine(std::min(chunk, n), v, c);
@@ -122,35 +128,14 @@ void classifier_chunks(float* losses, Dx* dx, float* dw, const bf16* x, const W*
     classifier_bf16(losses, dx, dw, x, w, labels, n, c, v, config, grad_scale, chunk, engine);
 }
 
-}  // namespace
-
-int64_t bf16_classifier_chunk_rows(int64_t v) {
-  return std::clamp<int64_t>((int64_t(1) << 22) / std::max<int64_t>(v, 1), 16, 1024);
-}
-
-void bf16_classifier_loss(float* losses, bf16* dx, float* dw, const bf16* x, const bf16* w,
-                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
-                          const LossConfig& config, float grad_scale, Bf16GemmEngine engine,
-                          int64_t chunk_rows) {
-  classifier_chunks(losses, dx, dw, x, w, labels, n, c, v, config, grad_scale, engine, chunk_rows);
-}
-void bf16_classifier_loss(float* losses, bf16* dx, float* dw, const bf16* x, const float* w,
-                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
-                          const LossConfig& config, float grad_scale, Bf16GemmEngine engine,
-                          int64_t chunk_rows) {
-  classifier_chunks(losses, dx, dw, x, w, labels, n, c, v, config, grad_scale, engine, chunk_rows);
-}
-void bf16_classifier_loss(float* losses, float* dx, float* dw, const bf16* x, const bf16* w,
-                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
-                          const LossConfig& config, float grad_scale, Bf16GemmEngine engine,
-                          int64_t chunk_rows) {
-  classifier_chunks(losses, dx, dw, x, w, labels, n, c, v, config, grad_scale, engine, chunk_rows);
-}
-void bf16_classifier_loss(float* losses, float* dx, float* dw, const bf16* x, const float* w,
-                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
-                          const LossConfig& config, float grad_scale, Bf16GemmEngine engine,
-                          int64_t chunk_rows) {
-  classifier_chunks(losses, dx, dw, x, w, labels, n, c, v, config, grad_scale, engine, chunk_rows);
-}
+#define MOAI_CLASSIFIER_LOSS(Dx, W)                                                     \
+  template void bf16_classifier_loss<Dx, W>(float*, Dx*, float*, const bf16*, const W*, \
+                                            const int32_t*, int64_t, int64_t, int64_t,  \
+                                            const LossConfig&, float, Bf16GemmEngine, int64_t);
+MOAI_CLASSIFIER_LOSS(bf16, bf16)
+MOAI_CLASSIFIER_LOSS(bf16, float)
+MOAI_CLASSIFIER_LOSS(float, bf16)
+MOAI_CLASSIFIER_LOSS(float, float)
+#undef MOAI_CLASSIFIER_LOSS
 
 }  // namespace moai::ops::cpu

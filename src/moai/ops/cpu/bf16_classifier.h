@@ -14,21 +14,11 @@
 
 namespace moai::ops::cpu {
 
-void bf16_classifier_loss(float* losses, bf16* dx, float* dw, const bf16* x, const bf16* w,
-                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
-                          const LossConfig& config, float grad_scale,
-                          Bf16GemmEngine engine = Bf16GemmEngine::kAuto, int64_t chunk_rows = 0);
-void bf16_classifier_loss(float* losses, float* dx, float* dw, const bf16* x, const bf16* w,
-                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
-                          const LossConfig& config, float grad_scale,
-                          Bf16GemmEngine engine = Bf16GemmEngine::kAuto, int64_t chunk_rows = 0);
-// w in fp32 (the master weights of bf16 training): rounded to bf16 (to_bf16) as it is read; the
-// same bits as passing its to_bf16 copy.
-void bf16_classifier_loss(float* losses, bf16* dx, float* dw, const bf16* x, const float* w,
-                          const int32_t* labels, int64_t n, int64_t c, int64_t v,
-                          const LossConfig& config, float grad_scale,
-                          Bf16GemmEngine engine = Bf16GemmEngine::kAuto, int64_t chunk_rows = 0);
-void bf16_classifier_loss(float* losses, float* dx, float* dw, const bf16* x, const float* w,
+// Dx: bf16 or float. W: bf16, or float (the master weights of bf16 training: rounded to bf16 by
+// to_bf16 as they are read, the same bits as passing its to_bf16 copy). Instantiated for the four
+// combinations.
+template <typename Dx, typename W>
+void bf16_classifier_loss(float* losses, Dx* dx, float* dw, const bf16* x, const W* w,
                           const int32_t* labels, int64_t n, int64_t c, int64_t v,
                           const LossConfig& config, float grad_scale,
                           Bf16GemmEngine engine = Bf16GemmEngine::kAuto, int64_t chunk_rows = 0);
