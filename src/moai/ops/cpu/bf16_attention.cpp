@@ -63,14 +63,15 @@ Convert narrow(bf16* dst, const float* src, int64_t count) {
   return {nullptr, dst, src, nullptr, count};
 }
 
-// Batch elements in groups just large enough to give every thread work (the kernels run a task per
-// (batch element, head) forward and per (batch element, kv head) backward): the fp32 staging holds
-// one group's q/k/v/out (and gradients), not the whole batch's (at batch 8 on 2 threads, 1/8 of the
-// memory). Attention never mixes batch elements, so the results are the same bits as one call.
+// Batch elements in groups of one per thread (the kernels run a task per (batch element, head)
+// forward and per (batch element, kv head) backward, statically split): the fp32 staging holds one
+// group's q/k/v/out (and gradients), not the whole batch's (at batch 8 on 2 threads, 1/4 of the
+// memory). Not fewer: with one batch element on two threads, the threads update the interleaved
+// heads of the same rows and the backward ran 2x slower than on two elements (bench/bf16_kernels
+// --fused). Attention never mixes batch elements, so the results are the same bits as one call.
 int64_t group_size(const AttentionShape& s) {
   const int64_t threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  return std::clamp<int64_t>((threads + s.kv_heads - 1) / std::max<int64_t>(s.kv_heads, 1), 1,
-                             std::max<int64_t>(s.batch, 1));
+  return std::clamp<int64_t>(threads, 1, std::max<int64_t>(s.batch, 1));
 }
 
 // Decode shape: a few new queries, no document masks. Such a step reads each key and value once
