@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "moai/ops/cpu/bf16.h"
 #include "moai/ops/cpu/fast_exp.h"
 #include "moai/ops/loss.h"
 #include "moai/ops/ops.h"
@@ -165,27 +166,63 @@ void rope_apply(S* x, const int32_t* position_ids, const float* cos, const float
 // ---- attention: see attention.h ----
 
 // ---- SwiGLU ----
+// One element of SwiGLU in the math type: forward out = silu(g) * u; backward from d.
+template <typename T>
+inline T swiglu_value(T g, T u) {
+  const T sig = T(1) / (T(1) + std::exp(-g));
+  return T(g * sig * u);
+}
+template <typename T>
+inline void swiglu_grads(T& dgate, T& dup, T d, T g, T u) {
+  const T sig = T(1) / (T(1) + std::exp(-g));
+  dup = T(d * (g * sig));
+  dgate = T(d * u * sig * (T(1) + g * (T(1) - sig)));
+}
+
 template <typename S>
 void swiglu_forward(S* out, const S* gate, const S* up, int64_t n) {
-  using T = Math<S>;
 #pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const T g = to_math(gate[i]);
-    const T sig = T(1) / (T(1) + std::exp(-g));
-    out[i] = from_math<S>(T(g * sig * to_math(up[i])));
-  }
+  for (int64_t i = 0; i < n; ++i) out[i] = swiglu_value(gate[i], up[i]);
 }
 
 template <typename S>
 void swiglu_backward(S* dgate, S* dup, const S* dout, const S* gate, const S* up, int64_t n) {
-  using T = Math<S>;
 #pragma omp parallel for simd schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    const T g = to_math(gate[i]), d = to_math(dout[i]);
-    const T sig = T(1) / (T(1) + std::exp(-g));
-    const T silu = g * sig;
-    dup[i] = from_math<S>(T(d * silu));
-    dgate[i] = from_math<S>(T(d * to_math(up[i]) * sig * (T(1) + g * (T(1) - sig))));
+  for (int64_t i = 0; i < n; ++i) swiglu_grads(dgate[i], dup[i], dout[i], gate[i], up[i]);
+}
+
+// bf16: blocks widened to fp32 (vectorised), the fp32 formula, rounded back (vectorised): the
+// same bits as converting element by element, at about the fp32 kernel's speed (a scalar
+// conversion per element made it 2x slower).
+inline constexpr int64_t kSwigluBlock = 512;
+inline void swiglu_forward(BFloat16* out, const BFloat16* gate, const BFloat16* up, int64_t n) {
+  const int64_t blocks = (n + kSwigluBlock - 1) / kSwigluBlock;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t i0 = b * kSwigluBlock, m = std::min(kSwigluBlock, n - i0);
+    float g[kSwigluBlock], u[kSwigluBlock];
+    to_float(g, gate + i0, m);
+    to_float(u, up + i0, m);
+#pragma omp simd
+    for (int64_t i = 0; i < m; ++i) g[i] = swiglu_value(g[i], u[i]);
+    to_bf16(out + i0, g, m);
+  }
+}
+
+inline void swiglu_backward(BFloat16* dgate, BFloat16* dup, const BFloat16* dout,
+                            const BFloat16* gate, const BFloat16* up, int64_t n) {
+  const int64_t blocks = (n + kSwigluBlock - 1) / kSwigluBlock;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t i0 = b * kSwigluBlock, m = std::min(kSwigluBlock, n - i0);
+    float d[kSwigluBlock], g[kSwigluBlock], u[kSwigluBlock];
+    to_float(d, dout + i0, m);
+    to_float(g, gate + i0, m);
+    to_float(u, up + i0, m);
+#pragma omp simd
+    for (int64_t i = 0; i < m; ++i) swiglu_grads(g[i], u[i], d[i], g[i], u[i]);
+    to_bf16(dgate + i0, g, m);
+    to_bf16(dup + i0, u, m);
   }
 }
 
