@@ -129,10 +129,51 @@ void pack_b(uint32_t* __restrict dst, const Operand<>& b, int64_t k0, int64_t de
   }
 }
 
-// fp32 b: the slice rounded to bf16 (to_bf16, vectorised; the bits of the bf16 working copy) into
-// thread-local staging along its contiguous direction, then packed as bf16. One of b's steps is 1.
+// GCC 12's conversion intrinsics pass _mm512_undefined_*() as the unused merge source of their
+// masked builtins; once inlined, -Wmaybe-uninitialized reports it (a false positive).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+// out[j] = (bf16(lo[j]), bf16(hi[j])) as a pair, j < width (hi absent: 0): the rounding of to_bf16.
+MOAI_TARGET_BF16 void pair_rows_f32(uint32_t* __restrict out, const float* lo, const float* hi,
+                                    int64_t width) {
+  for (int64_t j = 0; j < width; j += 16) {
+    const __mmask16 m = __mmask16(width - j >= 16 ? 0xFFFF : (1u << (width - j)) - 1);
+    const __m256i l = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, lo + j));
+    const __m256i h =
+        hi ? (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, hi + j)) : _mm256_setzero_si256();
+    const __m512i pairs =
+        _mm512_or_si512(_mm512_cvtepu16_epi32(l), _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    _mm512_mask_storeu_epi32(out + j, m, pairs);
+  }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+// fp32 b stored [K, N] (col_step 1): each pair of rows rounded and interleaved in one pass.
+void pack_b_rows_f32(uint32_t* __restrict dst, const Operand<float>& b, int64_t k0, int64_t depth,
+                     int64_t col0, int64_t cols) {
+  const int64_t pairs = (depth + 1) / 2;
+  for (int64_t s = 0; s * kNr < cols; ++s) {
+    uint32_t* __restrict strip = dst + s * pairs * kNr;
+    const int64_t width = std::min(kNr, cols - s * kNr);
+    const float* base = b.data + k0 * b.row_step + col0 + s * kNr;
+    for (int64_t p = 0; p < pairs; ++p) {
+      const float* lo = base + 2 * p * b.row_step;
+      pair_rows_f32(strip + p * kNr, lo, 2 * p + 1 < depth ? lo + b.row_step : nullptr, width);
+      for (int64_t j = width; j < kNr; ++j) strip[p * kNr + j] = 0;
+    }
+  }
+}
+
+// fp32 b: rounded to bf16 (the bits of the bf16 working copy) as it is packed. Stored [K, N]: in
+// one pass; stored [N, K]: each column's k run rounded (to_bf16, vectorised) into thread-local
+// staging, then packed as bf16. One of b's steps is 1.
 void pack_b(uint32_t* __restrict dst, const Operand<float>& b, int64_t k0, int64_t depth,
             int64_t col0, int64_t cols) {
+  if (b.col_step == 1) return pack_b_rows_f32(dst, b, k0, depth, col0, cols);
   static thread_local std::vector<bf16> staging;
   const bool k_runs = b.row_step == 1;  // b stored [N, K]: each column's k run is contiguous
   const int64_t runs = k_runs ? cols : depth, length = k_runs ? depth : cols;
