@@ -128,6 +128,7 @@ void bf16_classifier_loss(float* losses, Dx* dx, float* dw, const bf16* x, const
     classifier_bf16(losses, dx, dw, x, w, labels, n, c, v, config, grad_scale, chunk, engine);
 }
 
+// NOLINTBEGIN(bugprone-macro-parentheses): the arguments are types, which cannot be parenthesised.
 #define MOAI_CLASSIFIER_LOSS(Dx, W)                                                     \
   template void bf16_classifier_loss<Dx, W>(float*, Dx*, float*, const bf16*, const W*, \
                                             const int32_t*, int64_t, int64_t, int64_t,  \
@@ -137,5 +138,6 @@ MOAI_CLASSIFIER_LOSS(bf16, float)
 MOAI_CLASSIFIER_LOSS(float, bf16)
 MOAI_CLASSIFIER_LOSS(float, float)
 #undef MOAI_CLASSIFIER_LOSS
+// NOLINTEND(bugprone-macro-parentheses)
 
 }  // namespace moai::ops::cpu
