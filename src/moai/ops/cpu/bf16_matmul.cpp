@@ -168,23 +168,17 @@ void pack_b_rows_f32(uint32_t* __restrict dst, const Operand<float>& b, int64_t 
   }
 }
 
-// fp32 b: rounded to bf16 (the bits of the bf16 working copy) as it is packed. Stored [K, N]: in
-// one pass; stored [N, K]: each column's k run rounded (to_bf16, vectorised) into thread-local
-// staging, then packed as bf16. One of b's steps is 1.
+// fp32 b: rounded to bf16 (the bits of the bf16 working copy) as it is packed. One of b's steps is
+// 1. Stored [K, N]: in one pass; stored [N, K] (each column's k run contiguous): each run rounded
+// (to_bf16, vectorised) into thread-local staging, then packed as bf16.
 void pack_b(uint32_t* __restrict dst, const Operand<float>& b, int64_t k0, int64_t depth,
             int64_t col0, int64_t cols) {
   if (b.col_step == 1) return pack_b_rows_f32(dst, b, k0, depth, col0, cols);
   static thread_local std::vector<bf16> staging;
-  const bool k_runs = b.row_step == 1;  // b stored [N, K]: each column's k run is contiguous
-  const int64_t runs = k_runs ? cols : depth, length = k_runs ? depth : cols;
-  if (staging.size() < size_t(runs * length)) staging.resize(size_t(runs * length));
-  for (int64_t i = 0; i < runs; ++i) {
-    const float* src =
-        k_runs ? b.data + k0 + (col0 + i) * b.col_step : b.data + (k0 + i) * b.row_step + col0;
-    to_bf16(staging.data() + i * length, src, length);
-  }
-  const Operand<> staged{reinterpret_cast<const uint16_t*>(staging.data()), k_runs ? 1 : length,
-                         k_runs ? length : 1};
+  if (staging.size() < size_t(cols * depth)) staging.resize(size_t(cols * depth));
+  for (int64_t j = 0; j < cols; ++j)
+    to_bf16(staging.data() + j * depth, b.data + k0 + (col0 + j) * b.col_step, depth);
+  const Operand<> staged{reinterpret_cast<const uint16_t*>(staging.data()), 1, depth};
   pack_b(dst, staged, 0, depth, 0, cols);
 }
 
