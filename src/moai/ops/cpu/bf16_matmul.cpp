@@ -56,130 +56,154 @@ struct Operand {
   int64_t col_step;
 };
 
-// Two bf16 at src[0], src[step] as one pair (low half first); hi only when `both`.
-inline uint32_t pair(const uint16_t* src, int64_t step, bool both) {
+// Two elements at src[0], src[step] as one bf16 pair (low half first); hi only when `both`.
+inline uint32_t pair_of(const uint16_t* src, int64_t step, bool both) {
   return uint32_t(src[0]) | (both ? uint32_t(src[step]) << 16 : 0u);
 }
-
-// Packs op(a)[row0 .. row0+rows, k0 .. k0+depth) as kMr-row strips of (k, k+1) pairs, zero-padded.
-// Each orientation reads memory in order: along k when a's rows are contiguous, else along rows.
-void pack_a(uint32_t* __restrict dst, const Operand<>& a, int64_t row0, int64_t rows, int64_t k0,
-            int64_t depth) {
-  const int64_t pairs = (depth + 1) / 2;
-  for (int64_t s = 0; s * kMr < rows; ++s) {
-    uint32_t* __restrict strip = dst + s * pairs * kMr;
-    const int64_t height = std::min(kMr, rows - s * kMr);
-    const uint16_t* base = a.data + (row0 + s * kMr) * a.row_step + k0 * a.col_step;
-    if (a.col_step == 1) {
-      for (int64_t r = 0; r < height; ++r) {
-        const uint16_t* src = base + r * a.row_step;
-        for (int64_t p = 0; p < depth / 2; ++p) {
-          uint32_t value;
-          std::memcpy(&value, src + 2 * p, 4);
-          strip[p * kMr + r] = value;
-        }
-        if (depth % 2) strip[(pairs - 1) * kMr + r] = src[depth - 1];
-      }
-    } else {
-      for (int64_t p = 0; p < pairs; ++p) {
-        const uint16_t* src = base + 2 * p * a.col_step;
-        const bool both = 2 * p + 1 < depth;
-        for (int64_t r = 0; r < height; ++r)
-          strip[p * kMr + r] = pair(src + r * a.row_step, a.col_step, both);
-      }
-    }
-    for (int64_t r = height; r < kMr; ++r)
-      for (int64_t p = 0; p < pairs; ++p) strip[p * kMr + r] = 0;
-  }
+inline uint32_t pair_of(const float* src, int64_t step, bool both) {
+  return uint32_t(to_bf16(src[0]).bits) | (both ? uint32_t(to_bf16(src[step]).bits) << 16 : 0u);
 }
 
-// Packs op(b)[k0 .. k0+depth, col0 .. col0+cols) as kNr-column strips of (k, k+1) pairs.
-void pack_b(uint32_t* __restrict dst, const Operand<>& b, int64_t k0, int64_t depth, int64_t col0,
-            int64_t cols) {
-  const int64_t pairs = (depth + 1) / 2;
-  for (int64_t s = 0; s * kNr < cols; ++s) {
-    uint32_t* __restrict strip = dst + s * pairs * kNr;
-    const int64_t width = std::min(kNr, cols - s * kNr);
-    const uint16_t* base = b.data + k0 * b.row_step + (col0 + s * kNr) * b.col_step;
-    if (b.row_step == 1) {  // b stored [N, K]: each column's k run is contiguous
-      for (int64_t j = 0; j < width; ++j) {
-        const uint16_t* src = base + j * b.col_step;
-        for (int64_t p = 0; p < depth / 2; ++p) {
-          uint32_t value;
-          std::memcpy(&value, src + 2 * p, 4);
-          strip[p * kNr + j] = value;
-        }
-        if (depth % 2) strip[(pairs - 1) * kNr + j] = src[depth - 1];
-      }
-    } else {  // b stored [K, N]: interleave two rows
-      for (int64_t p = 0; p < pairs; ++p) {
-        const uint16_t* lo = base + 2 * p * b.row_step;
-        const uint16_t* hi = lo + b.row_step;
-        uint32_t* __restrict out = strip + p * kNr;
-        if (2 * p + 1 < depth && b.col_step == 1) {
-          for (int64_t j = 0; j < width; ++j) out[j] = uint32_t(lo[j]) | (uint32_t(hi[j]) << 16);
-        } else {
-          for (int64_t j = 0; j < width; ++j)
-            out[j] = pair(lo + j * b.col_step, b.row_step, 2 * p + 1 < depth);
-        }
-      }
-    }
-    for (int64_t p = 0; p < pairs; ++p)
-      for (int64_t j = width; j < kNr; ++j) strip[p * kNr + j] = 0;
-  }
-}
-
-// GCC 12's conversion intrinsics pass _mm512_undefined_*() as the unused merge source of their
-// masked builtins; once inlined, -Wmaybe-uninitialized reports it (a false positive).
+// GCC 12's conversion and shuffle intrinsics pass _mm512_undefined_*() as the unused merge source
+// of their masked builtins; once inlined, -Wmaybe-uninitialized reports it (a false positive).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-// out[j] = (bf16(lo[j]), bf16(hi[j])) as a pair, j < width (hi absent: 0): the rounding of to_bf16.
-MOAI_TARGET_BF16 void pair_rows_f32(uint32_t* __restrict out, const float* lo, const float* hi,
-                                    int64_t width) {
+
+// The low `count` bits set, count in [0, 16] (a lane mask).
+inline __mmask16 lanes(int64_t count) {
+  return __mmask16(count >= 16 ? 0xFFFF : count <= 0 ? 0 : (1u << count) - 1);
+}
+
+// 32 consecutive k of one row as 16 (k, k+1) pairs, `valid` of them real (the rest 0): bf16 bits
+// as they are, fp32 rounded to nearest even (the rounding of to_bf16).
+MOAI_TARGET_BF16 inline __m512i load_pairs(const uint16_t* src, int64_t valid) {
+  const __mmask32 mask = __mmask32(valid >= 32 ? ~0u : (1u << valid) - 1);
+  return _mm512_maskz_loadu_epi16(mask, src);
+}
+MOAI_TARGET_BF16 inline __m512i load_pairs(const float* src, int64_t valid) {
+  const __m512 lo = _mm512_maskz_loadu_ps(lanes(valid), src);
+  const __m512 hi = _mm512_maskz_loadu_ps(lanes(valid - 16), src + 16);
+  return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+}
+
+// In-register transpose of 16 x 16 32-bit lanes: row i lane j -> row j lane i. Unpacks pair up
+// rows, then 64-bit halves, then 128-bit blocks across the four row groups.
+MOAI_TARGET_BF16 inline void transpose16(__m512i (&r)[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {  // u[4i + c], block L: column 4L + c of rows 4i .. 4i+3
+    u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  for (int c = 0; c < 4; ++c) {
+    const __m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88);
+    const __m512i v1 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xDD);
+    const __m512i w0 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88);
+    const __m512i w1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xDD);
+    r[c] = _mm512_shuffle_i32x4(v0, w0, 0x88);
+    r[4 + c] = _mm512_shuffle_i32x4(v1, w1, 0x88);
+    r[8 + c] = _mm512_shuffle_i32x4(v0, w0, 0xDD);
+    r[12 + c] = _mm512_shuffle_i32x4(v1, w1, 0xDD);
+  }
+}
+
+// Up to 16 rows that are contiguous along k (row r at src + r * step, `rows` of them) as pairs:
+// dst[p * dst_step + r] = (k 2p, 2p+1) of row r for p < (depth + 1) / 2 and r < width, rows past
+// `rows` (and a missing k of an odd depth) zero. 32 k at a time: one load per row, one transpose.
+template <typename T>
+MOAI_TARGET_BF16 void pack_pairs_across(uint32_t* __restrict dst, int64_t dst_step, int64_t width,
+                                        const T* src, int64_t step, int64_t rows, int64_t depth) {
+  const int64_t pairs = (depth + 1) / 2;
+  const __mmask16 store = lanes(width);
+  for (int64_t k = 0; k < depth; k += 32) {
+    __m512i r[16];
+    for (int64_t i = 0; i < 16; ++i)
+      r[i] = i < rows ? load_pairs(src + i * step + k, depth - k) : _mm512_setzero_si512();
+    transpose16(r);
+    const int64_t count = std::min<int64_t>(16, pairs - k / 2);
+    for (int64_t p = 0; p < count; ++p)
+      _mm512_mask_storeu_epi32(dst + (k / 2 + p) * dst_step, store, r[p]);
+  }
+}
+
+// Two rows contiguous along the packed dimension as one row of pairs: out[j] = (lo[j], hi[j]) for
+// j < valid (hi absent: 0), out[valid .. width) = 0.
+MOAI_TARGET_BF16 inline __m512i widen16(const uint16_t* src, __mmask16 m) {
+  return _mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, src));
+}
+MOAI_TARGET_BF16 inline __m512i widen16(const float* src, __mmask16 m) {
+  return _mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, src)));
+}
+template <typename T>
+MOAI_TARGET_BF16 void pair_rows(uint32_t* __restrict out, const T* lo, const T* hi, int64_t valid,
+                                int64_t width) {
   for (int64_t j = 0; j < width; j += 16) {
-    const __mmask16 m = __mmask16(width - j >= 16 ? 0xFFFF : (1u << (width - j)) - 1);
-    const __m256i l = (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, lo + j));
-    const __m256i h =
-        hi ? (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, hi + j)) : _mm256_setzero_si256();
-    const __m512i pairs =
-        _mm512_or_si512(_mm512_cvtepu16_epi32(l), _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
-    _mm512_mask_storeu_epi32(out + j, m, pairs);
+    const __mmask16 m = lanes(valid - j);
+    const __m512i l = widen16(lo + j, m);
+    const __m512i h = hi ? widen16(hi + j, m) : _mm512_setzero_si512();
+    _mm512_mask_storeu_epi32(out + j, lanes(width - j),
+                             _mm512_or_si512(l, _mm512_slli_epi32(h, 16)));
   }
 }
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
 #endif
 
-// fp32 b stored [K, N] (col_step 1): each pair of rows rounded and interleaved in one pass.
-void pack_b_rows_f32(uint32_t* __restrict dst, const Operand<float>& b, int64_t k0, int64_t depth,
-                     int64_t col0, int64_t cols) {
+// Packs `count` x `depth` of an operand into strips of `width` (kMr or kNr) pairs: element (i, k)
+// at x[i * along + k * deep] (i the packed row or column, k the depth). Strip s holds i in
+// [s * width, (s + 1) * width) as dst[s * pairs * width + p * width + i % width], padding zero.
+// Both unit-step layouts are vectorised: contiguous along k (transposed 16 rows at a time) and
+// contiguous along i (two k rows interleaved); other steps go pair by pair.
+template <typename T>
+void pack_strips(uint32_t* __restrict dst, int64_t width, const T* x, int64_t along, int64_t deep,
+                 int64_t count, int64_t depth) {
   const int64_t pairs = (depth + 1) / 2;
-  for (int64_t s = 0; s * kNr < cols; ++s) {
-    uint32_t* __restrict strip = dst + s * pairs * kNr;
-    const int64_t width = std::min(kNr, cols - s * kNr);
-    const float* base = b.data + k0 * b.row_step + col0 + s * kNr;
-    for (int64_t p = 0; p < pairs; ++p) {
-      const float* lo = base + 2 * p * b.row_step;
-      pair_rows_f32(strip + p * kNr, lo, 2 * p + 1 < depth ? lo + b.row_step : nullptr, width);
-      for (int64_t j = width; j < kNr; ++j) strip[p * kNr + j] = 0;
+  for (int64_t s = 0; s * width < count; ++s) {
+    uint32_t* __restrict strip = dst + s * pairs * width;
+    const int64_t valid = std::min(width, count - s * width);
+    const T* base = x + s * width * along;
+    if (deep == 1) {
+      for (int64_t h = 0; h < width; h += 16)
+        pack_pairs_across(strip + h, width, std::min<int64_t>(16, width - h), base + h * along,
+                          along, std::clamp<int64_t>(valid - h, 0, 16), depth);
+    } else if (along == 1) {
+      for (int64_t p = 0; p < pairs; ++p) {
+        const T* lo = base + 2 * p * deep;
+        pair_rows(strip + p * width, lo, 2 * p + 1 < depth ? lo + deep : nullptr, valid, width);
+      }
+    } else {
+      for (int64_t p = 0; p < pairs; ++p)
+        for (int64_t i = 0; i < width; ++i) {
+          const T* at = base + i * along + 2 * p * deep;
+          const bool both = 2 * p + 1 < depth;
+          strip[p * width + i] = i >= valid ? 0u : pair_of(at, deep, both);
+        }
     }
   }
 }
 
-// fp32 b: rounded to bf16 (the bits of the bf16 working copy) as it is packed. One of b's steps is
-// 1. Stored [K, N]: in one pass; stored [N, K] (each column's k run contiguous): each run rounded
-// (to_bf16, vectorised) into thread-local staging, then packed as bf16.
-void pack_b(uint32_t* __restrict dst, const Operand<float>& b, int64_t k0, int64_t depth,
-            int64_t col0, int64_t cols) {
-  if (b.col_step == 1) return pack_b_rows_f32(dst, b, k0, depth, col0, cols);
-  static thread_local std::vector<bf16> staging;
-  if (staging.size() < size_t(cols * depth)) staging.resize(size_t(cols * depth));
-  for (int64_t j = 0; j < cols; ++j)
-    to_bf16(staging.data() + j * depth, b.data + k0 + (col0 + j) * b.col_step, depth);
-  const Operand<> staged{reinterpret_cast<const uint16_t*>(staging.data()), 1, depth};
-  pack_b(dst, staged, 0, depth, 0, cols);
+// Packs op(a)[row0 .. row0+rows, k0 .. k0+depth) as kMr-row strips of (k, k+1) pairs, zero-padded.
+void pack_a(uint32_t* __restrict dst, const Operand<>& a, int64_t row0, int64_t rows, int64_t k0,
+            int64_t depth) {
+  pack_strips(dst, kMr, a.data + row0 * a.row_step + k0 * a.col_step, a.row_step, a.col_step, rows,
+              depth);
+}
+
+// Packs op(b)[k0 .. k0+depth, col0 .. col0+cols) as kNr-column strips of (k, k+1) pairs; fp32 b
+// (the master weights of bf16 training) is rounded to bf16 as it is packed, the same bits as
+// packing its to_bf16 copy.
+template <typename T>
+void pack_b(uint32_t* __restrict dst, const Operand<T>& b, int64_t k0, int64_t depth, int64_t col0,
+            int64_t cols) {
+  pack_strips(dst, kNr, b.data + k0 * b.row_step + col0 * b.col_step, b.col_step, b.row_step, cols,
+              depth);
 }
 
 // c[R, cols] = alpha * tile + beta * c (beta == 0: c not read), cols <= kNr.
