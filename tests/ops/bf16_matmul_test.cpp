@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -162,6 +163,35 @@ TEST(Bf16Matmul, Fp32WeightsMatchTheirBf16Copy) {
         for (size_t i = 0; i < want.size(); ++i) {
           ASSERT_EQ(got[i], want[i]) << bf16_gemm_engine_name(engine) << " trans " << trans;
           ASSERT_EQ(got16[i].bits, want16[i].bits) << bf16_gemm_engine_name(engine);
+        }
+      }
+}
+
+// a read with a row stride (lda) larger than its rows: the same bits as its dense copy, for both
+// outputs, every engine and transpose, a lone row (the matrix-vector paths) and bf16 output blocks.
+TEST(Bf16Matmul, StridedAMatchesItsDenseCopy) {
+  std::mt19937 rng(15);
+  const Case cases[] = {{1, 37, 19}, {13, 33, 17}, {150, 65, 513}, {400, 4100, 8}};
+  for (const Bf16GemmEngine engine : engines())
+    for (const Case& shape : cases)
+      for (const bool ta : {false, true}) {
+        const auto [m, n, k] = shape;
+        const int64_t rows = ta ? k : m, cols = ta ? m : k, lda = 2 * cols + 3;
+        const std::vector<bf16> dense = random_bf16(rows * cols, rng), b = random_bf16(k * n, rng);
+        std::vector<bf16> strided(size_t(rows * lda), to_bf16(NAN));
+        for (int64_t r = 0; r < rows; ++r)
+          std::copy_n(dense.begin() + r * cols, cols, strided.begin() + r * lda);
+        std::vector<float> want(size_t(m * n)), got(want.size());
+        bf16_gemm(want.data(), dense.data(), b.data(), m, n, k, ta, false, 1.0f, 0.0f, engine);
+        bf16_gemm(got.data(), strided.data(), b.data(), m, n, k, ta, false, 1.0f, 0.0f, engine,
+                  lda);
+        std::vector<bf16> want16(want.size()), got16(want.size());
+        bf16_gemm(want16.data(), dense.data(), b.data(), m, n, k, ta, false, 1.0f, 0.0f, engine);
+        bf16_gemm(got16.data(), strided.data(), b.data(), m, n, k, ta, false, 1.0f, 0.0f, engine,
+                  lda);
+        for (size_t i = 0; i < want.size(); ++i) {
+          ASSERT_EQ(got[i], want[i]) << bf16_gemm_engine_name(engine) << " m" << m << " ta " << ta;
+          ASSERT_EQ(got16[i].bits, want16[i].bits) << bf16_gemm_engine_name(engine) << " m" << m;
         }
       }
 }

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "moai/ops/cpu/kernels.h"  // loss_row
@@ -18,10 +19,23 @@ T* grow(std::vector<T>& buffer, size_t count) {
   return buffer.data();
 }
 
+// The bf16 values of fp32 row[0, n) written over the row's own first half (row as bf16[n]), in
+// blocks staged on the stack: each block is read whole before anything in it is overwritten.
+void narrow_in_place(float* row, int64_t n) {
+  constexpr int64_t kBlock = 512;
+  bf16 block[kBlock];
+  auto* out = reinterpret_cast<unsigned char*>(row);
+  for (int64_t i = 0; i < n; i += kBlock) {
+    const int64_t count = std::min(kBlock, n - i);
+    to_bf16(block, row + i, count);
+    std::memcpy(out + i * int64_t(sizeof(bf16)), block, size_t(count) * sizeof(bf16));
+  }
+}
+
 // Loss rows of one chunk of logits (fp32, in place). With a gradient, each row becomes
-// d(grad_scale * loss)/d(logits), rounded to bf16 values; bf16_out (when non-null) receives them as
-// bf16, else they stay in the fp32 row.
-void loss_rows(float* losses, float* logits, bf16* bf16_out, const int32_t* labels, int64_t rows,
+// d(grad_scale * loss)/d(logits), rounded to bf16: as bf16 over the first half of its own fp32 row
+// when `narrow` (a [rows, v] bf16 matrix with row stride 2v), else as fp32 values.
+void loss_rows(float* losses, float* logits, bool narrow, const int32_t* labels, int64_t rows,
                int64_t v, const LossConfig& config, float grad_scale, bool want_grad) {
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < rows; ++r) {
@@ -33,8 +47,8 @@ void loss_rows(float* losses, float* logits, bf16* bf16_out, const int32_t* labe
       losses[r] = loss_row(row, v, labels[r], config, grad_scale, want_grad);
     }
     if (!want_grad) continue;
-    if (bf16_out) {
-      to_bf16(bf16_out + r * v, row, v);
+    if (narrow) {
+      narrow_in_place(row, v);
     } else {
       for (int64_t i = 0; i < v; ++i) row[i] = round_to_bf16(row[i]);
     }
@@ -77,8 +91,7 @@ void classifier_fp32(float* losses, Dx* dx, float* dw, const bf16* x, const W* w
     const int64_t rows = std::min(chunk, n - row0);
     to_float_parallel(x32, x + row0 * c, rows * c);
     gemm(logits, x32, w32, rows, v, c, false, true, 1.0f, 0.0f);
-    loss_rows(losses + row0, logits, nullptr, labels + row0, rows, v, config, grad_scale,
-              want_grad);
+    loss_rows(losses + row0, logits, false, labels + row0, rows, v, config, grad_scale, want_grad);
     if (want_grad) {
       store_dx(dx + row0 * c, logits, w32, rows, c, v);
       gemm(dw, logits, x32, v, c, rows, true, false, 1.0f, 1.0f);
@@ -86,24 +99,24 @@ void classifier_fp32(float* losses, Dx* dx, float* dw, const bf16* x, const W* w
   }
 }
 
-// avx512-bf16: bf16 matmuls straight from the tensors (fp32 w rounded as bf16_gemm packs it).
+// avx512-bf16: bf16 matmuls straight from the tensors (fp32 w rounded as bf16_gemm packs it); the
+// logits' bf16 gradient is read in place, rows 2v elements apart.
 template <typename Dx, typename W>
 void classifier_bf16(float* losses, Dx* dx, float* dw, const bf16* x, const W* w,
                      const int32_t* labels, int64_t n, int64_t c, int64_t v,
                      const LossConfig& config, float grad_scale, int64_t chunk,
                      Bf16GemmEngine engine) {
   static thread_local std::vector<float> logits_buffer;
-  static thread_local std::vector<bf16> grad_buffer;
   float* logits = grow(logits_buffer, size_t(std::min(chunk, n) * v));
+  const auto* grad = reinterpret_cast<const bf16*>(logits);
   const bool want_grad = dx != nullptr;
-  bf16* grad = want_grad ? grow(grad_buffer, size_t(std::min(chunk, n) * v)) : nullptr;
   for (int64_t row0 = 0; row0 < n; row0 += chunk) {
     const int64_t rows = std::min(chunk, n - row0);
     bf16_gemm(logits, x + row0 * c, w, rows, v, c, false, true, 1.0f, 0.0f, engine);
-    loss_rows(losses + row0, logits, grad, labels + row0, rows, v, config, grad_scale, want_grad);
+    loss_rows(losses + row0, logits, true, labels + row0, rows, v, config, grad_scale, want_grad);
     if (want_grad) {
-      bf16_gemm(dx + row0 * c, grad, w, rows, c, v, false, false, 1.0f, 0.0f, engine);
-      bf16_gemm(dw, grad, x + row0 * c, v, c, rows, true, false, 1.0f, 1.0f, engine);
+      bf16_gemm(dx + row0 * c, grad, w, rows, c, v, false, false, 1.0f, 0.0f, engine, 2 * v);
+      bf16_gemm(dw, grad, x + row0 * c, v, c, rows, true, false, 1.0f, 1.0f, engine, 2 * v);
     }
   }
 }
@@ -111,7 +124,7 @@ void classifier_bf16(float* losses, Dx* dx, float* dw, const bf16* x, const W* w
 }  // namespace
 
 int64_t bf16_classifier_chunk_rows(int64_t v) {
-  return std::clamp<int64_t>((int64_t(1) << 22) / std::max<int64_t>(v, 1), 16, 1024);
+  return std::clamp<int64_t>((int64_t(6) << 20) / std::max<int64_t>(v, 1), 16, 1024);
 }
 
 template <typename Dx, typename W>

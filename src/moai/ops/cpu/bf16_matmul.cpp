@@ -435,11 +435,11 @@ const uint16_t* bf16_extent(const float* b, int64_t extent) {
 }
 
 template <typename B>
-void gemm_avx512(float* c, const bf16* a_bf, const B* b_in, int64_t m, int64_t n, int64_t k,
-                 bool trans_a, bool trans_b, float alpha, float beta) {
+void gemm_avx512(float* c, const bf16* a_bf, int64_t lda, const B* b_in, int64_t m, int64_t n,
+                 int64_t k, bool trans_a, bool trans_b, float alpha, float beta) {
   const auto* a = storage(a_bf);
   const auto* b = storage(b_in);
-  const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
+  const int64_t ldb = trans_b ? k : n;
   split_over_threads(m, n, k, [&](int64_t row0, int64_t rows, int64_t col0, int64_t cols) {
     const uint16_t* a_block = a + (trans_a ? row0 : row0 * lda);
     const auto* b_block = b + (trans_b ? col0 * ldb : col0);
@@ -470,11 +470,16 @@ void widen_parallel(float* dst, const float* src, int64_t n) {
 }
 
 template <typename B>
-void gemm_convert(float* c, const bf16* a, const B* b, int64_t m, int64_t n, int64_t k,
+void gemm_convert(float* c, const bf16* a, int64_t lda, const B* b, int64_t m, int64_t n, int64_t k,
                   bool trans_a, bool trans_b, float alpha, float beta) {
   float* a32 = float_buffer<0>(size_t(m * k));
   float* b32 = float_buffer<1>(size_t(k * n));
-  to_float_parallel(a32, a, m * k);
+  const int64_t a_rows = trans_a ? k : m, a_cols = trans_a ? m : k;
+  if (lda == a_cols) {
+    to_float_parallel(a32, a, m * k);
+  } else {  // strided rows, made dense
+    for (int64_t r = 0; r < a_rows; ++r) to_float(a32 + r * a_cols, a + r * lda, a_cols);
+  }
   widen_parallel(b32, b, k * n);
   gemm(c, a32, b32, m, n, k, trans_a, trans_b, alpha, beta);
 }
@@ -519,8 +524,8 @@ const char* bf16_gemm_engine_name(Bf16GemmEngine engine) {
 namespace {
 
 template <typename B>
-void gemm_any(float* c, const bf16* a, const B* b, int64_t m, int64_t n, int64_t k, bool trans_a,
-              bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
+void gemm_any(float* c, const bf16* a, int64_t lda, const B* b, int64_t m, int64_t n, int64_t k,
+              bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {  // no products: c = beta * c (beta 0 clears NaN too)
     for (int64_t i = 0; i < m * n; ++i) c[i] = beta == 0.0f ? 0.0f : beta * c[i];
@@ -530,15 +535,15 @@ void gemm_any(float* c, const bf16* a, const B* b, int64_t m, int64_t n, int64_t
   if (engine == Bf16GemmEngine::kAvx512Bf16) {
     if (!cpu_has_avx512_bf16())
       throw Error("bf16_gemm: the avx512-bf16 engine needs a CPU with AVX512-BF16");
-    gemm_avx512(c, a, b, m, n, k, trans_a, trans_b, alpha, beta);
+    gemm_avx512(c, a, lda, b, m, n, k, trans_a, trans_b, alpha, beta);
   } else {
-    gemm_convert(c, a, b, m, n, k, trans_a, trans_b, alpha, beta);
+    gemm_convert(c, a, lda, b, m, n, k, trans_a, trans_b, alpha, beta);
   }
 }
 
 template <typename B>
-void gemm_any(bf16* c, const bf16* a, const B* b, int64_t m, int64_t n, int64_t k, bool trans_a,
-              bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
+void gemm_any(bf16* c, const bf16* a, int64_t lda, const B* b, int64_t m, int64_t n, int64_t k,
+              bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
   if (m <= 0 || n <= 0) return;
   // The fp32 result is staged in blocks of rows of about 1M elements (4 MB; at least 192 rows,
   // whole register tiles), not as a whole [M, N] copy: a [tokens, ffn] output of a large model
@@ -559,7 +564,7 @@ void gemm_any(bf16* c, const bf16* a, const B* b, int64_t m, int64_t n, int64_t 
     if (m - row0 - rows == 1) ++rows;
     bf16* c_rows = c + row0 * n;
     if (beta != 0.0f) to_float_parallel(c32, c_rows, rows * n);
-    gemm_any(c32, a + row0 * k, b, rows, n, k, trans_a, trans_b, alpha, beta, engine);
+    gemm_any(c32, a + row0 * lda, lda, b, rows, n, k, trans_a, trans_b, alpha, beta, engine);
     to_bf16_parallel(c_rows, c32, rows * n);
   }
 }
@@ -567,20 +572,27 @@ void gemm_any(bf16* c, const bf16* a, const B* b, int64_t m, int64_t n, int64_t 
 }  // namespace
 
 void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,
-               bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
-  gemm_any(c, a, b, m, n, k, trans_a, trans_b, alpha, beta, engine);
+               bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine,
+               int64_t lda) {
+  gemm_any(c, a, lda > 0 ? lda : (trans_a ? m : k), b, m, n, k, trans_a, trans_b, alpha, beta,
+           engine);
 }
 void bf16_gemm(float* c, const bf16* a, const float* b, int64_t m, int64_t n, int64_t k,
-               bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
-  gemm_any(c, a, b, m, n, k, trans_a, trans_b, alpha, beta, engine);
+               bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine,
+               int64_t lda) {
+  gemm_any(c, a, lda > 0 ? lda : (trans_a ? m : k), b, m, n, k, trans_a, trans_b, alpha, beta,
+           engine);
 }
 void bf16_gemm(bf16* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k, bool trans_a,
-               bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
-  gemm_any(c, a, b, m, n, k, trans_a, trans_b, alpha, beta, engine);
+               bool trans_b, float alpha, float beta, Bf16GemmEngine engine, int64_t lda) {
+  gemm_any(c, a, lda > 0 ? lda : (trans_a ? m : k), b, m, n, k, trans_a, trans_b, alpha, beta,
+           engine);
 }
 void bf16_gemm(bf16* c, const bf16* a, const float* b, int64_t m, int64_t n, int64_t k,
-               bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine) {
-  gemm_any(c, a, b, m, n, k, trans_a, trans_b, alpha, beta, engine);
+               bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine,
+               int64_t lda) {
+  gemm_any(c, a, lda > 0 ? lda : (trans_a ? m : k), b, m, n, k, trans_a, trans_b, alpha, beta,
+           engine);
 }
 
 void bf16_gemm_reference(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,

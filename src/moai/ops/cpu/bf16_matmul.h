@@ -34,24 +34,26 @@ enum class Bf16GemmEngine { kAuto, kAvx512Bf16, kConvertSgemm };
 Bf16GemmEngine bf16_gemm_engine(int64_t m, int64_t n, int64_t k);
 const char* bf16_gemm_engine_name(Bf16GemmEngine engine);
 
+// lda: a's row stride in elements, 0 = dense (k, or m when trans_a); larger strides read a's rows
+// out of a wider buffer (the classifier's gradient rows, written in place of its fp32 logits).
 // fp32 output. kAvx512Bf16 on a CPU without the instructions throws moai::Error.
 void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,
                bool trans_a, bool trans_b, float alpha, float beta,
-               Bf16GemmEngine engine = Bf16GemmEngine::kAuto);
+               Bf16GemmEngine engine = Bf16GemmEngine::kAuto, int64_t lda = 0);
 // b in fp32 (the fp32 master weights of bf16 training): each element rounded to bf16 (to_bf16,
 // round to nearest even) as it is read, while packing; the same bits as passing its to_bf16 copy.
 void bf16_gemm(float* c, const bf16* a, const float* b, int64_t m, int64_t n, int64_t k,
                bool trans_a, bool trans_b, float alpha, float beta,
-               Bf16GemmEngine engine = Bf16GemmEngine::kAuto);
+               Bf16GemmEngine engine = Bf16GemmEngine::kAuto, int64_t lda = 0);
 
 // bf16 output: computed in fp32 (c read as bf16 when beta != 0), rounded once at the end; the
 // avx512-bf16 engine stages the fp32 result in blocks of ~1M elements of rows, not whole.
 void bf16_gemm(bf16* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k, bool trans_a,
-               bool trans_b, float alpha, float beta,
-               Bf16GemmEngine engine = Bf16GemmEngine::kAuto);
+               bool trans_b, float alpha, float beta, Bf16GemmEngine engine = Bf16GemmEngine::kAuto,
+               int64_t lda = 0);
 void bf16_gemm(bf16* c, const bf16* a, const float* b, int64_t m, int64_t n, int64_t k,
                bool trans_a, bool trans_b, float alpha, float beta,
-               Bf16GemmEngine engine = Bf16GemmEngine::kAuto);
+               Bf16GemmEngine engine = Bf16GemmEngine::kAuto, int64_t lda = 0);
 
 // The slow, obvious twin (double accumulation, single thread): what the tests compare against.
 void bf16_gemm_reference(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,
