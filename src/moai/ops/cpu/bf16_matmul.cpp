@@ -212,7 +212,13 @@ MOAI_TARGET_BF16 void micro_kernel(int64_t pairs, const uint32_t* ap, const uint
                                    int64_t ldc, int64_t cols, float alpha, float beta) {
   __m512 acc0[R], acc1[R];
 #pragma GCC unroll 12
-  for (int r = 0; r < R; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  for (int r = 0; r < R; ++r) {
+    acc0[r] = acc1[r] = _mm512_setzero_ps();
+    // The tile's rows of c, read or written at the end, are ldc apart (no stream the hardware
+    // prefetcher follows): fetched now, their misses overlap the products.
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + r * ldc + 16), _MM_HINT_T0);
+  }
   for (int64_t p = 0; p < pairs; ++p) {
     const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp + p * kNr);
     const __m512bh b1 = (__m512bh)_mm512_loadu_si512(bp + p * kNr + 16);
