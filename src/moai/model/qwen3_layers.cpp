@@ -47,7 +47,7 @@ void Qwen3Model::layer_forward(int64_t layer, int64_t batch, int64_t seq,
   const ops::TensorView segments =
       has_segments_ ? arena.segments.view({N}) : ops::absent<int32_t>();
 
-  if (a.in_saved.data) backend_.convert(a.in_saved.view({N, C}), x);
+  if (save_residuals_ && a.in_saved.data) backend_.convert(a.in_saved.view({N, C}), x);
   backend_.rmsnorm_forward(ln1, a.rstd1.view({N}), x, master(w.in_norm, {C}), eps);
   ops::linear_forward(backend_, a.q_raw.view({N, QD}), ln1, weight(w.q, {QD, C}));
   ops::linear_forward(backend_, a.k_raw.view({N, KD}), ln1, weight(w.k, {KD, C}));
@@ -69,7 +69,7 @@ void Qwen3Model::layer_forward(int64_t layer, int64_t batch, int64_t seq,
   const ops::TensorView mid = a.res_mid.view({N, C});
   backend_.copy(mid, x);
   ops::linear_forward(backend_, mid, a.att.view({N, QD}), weight(w.o, {C, QD}), 1.0f);
-  if (a.mid_saved.data) backend_.convert(a.mid_saved.view({N, C}), mid);
+  if (save_residuals_ && a.mid_saved.data) backend_.convert(a.mid_saved.view({N, C}), mid);
   backend_.rmsnorm_forward(ln2, a.rstd2.view({N}), mid, master(w.post_norm, {C}), eps);
   ops::linear_forward(backend_, a.gate.view({N, F}), ln2, weight(w.gate, {F, C}));
   ops::linear_forward(backend_, a.up.view({N, F}), ln2, weight(w.up, {F, C}));

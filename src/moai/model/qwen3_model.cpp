@@ -212,6 +212,7 @@ double Qwen3Model::forward(const Batch& batch, const ops::LossConfig& loss, doub
   last_valid_tokens_ = count_valid_labels(batch, loss.ignore_index);
   const double normalizer =
       loss_normalizer > 0 ? loss_normalizer : double(std::max<int64_t>(last_valid_tokens_, 1));
+  save_residuals_ = want_grad;
   forward_layers(n);
   Arena& a = *arena_;
   const int64_t C = config_.hidden_size, V = config_.vocab_size;

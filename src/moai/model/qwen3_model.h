@@ -173,6 +173,9 @@ class Qwen3Model {
   int64_t cur_seq_ = 0;
   bool has_segments_ = false;
   bool pending_backward_ = false;
+  // Whether layer_forward keeps the bf16 copies of the residuals the backward reads (in_saved,
+  // mid_saved): set by forward(want_grad); an evaluation forward skips them.
+  bool save_residuals_ = false;
   int64_t last_valid_tokens_ = 0;
 };
 
