@@ -187,32 +187,30 @@ void fused_table(const std::vector<Config>& configs, const std::vector<int>& thr
         cpu::classifier_loss(losses.data(), dx.data(), dw.data(), x.data(), w.data(), labels.data(),
                              n, c.hidden, c.vocab, loss, 1.0f);
       });
-      double bf16_cls[2] = {0, 0};
       const Bf16GemmEngine engines[2] = {Bf16GemmEngine::kConvertSgemm,
                                          Bf16GemmEngine::kAvx512Bf16};
-      for (int e = 0; e < 2; ++e) {
-        if (engines[e] == Bf16GemmEngine::kAvx512Bf16 && !moai::ops::cpu_has_avx512_bf16())
-          continue;
-        bf16_cls[e] = time_call([&] {
-          cpu::bf16_classifier_loss(losses.data(), dxb.data(), dw.data(), xb.data(), wb.data(),
-                                    labels.data(), n, c.hidden, c.vocab, loss, 1.0f, engines[e]);
-        });
-      }
+      // ms per engine with w as given: bf16, or the fp32 master of bf16 training (rounded to bf16
+      // as the kernels pack it); 0 for an engine this CPU lacks.
+      auto per_engine = [&](const auto* weights, double(&ms)[2]) {
+        for (int e = 0; e < 2; ++e) {
+          ms[e] = 0;
+          if (engines[e] == Bf16GemmEngine::kAvx512Bf16 && !moai::ops::cpu_has_avx512_bf16())
+            continue;
+          ms[e] = 1e3 * time_call([&] {
+                    cpu::bf16_classifier_loss(losses.data(), dxb.data(), dw.data(), xb.data(),
+                                              weights, labels.data(), n, c.hidden, c.vocab, loss,
+                                              1.0f, engines[e]);
+                  });
+        }
+      };
+      double bf16_cls[2], masters[2];
+      per_engine(wb.data(), bf16_cls);
+      per_engine(w.data(), masters);
       std::printf("| %s | classifier + CE fwd+bwd, N 2048, V %lld | %d | %.1f | %.1f | %.1f |\n",
-                  c.name.c_str(), (long long)c.vocab, threads, 1e3 * fp32_cls, 1e3 * bf16_cls[0],
-                  1e3 * bf16_cls[1]);
-      // bf16 training's case: w is the fp32 master, rounded to bf16 as the kernels pack it.
-      double masters[2] = {0, 0};
-      for (int e = 0; e < 2; ++e) {
-        if (engines[e] == Bf16GemmEngine::kAvx512Bf16 && !moai::ops::cpu_has_avx512_bf16())
-          continue;
-        masters[e] = time_call([&] {
-          cpu::bf16_classifier_loss(losses.data(), dxb.data(), dw.data(), xb.data(), w.data(),
-                                    labels.data(), n, c.hidden, c.vocab, loss, 1.0f, engines[e]);
-        });
-      }
+                  c.name.c_str(), (long long)c.vocab, threads, 1e3 * fp32_cls, bf16_cls[0],
+                  bf16_cls[1]);
       std::printf("| %s | the same, fp32 master w | %d | %.1f | %.1f | %.1f |\n", c.name.c_str(),
-                  threads, 1e3 * fp32_cls, 1e3 * masters[0], 1e3 * masters[1]);
+                  threads, 1e3 * fp32_cls, masters[0], masters[1]);
       const double fp32_att = time_call([&] {
         cpu::attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), nullptr,
                                shape);

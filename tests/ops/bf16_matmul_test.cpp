@@ -168,7 +168,8 @@ TEST(Bf16Matmul, Fp32WeightsMatchTheirBf16Copy) {
 }
 
 // a read with a row stride (lda) larger than its rows: the same bits as its dense copy, for both
-// outputs, every engine and transpose, a lone row (the matrix-vector paths) and bf16 output blocks.
+// outputs, every engine, a stored as [M, K] and as [K, M] (trans_a), a lone row (the matrix-vector
+// path) and a bf16 output staged in row blocks (400 x 4100).
 TEST(Bf16Matmul, StridedAMatchesItsDenseCopy) {
   std::mt19937 rng(15);
   const Case cases[] = {{1, 37, 19}, {13, 33, 17}, {150, 65, 513}, {400, 4100, 8}};

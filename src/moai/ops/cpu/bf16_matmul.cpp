@@ -12,7 +12,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -575,30 +574,31 @@ void gemm_any(bf16* c, const bf16* a, int64_t lda, const B* b, int64_t m, int64_
   }
 }
 
+// a's row stride: the caller's, or 0 = dense.
+int64_t a_stride(int64_t lda, bool trans_a, int64_t m, int64_t k) {
+  return lda > 0 ? lda : trans_a ? m : k;
+}
+
 }  // namespace
 
 void bf16_gemm(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,
                bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine,
                int64_t lda) {
-  gemm_any(c, a, lda > 0 ? lda : (trans_a ? m : k), b, m, n, k, trans_a, trans_b, alpha, beta,
-           engine);
+  gemm_any(c, a, a_stride(lda, trans_a, m, k), b, m, n, k, trans_a, trans_b, alpha, beta, engine);
 }
 void bf16_gemm(float* c, const bf16* a, const float* b, int64_t m, int64_t n, int64_t k,
                bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine,
                int64_t lda) {
-  gemm_any(c, a, lda > 0 ? lda : (trans_a ? m : k), b, m, n, k, trans_a, trans_b, alpha, beta,
-           engine);
+  gemm_any(c, a, a_stride(lda, trans_a, m, k), b, m, n, k, trans_a, trans_b, alpha, beta, engine);
 }
 void bf16_gemm(bf16* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k, bool trans_a,
                bool trans_b, float alpha, float beta, Bf16GemmEngine engine, int64_t lda) {
-  gemm_any(c, a, lda > 0 ? lda : (trans_a ? m : k), b, m, n, k, trans_a, trans_b, alpha, beta,
-           engine);
+  gemm_any(c, a, a_stride(lda, trans_a, m, k), b, m, n, k, trans_a, trans_b, alpha, beta, engine);
 }
 void bf16_gemm(bf16* c, const bf16* a, const float* b, int64_t m, int64_t n, int64_t k,
                bool trans_a, bool trans_b, float alpha, float beta, Bf16GemmEngine engine,
                int64_t lda) {
-  gemm_any(c, a, lda > 0 ? lda : (trans_a ? m : k), b, m, n, k, trans_a, trans_b, alpha, beta,
-           engine);
+  gemm_any(c, a, a_stride(lda, trans_a, m, k), b, m, n, k, trans_a, trans_b, alpha, beta, engine);
 }
 
 void bf16_gemm_reference(float* c, const bf16* a, const bf16* b, int64_t m, int64_t n, int64_t k,
